@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# symbolyze build: out-of-tree in $(BUILD), quiet unless V=1, header
+# dependencies from -MMD -MP, BPF skeletons generated (never committed).
+#   make            library, CLI, fixtures
+#   make check      deps, build, unit tests (also under ASan/UBSan), integration tests (root)
+#   make demo       run symbolyze on the bundled demo target
+#   make fuzz       run each fuzz target for FUZZ_SECONDS
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+BUILD ?= build
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH ?= x86
+PREFIX ?= /usr/local
+FUZZ_SECONDS ?= 60
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+	-Iinclude -Isrc -I$(BUILD) -MMD -MP
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_LDFLAGS := -fsanitize=address,undefined
+endif
+LIBS := -lelf -lz
+
+LIB_SRCS := src/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/proc/maps.c \
+	src/cache.c src/scanner.c src/resolve.c
+CLI_SRCS := src/cli/main.c src/cli/output.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+
+# BPF programs, each paired with its loader in src/ (bpf/X.bpf.c <-> src/X.c).
+BPF_APPS :=
+BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
+BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
+
+UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
+
+FIX := $(BUILD)/fixtures
+FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
+	$(FIX)/libfix-64k-nosep.so $(FIX)/libfix-nosep-maxpage.so $(FIX)/target-pie \
+	$(FIX)/target-nopie $(FIX)/pyembed
+
+all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libsymbolyze.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libsymbolyze.so: $(LIB_OBJS) libsymbolyze.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,--version-script=libsymbolyze.map -Wl,-soname,libsymbolyze.so.0 \
+		$(SAN_LDFLAGS) -o $@ $(LIB_OBJS) $(LIBS)
+
+$(BUILD)/symbolyze: $(CLI_OBJS) $(BUILD)/libsymbolyze.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(SAN_LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libsymbolyze.a $(LIBS)
+
+# --- BPF: clang -target bpf, then a skeleton in the build directory ---------
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf \
+		-MMD -MP -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GENSKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# --- fixtures: target programs and libraries in every layout we claim -------
+FIX_CFLAGS := -O2 -g -Wall -Wextra -Werror -fPIC
+LIBFIX_LD := -shared -Wl,--version-script=tests/fixtures/libfix.map
+
+$(FIX)/libfix.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -o $@ $<
+$(FIX)/libfix-maxpage.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x200000 -o $@ $<
+$(FIX)/libfix-nosep.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,noseparate-code -o $@ $<
+$(FIX)/libfix-64k-nosep.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x10000 \
+		-Wl,-z,noseparate-code -o $@ $<
+$(FIX)/libfix-nosep-maxpage.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x200000 \
+		-Wl,-z,noseparate-code -o $@ $<
+$(FIX)/target-pie: tests/fixtures/target.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIX_CFLAGS) -fPIE -pie -rdynamic -o $@ $< -ldl
+$(FIX)/target-nopie: tests/fixtures/target.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -fPIC,$(FIX_CFLAGS)) -fno-PIE -no-pie -rdynamic -o $@ $< -ldl
+$(FIX)/pyembed: tests/fixtures/pyembed.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIX_CFLAGS) $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --cflags python3-embed) \
+		-o $@ $< $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --libs python3-embed) -ldl
+
+# --- tests ------------------------------------------------------------------
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsymbolyze.a $(BUILD)/src/cli/output.o
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/src/cli/output.o $(BUILD)/libsymbolyze.a \
+		$(SAN_LDFLAGS) -lcmocka $(LIBS)
+
+unit: $(UNIT_BINS) $(FIX)/libfix.so
+	$(Q)set -e; for t in $(UNIT_BINS); do SZ_FIXTURES=$(FIX) ./$$t; done
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang all unit
+
+integration: all
+	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
+
+deps:
+	$(Q)scripts/deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)python3 tests/integration/run.py --bin build-asan/symbolyze --fixtures $(FIX) \
+		--label asan
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh $(BUILD)
+
+clean:
+	$(Q)rm -rf build build-asan build-fuzz
+
+.PHONY: all unit asan integration deps check demo clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

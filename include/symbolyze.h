@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * libsymbolyze: find where a symbol lives in every process that maps a
+ * matching ELF file.  Opaque handles, options structs that start with their
+ * size (grow the ABI without breaking it), negative errno returns, and observer
+ * callbacks; the library never prints, it reports through callbacks.
+ */
+#ifndef SYMBOLYZE_H
+#define SYMBOLYZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SZ_API __attribute__((visibility("default")))
+
+#define SZ_VERSION_MAJOR 0
+#define SZ_VERSION_MINOR 1
+#define SZ_VERSION_PATCH 0
+#define SZ_VERSION "0.1.0"
+
+/* Declare and size an options struct: SZ_OPTS(sz_scanner_opts, o, .glob = "libc.so*"); */
+#define SZ_OPTS(TYPE, NAME, ...) struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+
+enum sz_source {
+	SZ_SOURCE_SCAN = 0, /* found by reading /proc */
+	SZ_SOURCE_EXEC = 1, /* mapped by execve() */
+	SZ_SOURCE_MMAP = 2, /* mapped by mmap() */
+};
+
+enum sz_sym_type {
+	SZ_SYM_NOTYPE = 0,
+	SZ_SYM_FUNC,
+	SZ_SYM_OBJECT,
+	SZ_SYM_IFUNC, /* address is the resolver's, not the implementation dlsym() returns */
+	SZ_SYM_TLS,
+	SZ_SYM_COMMON,
+	SZ_SYM_OTHER,
+};
+
+/* One symbol found in one load of one file in one process. */
+struct sz_found {
+	enum sz_source source;
+	pid_t pid;
+	const char *comm;
+	const char *path;      /* as the process sees it, without " (deleted)" */
+	int deleted;	       /* the file was unlinked */
+	uint64_t dev, ino;     /* identity of the file (st_dev, st_ino) */
+	const char *build_id;  /* lowercase hex, or NULL */
+	const char *symbol;    /* as requested, e.g. "memcpy@GLIBC_2.14" */
+	const char *version;   /* version of the matched definition, or NULL */
+	enum sz_sym_type type;
+	uint64_t address;      /* runtime address in the process */
+	uint64_t load_bias;    /* address - symbol value */
+	uint64_t value, size;  /* st_value, st_size */
+	int has_file_offset;   /* 0 for symbols in .bss */
+	uint64_t file_offset;  /* the uprobe offset */
+};
+
+enum sz_reason {
+	SZ_REASON_VANISHED = 0, /* process or mapping went away */
+	SZ_REASON_PERMISSION,	/* /proc or the file could not be read */
+	SZ_REASON_NOT_ELF,	/* mapped file is not a readable ELF image */
+	SZ_REASON_SYMBOL_ABSENT,
+	SZ_REASON_LAYOUT,	/* the mapping fits no segment / TLS symbol */
+	SZ_REASON_IO,		/* anything else */
+	SZ_REASON_COUNT
+};
+
+/* Something that could not be resolved; counted and explained, never fatal. */
+struct sz_problem {
+	enum sz_reason reason;
+	int err;	     /* negative errno */
+	pid_t pid;	     /* 0 if not about one process */
+	const char *comm;    /* or NULL */
+	const char *path;    /* or NULL */
+	const char *symbol;  /* or NULL */
+	const char *message; /* one line, no newline */
+	int first;	     /* first report of this (file, symbol, reason); repeats have 0 */
+};
+
+/* Return 0 to go on; a non-zero return stops the scan and is returned by it. */
+typedef int (*sz_found_fn)(const struct sz_found *found, void *ctx);
+typedef void (*sz_problem_fn)(const struct sz_problem *problem, void *ctx);
+
+struct sz_scanner_opts {
+	size_t sz;		   /* sizeof(struct sz_scanner_opts) */
+	const char *glob;	   /* fnmatch(3) on the base name, or on the path if it has '/' */
+	const char *const *symbols; /* "name" or "name@VERSION" */
+	size_t nsymbols;
+	pid_t pid;		   /* only this process; 0 for all */
+	const char *proc;	   /* procfs mount point; NULL for "/proc" */
+};
+
+struct sz_stats {
+	uint64_t processes;	      /* processes whose maps were read */
+	uint64_t processes_unreadable; /* maps not readable (vanished, permission) */
+	uint64_t mappings;	      /* loads of matching files examined */
+	uint64_t files_parsed;	      /* distinct files opened and parsed */
+	uint64_t found;		      /* found records delivered */
+	uint64_t problems[SZ_REASON_COUNT];
+};
+
+struct sz_scanner;
+
+SZ_API int sz_scanner_new(const struct sz_scanner_opts *opts, struct sz_scanner **out);
+SZ_API void sz_scanner_free(struct sz_scanner *s);
+SZ_API int sz_scanner_on_found(struct sz_scanner *s, sz_found_fn fn, void *ctx);
+SZ_API int sz_scanner_on_problem(struct sz_scanner *s, sz_problem_fn fn, void *ctx);
+/* One pass over every process (or opts->pid).  Returns 0 or an observer's
+ * non-zero return; per-process trouble goes to problem observers. */
+SZ_API int sz_scanner_scan(struct sz_scanner *s);
+SZ_API void sz_scanner_stats(const struct sz_scanner *s, struct sz_stats *out);
+
+/* One-shot convenience: new, on_found, scan, free. */
+SZ_API int sz_scan(const struct sz_scanner_opts *opts, sz_found_fn fn, void *ctx);
+
+/* Offline resolution of a symbol in a file (no process). */
+struct sz_symbol_info {
+	size_t sz;
+	enum sz_sym_type type;
+	int bind;		      /* STB_* */
+	char version[128];	      /* "" if unversioned */
+	uint64_t value, size;
+	int has_file_offset;
+	uint64_t file_offset;
+	int from_symtab;	      /* found only in .symtab */
+	int elf_type;		      /* ET_* */
+	char build_id[2 * 64 + 1];    /* hex, "" if none */
+};
+SZ_API int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out,
+			   char *err, size_t errlen);
+
+SZ_API const char *sz_reason_str(enum sz_reason r);
+SZ_API const char *sz_sym_type_str(enum sz_sym_type t);
+SZ_API const char *sz_source_str(enum sz_source s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SYMBOLYZE_H */

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * symbolyze command line: option parsing and output only; everything a
+ * library user would also want lives in libsymbolyze.
+ */
+#include "symbolyze.h"
+#include "output.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_ENV = 3 };
+
+struct cli {
+	const char *glob;
+	const char *symbols[64];
+	size_t nsymbols;
+	pid_t pid;
+	int json, verbose;
+	int header_done;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: symbolyze scan    -s SYMBOL [-s SYMBOL ...] -g GLOB [-p PID] [--json] [-v]\n"
+		"       symbolyze resolve FILE SYMBOL [--json]\n"
+		"       symbolyze --help | --version\n"
+		"\n"
+		"scan      find SYMBOL in every process that maps a file matching GLOB and\n"
+		"          print its runtime address (GLOB: fnmatch(3) on the base name, or\n"
+		"          on the whole path if it contains '/'; SYMBOL: name or name@VERSION)\n"
+		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
+		"\n"
+		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment.\n");
+}
+
+static int parse_pid(const char *s, pid_t *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 0 || v > INT_MAX)
+		return -EINVAL;
+	*out = (pid_t)v;
+	return 0;
+}
+
+static const struct option scan_opts[] = {
+	{ "symbol", required_argument, NULL, 's' },
+	{ "glob", required_argument, NULL, 'g' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Fills C from argv; returns 0, or EXIT_USAGE after saying what is wrong. */
+static int parse_scan_args(int argc, char **argv, struct cli *c)
+{
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "s:g:p:jvh", scan_opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (c->nsymbols >= sizeof(c->symbols) / sizeof(c->symbols[0])) {
+				fprintf(stderr, "symbolyze: too many -s (at most 64)\n");
+				return EXIT_USAGE;
+			}
+			c->symbols[c->nsymbols++] = optarg;
+			break;
+		case 'g':
+			c->glob = optarg;
+			break;
+		case 'p':
+			if (parse_pid(optarg, &c->pid)) {
+				fprintf(stderr, "symbolyze: -p wants a process ID, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		case 'v':
+			c->verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "symbolyze: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!c->nsymbols || !c->glob) {
+		fprintf(stderr, "symbolyze: scan needs at least one -s SYMBOL and a -g GLOB\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void hex(FILE *f, uint64_t v)
+{
+	fprintf(f, "\"0x%" PRIx64 "\"", v);
+}
+
+static int print_found(const struct sz_found *r, void *ctx)
+{
+	struct cli *c = ctx;
+	char comm[256], path[4 * 4096 + 1], sym[1024];
+
+	if (c->json) {
+		printf("{\"event\":\"found\",\"source\":\"%s\",\"pid\":%d,\"comm\":",
+		       sz_source_str(r->source), (int)r->pid);
+		sz_json_str(stdout, r->comm);
+		fputs(",\"path\":", stdout);
+		sz_json_str(stdout, r->path);
+		printf(",\"deleted\":%s,\"build_id\":", r->deleted ? "true" : "false");
+		sz_json_str(stdout, r->build_id);
+		fputs(",\"symbol\":", stdout);
+		sz_json_str(stdout, r->symbol);
+		fputs(",\"version\":", stdout);
+		sz_json_str(stdout, r->version);
+		printf(",\"type\":\"%s\",\"address\":", sz_sym_type_str(r->type));
+		hex(stdout, r->address);
+		fputs(",\"load_bias\":", stdout);
+		hex(stdout, r->load_bias);
+		fputs(",\"file_offset\":", stdout);
+		if (r->has_file_offset)
+			hex(stdout, r->file_offset);
+		else
+			fputs("null", stdout);
+		printf(",\"size\":%" PRIu64 ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64 "}\n", r->size,
+		       r->dev, r->ino);
+	} else {
+		if (!c->header_done) {
+			printf("%-8s %-16s %-18s %-24s %-7s %s\n", "PID", "COMM", "ADDRESS",
+			       "SYMBOL", "TYPE", "PATH");
+			c->header_done = 1;
+		}
+		printf("%-8d %-16s 0x%-16" PRIx64 " %-24s %-7s %s%s\n", (int)r->pid,
+		       sz_escape(r->comm, comm, sizeof(comm)), r->address,
+		       sz_escape(r->symbol, sym, sizeof(sym)), sz_sym_type_str(r->type),
+		       sz_escape(r->path, path, sizeof(path)), r->deleted ? " (deleted)" : "");
+	}
+	return 0;
+}
+
+static void print_problem(const struct sz_problem *p, void *ctx)
+{
+	struct cli *c = ctx;
+	char comm[256], path[4 * 4096 + 1];
+
+	/* Unreadable processes are counted in the summary; name them only when
+	 * the user asked about one process or for detail. */
+	if (!p->path && !c->verbose && !c->pid)
+		return;
+	if (c->json) {
+		printf("{\"event\":\"error\",\"reason\":\"%s\",\"pid\":%d,\"comm\":",
+		       sz_reason_str(p->reason), (int)p->pid);
+		sz_json_str(stdout, p->comm);
+		fputs(",\"path\":", stdout);
+		sz_json_str(stdout, p->path);
+		fputs(",\"symbol\":", stdout);
+		sz_json_str(stdout, p->symbol);
+		fputs(",\"message\":", stdout);
+		sz_json_str(stdout, p->message);
+		fputs("}\n", stdout);
+		return;
+	}
+	if (!p->first && !c->verbose)
+		return;
+	fprintf(stderr, "symbolyze: pid %d", (int)p->pid);
+	if (p->comm)
+		fprintf(stderr, " (%s)", sz_escape(p->comm, comm, sizeof(comm)));
+	if (p->path)
+		fprintf(stderr, " %s", sz_escape(p->path, path, sizeof(path)));
+	fprintf(stderr, ": %s [%s]\n", p->message, sz_reason_str(p->reason));
+}
+
+static void print_summary(const struct sz_stats *st)
+{
+	fprintf(stderr,
+		"symbolyze: %" PRIu64 " found in %" PRIu64 " loads; %" PRIu64
+		" processes scanned, %" PRIu64 " unreadable, %" PRIu64 " files parsed",
+		st->found, st->mappings, st->processes, st->processes_unreadable,
+		st->files_parsed);
+	fprintf(stderr, "; unresolved:");
+	for (int r = 0; r < SZ_REASON_COUNT; r++)
+		fprintf(stderr, " %s %" PRIu64 "%s", sz_reason_str((enum sz_reason)r),
+			st->problems[r], r + 1 < SZ_REASON_COUNT ? "," : "\n");
+}
+
+static int cmd_scan(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	struct sz_scanner *s = NULL;
+	struct sz_stats st;
+	int rc;
+
+	rc = parse_scan_args(argc, argv, &c);
+	if (rc)
+		return rc;
+	SZ_OPTS(sz_scanner_opts, o, .glob = c.glob, .symbols = c.symbols,
+		.nsymbols = c.nsymbols, .pid = c.pid);
+	rc = sz_scanner_new(&o, &s);
+	if (rc) {
+		fprintf(stderr, "symbolyze: bad glob or symbol: %s\n", strerror(-rc));
+		return EXIT_USAGE;
+	}
+	sz_scanner_on_found(s, print_found, &c);
+	sz_scanner_on_problem(s, print_problem, &c);
+	rc = sz_scanner_scan(s);
+	sz_scanner_stats(s, &st);
+	sz_scanner_free(s);
+	fflush(stdout);
+	if (rc < 0) {
+		fprintf(stderr, "symbolyze: cannot scan /proc: %s (is procfs mounted?)\n",
+			strerror(-rc));
+		return EXIT_ENV;
+	}
+	print_summary(&st);
+	return st.found ? 0 : EXIT_NOMATCH;
+}
+
+static int cmd_resolve(int argc, char **argv)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	struct sz_symbol_info info = { .sz = sizeof(info) };
+	char err[256] = "", path[4 * 4096 + 1];
+	int json = 0, opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (opt == 'j') {
+			json = 1;
+		} else if (opt == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "symbolyze: resolve wants FILE SYMBOL\n");
+		return EXIT_USAGE;
+	}
+	rc = sz_resolve_file(argv[optind], argv[optind + 1], &info, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "symbolyze: %s: %s\n",
+			sz_escape(argv[optind], path, sizeof(path)), err);
+		return EXIT_NOMATCH;
+	}
+	if (json) {
+		fputs("{\"event\":\"resolved\",\"path\":", stdout);
+		sz_json_str(stdout, argv[optind]);
+		fputs(",\"symbol\":", stdout);
+		sz_json_str(stdout, argv[optind + 1]);
+		fputs(",\"version\":", stdout);
+		sz_json_str(stdout, info.version[0] ? info.version : NULL);
+		printf(",\"type\":\"%s\",\"value\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
+		       ",\"file_offset\":",
+		       sz_sym_type_str(info.type), info.value, info.size);
+		if (info.has_file_offset)
+			printf("\"0x%" PRIx64 "\"", info.file_offset);
+		else
+			fputs("null", stdout);
+		printf(",\"table\":\"%s\",\"build_id\":", info.from_symtab ? "symtab" : "dynsym");
+		sz_json_str(stdout, info.build_id[0] ? info.build_id : NULL);
+		fputs("}\n", stdout);
+		return 0;
+	}
+	printf("symbol       %s\n", sz_escape(argv[optind + 1], path, sizeof(path)));
+	printf("version      %s\n", info.version[0] ? sz_escape(info.version, path, sizeof(path))
+					     : "-");
+	printf("type         %s\n", sz_sym_type_str(info.type));
+	printf("bind         %s\n", info.bind == STB_GLOBAL ? "global"
+				    : info.bind == STB_WEAK ? "weak"
+				    : info.bind == STB_LOCAL ? "local"
+							     : "other");
+	printf("value        0x%" PRIx64 "\n", info.value);
+	printf("size         %" PRIu64 "\n", info.size);
+	if (info.has_file_offset)
+		printf("file_offset  0x%" PRIx64 "\n", info.file_offset);
+	else
+		printf("file_offset  - (not file-backed: .bss)\n");
+	printf("table        %s\n", info.from_symtab ? "symtab" : "dynsym");
+	printf("build_id     %s\n", info.build_id[0] ? info.build_id : "-");
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "scan", cmd_scan },
+	{ "resolve", cmd_resolve },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("symbolyze %s\n", SZ_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "symbolyze: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Internals shared by the scanner and (later) the watch: the parsed-file cache
+ * keyed by file identity, and the one pipeline every mapping record goes
+ * through, whatever its source.
+ */
+#ifndef SZ_CORE_H
+#define SZ_CORE_H
+
+#include "symbolyze.h"
+#include "glob.h"
+#include "elf/sz_elf.h"
+#include "proc/maps.h"
+
+#include <sys/stat.h>
+#include <time.h>
+
+#define SZ_MAX_OBSERVERS 8
+#define SZ_MAX_SYMBOLS 64
+#define SZ_MAPS_MAX (256u << 20)
+
+struct sz_symres {
+	int resolved; /* lookup done */
+	int err;      /* 0 or negative errno */
+	struct sz_elf_sym sym;
+	int has_off;
+	uint64_t off;
+	int reported; /* a problem about it was reported once */
+};
+
+/* One parsed file, keyed by (dev, ino), valid while size and mtime agree. */
+struct sz_file {
+	struct sz_file *next;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	int fd;
+	struct sz_elf *elf; /* NULL if the file is not a readable ELF image */
+	struct sz_layout layout;
+	int err;
+	char errmsg[160];
+	int err_reported;
+	char build_id[2 * SZ_BUILD_ID_MAX + 1];
+	struct sz_symres *syms; /* one per requested symbol */
+};
+
+#define SZ_CACHE_BUCKETS 256
+
+struct sz_cache {
+	struct sz_file *bucket[SZ_CACHE_BUCKETS];
+	size_t nfiles, nsyms;
+	uint64_t parsed;
+};
+
+void sz_cache_init(struct sz_cache *c, size_t nsyms);
+void sz_cache_fini(struct sz_cache *c);
+/* The cached file for ST, if still valid (a stale entry is dropped). */
+struct sz_file *sz_cache_find(struct sz_cache *c, const struct stat *st);
+/* Parse the file open on FD (taken over) and cache it; never NULL except on
+ * ENOMEM, a failed parse is cached too, with err set. */
+struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st);
+/* Resolve requested symbol I in F (memoized). */
+const struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *name);
+
+struct sz_observer {
+	sz_found_fn found;
+	sz_problem_fn problem;
+	void *ctx;
+};
+
+struct sz_scanner {
+	struct sz_scanner_opts opts;
+	char *glob_text;
+	struct sz_glob glob;
+	char **symbols;
+	size_t nsymbols;
+	char proc[256];
+	uint64_t pagesz;
+	struct sz_cache cache;
+	struct sz_observer obs[SZ_MAX_OBSERVERS];
+	size_t nobs;
+	struct sz_stats stats;
+};
+
+/* What we know of a process while handling its mappings. */
+struct sz_proc_ctx {
+	pid_t pid;
+	char comm[64];
+	int have_comm;
+};
+
+void sz_problem_emit(struct sz_scanner *s, enum sz_reason reason, int err,
+		     const struct sz_proc_ctx *p, const char *path, const char *symbol, int first,
+		     const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+/* The pipeline: one mapping of one file in one process, file open or cached.
+ * Emits found records and problems.  Returns 0 or an observer's stop value. */
+int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_ctx *p,
+		      const struct sz_map *m, struct sz_file *f);
+
+#endif

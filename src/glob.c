@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Compiles fnmatch(3) patterns into the token form of bpf/glob.h and runs the
+ * shared matcher.  Supported: literals, '\' escapes, '?', '*', bracket
+ * expressions with ranges and '!'/'^' negation.  POSIX character classes
+ * ("[:alpha:]") are rejected rather than half-supported.
+ */
+#include "glob.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void class_set(__u8 *set, unsigned char c)
+{
+	set[c >> 3] |= (__u8)(1u << (c & 7));
+}
+
+/* Parse a bracket expression at P (just after '['); returns the index after the
+ * closing ']' or -1 if there is none (then '[' is a literal, as in fnmatch). */
+static int parse_class(const char *p, int i, int len, __u8 *set, int pathname)
+{
+	int negate = 0, first = 1;
+
+	memset(set, 0, 32);
+	if (i < len && (p[i] == '!' || p[i] == '^')) {
+		negate = 1;
+		i++;
+	}
+	for (;;) {
+		unsigned char lo, hi;
+
+		if (i >= len)
+			return -1;
+		if (p[i] == ']' && !first)
+			break;
+		first = 0;
+		if (p[i] == '[' && i + 1 < len && (p[i + 1] == ':' || p[i + 1] == '=' ||
+						   p[i + 1] == '.'))
+			return -2;
+		if (p[i] == '\\' && i + 1 < len)
+			i++;
+		lo = (unsigned char)p[i++];
+		hi = lo;
+		if (i + 1 < len && p[i] == '-' && p[i + 1] != ']') {
+			i++;
+			if (p[i] == '\\' && i + 1 < len)
+				i++;
+			hi = (unsigned char)p[i++];
+		}
+		for (unsigned c = lo; c <= hi; c++)
+			class_set(set, (unsigned char)c);
+	}
+	if (negate)
+		for (int k = 0; k < 32; k++)
+			set[k] = (__u8)~set[k];
+	if (pathname) /* a bracket never matches '/' under FNM_PATHNAME */
+		set['/' >> 3] &= (__u8)~(1u << ('/' & 7));
+	return i + 1;
+}
+
+int sz_glob_compile(const char *pattern, struct sz_glob *g)
+{
+	int len, i = 0;
+
+	if (!pattern || !*pattern)
+		return -EINVAL;
+	len = (int)strnlen(pattern, 4096);
+	memset(g, 0, sizeof(*g));
+	if (strchr(pattern, '/'))
+		g->flags |= SZ_GLOB_PATHNAME;
+	while (i < len) {
+		char c = pattern[i];
+		__u8 type = SZ_GT_LIT, arg = (__u8)c;
+
+		if (g->ntok >= SZ_GLOB_MAX_TOKENS)
+			return -E2BIG;
+		if (c == '*') {
+			i++;
+			/* Consecutive stars are one star. */
+			if (g->ntok && g->type[g->ntok - 1] == SZ_GT_STAR)
+				continue;
+			type = SZ_GT_STAR;
+			arg = 0;
+		} else if (c == '?') {
+			i++;
+			type = SZ_GT_ANY;
+			arg = 0;
+		} else if (c == '[') {
+			int next;
+
+			if (g->nclass >= SZ_GLOB_MAX_CLASSES)
+				return -E2BIG;
+			next = parse_class(pattern, i + 1, len, g->classes[g->nclass],
+					   g->flags & SZ_GLOB_PATHNAME);
+			if (next == -2)
+				return -EINVAL;
+			if (next < 0) {
+				i++; /* unterminated: literal '[' */
+			} else {
+				type = SZ_GT_CLASS;
+				arg = g->nclass++;
+				i = next;
+			}
+		} else if (c == '\\' && i + 1 < len) {
+			arg = (__u8)pattern[i + 1];
+			i += 2;
+		} else {
+			i++;
+		}
+		g->type[g->ntok] = type;
+		g->arg[g->ntok] = arg;
+		g->ntok++;
+	}
+	return 0;
+}
+
+int sz_glob_match(const struct sz_glob *g, const char *subject, size_t len)
+{
+	struct sz_glob_state st;
+
+	if (len > SZ_GLOB_MAX_NAME)
+		return 0;
+	sz_glob_state_init(&st);
+	for (long n = 0; n < SZ_GLOB_MAX_STEPS; n++) {
+		int r = sz_glob_step(g, subject, (int)len, &st);
+
+		if (r)
+			return r > 0;
+	}
+	return 0;
+}
+
+int sz_glob_match_path(const struct sz_glob *g, const char *path)
+{
+	const char *base;
+
+	if (g->flags & SZ_GLOB_PATHNAME)
+		return sz_glob_match(g, path, strlen(path));
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return sz_glob_match(g, base, strlen(base));
+}

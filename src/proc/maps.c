@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * /proc/PID/maps lines: "start-end perms offset major:minor inode   path".
+ * The path is everything after the padding, spaces included; the kernel adds
+ * " (deleted)" for unlinked files and escapes only '\n' (as "\012").
+ */
+#include "maps.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static const char deleted_suffix[] = " (deleted)";
+
+static int hexnum(const char **p, const char *end, uint64_t *v, int maxdigits)
+{
+	int n = 0;
+
+	*v = 0;
+	while (*p < end && n < maxdigits) {
+		char c = **p;
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			break;
+		*v = (*v << 4) | d;
+		(*p)++;
+		n++;
+	}
+	return n ? 0 : -EINVAL;
+}
+
+static int expect(const char **p, const char *end, char c)
+{
+	if (*p >= end || **p != c)
+		return -EINVAL;
+	(*p)++;
+	return 0;
+}
+
+int sz_maps_parse_line(char *line, size_t len, struct sz_map *m)
+{
+	const char *p = line, *end = line + len;
+	uint64_t maj, min;
+	int n = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (hexnum(&p, end, &m->start, 16) || expect(&p, end, '-') ||
+	    hexnum(&p, end, &m->end, 16) || expect(&p, end, ' ') || m->end < m->start)
+		return -EINVAL;
+	if (end - p < 5)
+		return -EINVAL;
+	if (p[0] == 'r')
+		m->prot |= PROT_READ;
+	else if (p[0] != '-')
+		return -EINVAL;
+	if (p[1] == 'w')
+		m->prot |= PROT_WRITE;
+	else if (p[1] != '-')
+		return -EINVAL;
+	if (p[2] == 'x')
+		m->prot |= PROT_EXEC;
+	else if (p[2] != '-')
+		return -EINVAL;
+	if (p[3] == 's')
+		m->shared = 1;
+	else if (p[3] != 'p')
+		return -EINVAL;
+	p += 4;
+	if (expect(&p, end, ' ') || hexnum(&p, end, &m->pgoff, 16) || expect(&p, end, ' ') ||
+	    hexnum(&p, end, &maj, 8) || expect(&p, end, ':') || hexnum(&p, end, &min, 8) ||
+	    expect(&p, end, ' ') || maj > 0xfff || min > 0xfffff)
+		return -EINVAL;
+	m->dev_major = (unsigned)maj;
+	m->dev_minor = (unsigned)min;
+	m->ino = 0;
+	while (p < end && *p >= '0' && *p <= '9' && n < 20) {
+		m->ino = m->ino * 10 + (uint64_t)(*p++ - '0');
+		n++;
+	}
+	if (!n || (p < end && *p != ' '))
+		return -EINVAL;
+	while (p < end && *p == ' ')
+		p++;
+	m->path = p;
+	m->path_len = (size_t)(end - p);
+	if (m->path_len >= sizeof(deleted_suffix) - 1 &&
+	    !memcmp(end - (sizeof(deleted_suffix) - 1), deleted_suffix,
+		    sizeof(deleted_suffix) - 1)) {
+		m->deleted = 1;
+		m->path_len -= sizeof(deleted_suffix) - 1;
+	}
+	line[(size_t)(p - line) + m->path_len] = '\0';
+	return 0;
+}
+
+int sz_map_is_file(const struct sz_map *m)
+{
+	return m->ino != 0 && m->path_len > 0 && m->path[0] == '/';
+}
+
+ssize_t sz_read_file(int dirfd, const char *path, size_t max, char **out)
+{
+	size_t cap = 16384, len = 0;
+	char *buf = NULL;
+	int fd, err = 0;
+
+	*out = NULL;
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (!buf || len + 1 >= cap) {
+			char *nb;
+
+			if (buf)
+				cap *= 2;
+			if (cap > max + 1)
+				cap = max + 1;
+			if (buf && len + 1 >= cap) {
+				err = -EFBIG;
+				break;
+			}
+			nb = realloc(buf, cap);
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return (ssize_t)len;
+}
+
+static int same_file(const struct sz_map *m, const struct stat *st)
+{
+	return (uint64_t)st->st_ino == m->ino && major(st->st_dev) == m->dev_major &&
+	       minor(st->st_dev) == m->dev_minor;
+}
+
+int sz_open_mapped(const char *proc, pid_t pid, const struct sz_map *m, struct stat *st)
+{
+	char path[PATH_MAX + 64];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", proc, (int)pid,
+		 (unsigned long long)m->start, (unsigned long long)m->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		/* The kernel handed us the mapped inode itself: check only the
+		 * inode number (st_dev can differ from maps' device on overlayfs
+		 * and btrfs). */
+		if (fstat(fd, st) == 0 && (uint64_t)st->st_ino == m->ino)
+			return fd;
+		close(fd);
+		return -ESTALE;
+	}
+	err = -errno;
+	if (err == -ENOENT || err == -ESRCH)
+		return -ESRCH; /* mapping or process gone */
+	/* No map_files (no CAP_SYS_ADMIN, old kernel): the path inside the
+	 * process's root, trusted only if it is the very inode mapped. */
+	if (m->deleted || (size_t)snprintf(path, sizeof(path), "%s/%d/root%s", proc, (int)pid,
+					   m->path) >= sizeof(path))
+		return err;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) || !S_ISREG(st->st_mode) || !same_file(m, st)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}

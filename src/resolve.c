@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Offline resolution: one symbol in one file, no process involved.  Used by
+ * `symbolyze resolve` and by anyone who wants a uprobe offset for a file.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out,
+		    char *err, size_t errlen)
+{
+	struct sz_elf *e = NULL;
+	struct sz_elf_sym sym;
+	struct sz_layout l;
+	const unsigned char *id;
+	size_t idlen;
+	int fd, r;
+
+	if (!path || !symbol || !out || out->sz < sizeof(size_t))
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open: %s", strerror(-r));
+		return r;
+	}
+	r = sz_elf_open(fd, &e, err, errlen);
+	if (r)
+		goto out;
+	r = sz_elf_lookup(e, symbol, 0, &sym);
+	if (r) {
+		snprintf(err, errlen, "symbol %s not found", symbol);
+		goto out;
+	}
+	sz_elf_layout(e, &l);
+	memset((char *)out + sizeof(out->sz), 0, sizeof(*out) - sizeof(out->sz));
+	out->type = sym.type == STT_FUNC	 ? SZ_SYM_FUNC
+		    : sym.type == STT_OBJECT	 ? SZ_SYM_OBJECT
+		    : sym.type == STT_GNU_IFUNC ? SZ_SYM_IFUNC
+		    : sym.type == STT_TLS	 ? SZ_SYM_TLS
+		    : sym.type == STT_NOTYPE	 ? SZ_SYM_NOTYPE
+		    : sym.type == STT_COMMON	 ? SZ_SYM_COMMON
+						 : SZ_SYM_OTHER;
+	out->bind = sym.bind;
+	if (sym.version)
+		snprintf(out->version, sizeof(out->version), "%s", sym.version);
+	out->value = sym.value;
+	out->size = sym.size;
+	out->has_file_offset = !sz_elf_vaddr_to_offset(&l, sym.value, &out->file_offset);
+	out->from_symtab = sym.table == SZ_TAB_SYMTAB;
+	out->elf_type = l.e_type;
+	if (sz_elf_build_id(e, &id, &idlen) == 0)
+		for (size_t i = 0; i < idlen; i++)
+			snprintf(out->build_id + 2 * i, 3, "%02x", id[i]);
+out:
+	sz_elf_close(e);
+	close(fd);
+	return r;
+}

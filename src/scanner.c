@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The scanner: walks /proc (or one process), feeds each matching mapping into
+ * the one pipeline, and reports found symbols and explained problems to the
+ * observers.  Nothing here prints.
+ */
+#include "core.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static const char *const reason_names[SZ_REASON_COUNT] = {
+	[SZ_REASON_VANISHED] = "vanished",
+	[SZ_REASON_PERMISSION] = "permission",
+	[SZ_REASON_NOT_ELF] = "not-elf",
+	[SZ_REASON_SYMBOL_ABSENT] = "symbol-absent",
+	[SZ_REASON_LAYOUT] = "layout",
+	[SZ_REASON_IO] = "io",
+};
+
+const char *sz_reason_str(enum sz_reason r)
+{
+	return (unsigned)r < SZ_REASON_COUNT ? reason_names[r] : "unknown";
+}
+
+const char *sz_sym_type_str(enum sz_sym_type t)
+{
+	static const char *const names[] = { "notype", "func",	 "object", "ifunc",
+					     "tls",    "common", "other" };
+
+	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "other";
+}
+
+const char *sz_source_str(enum sz_source s)
+{
+	switch (s) {
+	case SZ_SOURCE_SCAN:
+		return "scan";
+	case SZ_SOURCE_EXEC:
+		return "exec";
+	case SZ_SOURCE_MMAP:
+		return "mmap";
+	}
+	return "unknown";
+}
+
+static enum sz_sym_type sym_type(unsigned char stt)
+{
+	switch (stt) {
+	case STT_NOTYPE:
+		return SZ_SYM_NOTYPE;
+	case STT_FUNC:
+		return SZ_SYM_FUNC;
+	case STT_OBJECT:
+		return SZ_SYM_OBJECT;
+	case STT_GNU_IFUNC:
+		return SZ_SYM_IFUNC;
+	case STT_TLS:
+		return SZ_SYM_TLS;
+	case STT_COMMON:
+		return SZ_SYM_COMMON;
+	}
+	return SZ_SYM_OTHER;
+}
+
+static enum sz_reason reason_of(int err)
+{
+	switch (err) {
+	case -ESRCH:
+	case -ENOENT:
+		return SZ_REASON_VANISHED;
+	case -EACCES:
+	case -EPERM:
+		return SZ_REASON_PERMISSION;
+	case -ENOEXEC:
+		return SZ_REASON_NOT_ELF;
+	}
+	return SZ_REASON_IO;
+}
+
+int sz_scanner_new(const struct sz_scanner_opts *opts, struct sz_scanner **out)
+{
+	struct sz_scanner *s;
+	int err;
+
+	*out = NULL;
+	if (!opts || opts->sz < sizeof(size_t) || !opts->glob || !opts->nsymbols ||
+	    !opts->symbols || opts->nsymbols > SZ_MAX_SYMBOLS)
+		return -EINVAL;
+	for (size_t i = 0; i < opts->nsymbols; i++)
+		if (!opts->symbols[i] || !*opts->symbols[i] || *opts->symbols[i] == '@')
+			return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	/* Copy what the caller's (possibly older, smaller) struct holds. */
+	memcpy(&s->opts, opts, opts->sz < sizeof(s->opts) ? opts->sz : sizeof(s->opts));
+	s->opts.sz = sizeof(s->opts);
+	err = sz_glob_compile(opts->glob, &s->glob);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
+	s->symbols = calloc(opts->nsymbols, sizeof(*s->symbols));
+	s->glob_text = strdup(opts->glob);
+	if (!s->symbols || !s->glob_text)
+		goto fail;
+	for (size_t i = 0; i < opts->nsymbols; i++) {
+		s->symbols[i] = strdup(opts->symbols[i]);
+		if (!s->symbols[i])
+			goto fail;
+		s->nsymbols++;
+	}
+	s->opts.glob = s->glob_text;
+	s->opts.symbols = (const char *const *)s->symbols;
+	snprintf(s->proc, sizeof(s->proc), "%s", s->opts.proc ? s->opts.proc : "/proc");
+	s->opts.proc = s->proc;
+	s->pagesz = (uint64_t)sysconf(_SC_PAGESIZE);
+	sz_cache_init(&s->cache, s->nsymbols);
+	*out = s;
+	return 0;
+fail:
+	sz_scanner_free(s);
+	return err;
+}
+
+void sz_scanner_free(struct sz_scanner *s)
+{
+	if (!s)
+		return;
+	sz_cache_fini(&s->cache);
+	for (size_t i = 0; i < s->nsymbols; i++)
+		free(s->symbols[i]);
+	free(s->symbols);
+	free(s->glob_text);
+	free(s);
+}
+
+static int add_observer(struct sz_scanner *s, sz_found_fn f, sz_problem_fn p, void *ctx)
+{
+	if (!s || (!f && !p))
+		return -EINVAL;
+	if (s->nobs >= SZ_MAX_OBSERVERS)
+		return -E2BIG;
+	s->obs[s->nobs++] = (struct sz_observer){ f, p, ctx };
+	return 0;
+}
+
+int sz_scanner_on_found(struct sz_scanner *s, sz_found_fn fn, void *ctx)
+{
+	return add_observer(s, fn, NULL, ctx);
+}
+
+int sz_scanner_on_problem(struct sz_scanner *s, sz_problem_fn fn, void *ctx)
+{
+	return add_observer(s, NULL, fn, ctx);
+}
+
+void sz_scanner_stats(const struct sz_scanner *s, struct sz_stats *out)
+{
+	*out = s->stats;
+	out->files_parsed = s->cache.parsed;
+}
+
+void sz_problem_emit(struct sz_scanner *s, enum sz_reason reason, int err,
+		     const struct sz_proc_ctx *p, const char *path, const char *symbol, int first,
+		     const char *fmt, ...)
+{
+	struct sz_problem pr = { .reason = reason, .err = err, .path = path, .symbol = symbol,
+				 .first = first };
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pr.message = msg;
+	if (p) {
+		pr.pid = p->pid;
+		pr.comm = p->have_comm ? p->comm : NULL;
+	}
+	s->stats.problems[reason]++;
+	for (size_t i = 0; i < s->nobs; i++)
+		if (s->obs[i].problem)
+			s->obs[i].problem(&pr, s->obs[i].ctx);
+}
+
+static void load_comm(struct sz_scanner *s, struct sz_proc_ctx *p)
+{
+	char path[320], *buf = NULL;
+	ssize_t n;
+
+	if (p->have_comm)
+		return;
+	snprintf(path, sizeof(path), "%s/%d/comm", s->proc, (int)p->pid);
+	n = sz_read_file(AT_FDCWD, path, sizeof(p->comm) * 2, &buf);
+	if (n > 0) {
+		if (buf[n - 1] == '\n')
+			buf[--n] = '\0';
+		snprintf(p->comm, sizeof(p->comm), "%s", buf);
+	} else {
+		p->comm[0] = '\0';
+	}
+	free(buf);
+	p->have_comm = 1;
+}
+
+int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_ctx *p,
+		      const struct sz_map *m, struct sz_file *f)
+{
+	uint64_t bias;
+	int err;
+
+	load_comm(s, p);
+	if (f->err) {
+		sz_problem_emit(s, reason_of(f->err), f->err, p, m->path, NULL, !f->err_reported,
+				"%s", f->errmsg[0] ? f->errmsg : strerror(-f->err));
+		f->err_reported = 1;
+		return 0;
+	}
+	s->stats.mappings++;
+	err = sz_elf_load_bias(&f->layout, m->start, m->end, m->pgoff, m->prot, s->pagesz, &bias);
+	if (err) {
+		sz_problem_emit(s, SZ_REASON_LAYOUT, err, p, m->path, NULL, 1,
+				"mapping %llx-%llx at offset %llx fits no loadable segment",
+				(unsigned long long)m->start, (unsigned long long)m->end,
+				(unsigned long long)m->pgoff);
+		return 0;
+	}
+	for (size_t i = 0; i < s->nsymbols; i++) {
+		const struct sz_symres *r = sz_file_symbol(f, i, s->symbols[i]);
+		struct sz_found fd;
+
+		if (r->err || r->sym.type == STT_TLS) {
+			int first = !r->reported;
+
+			((struct sz_symres *)r)->reported = 1;
+			if (r->err)
+				sz_problem_emit(s, SZ_REASON_SYMBOL_ABSENT, r->err, p, m->path,
+						s->symbols[i], first, "symbol %s not found",
+						s->symbols[i]);
+			else
+				sz_problem_emit(s, SZ_REASON_LAYOUT, -EINVAL, p, m->path,
+						s->symbols[i], first,
+						"symbol %s is thread-local: no process-wide address",
+						s->symbols[i]);
+			continue;
+		}
+		memset(&fd, 0, sizeof(fd));
+		fd.source = src;
+		fd.pid = p->pid;
+		fd.comm = p->comm;
+		fd.path = m->path;
+		fd.deleted = m->deleted;
+		fd.dev = (uint64_t)f->dev;
+		fd.ino = (uint64_t)f->ino;
+		fd.build_id = f->build_id[0] ? f->build_id : NULL;
+		fd.symbol = s->symbols[i];
+		fd.version = r->sym.version;
+		fd.type = sym_type(r->sym.type);
+		fd.value = r->sym.value;
+		fd.size = r->sym.size;
+		fd.load_bias = bias;
+		fd.address = bias + r->sym.value;
+		fd.has_file_offset = r->has_off;
+		fd.file_offset = r->off;
+		s->stats.found++;
+		for (size_t o = 0; o < s->nobs; o++) {
+			int rc;
+
+			if (!s->obs[o].found)
+				continue;
+			rc = s->obs[o].found(&fd, s->obs[o].ctx);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Files already opened for this process, by maps identity, so the several
+ * mappings of one library cost one stat, not one each. */
+struct seen {
+	unsigned maj, min;
+	uint64_t ino;
+	struct sz_file *f;
+	int err;
+};
+
+static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p,
+				const struct sz_map *m, int *errp)
+{
+	struct stat st;
+	struct sz_file *f;
+	char path[320];
+	int fd;
+
+	*errp = 0;
+	/* stat() through map_files is cheaper than open() and enough for a hit. */
+	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", s->proc, (int)p->pid,
+		 (unsigned long long)m->start, (unsigned long long)m->end);
+	if (stat(path, &st) == 0 && (uint64_t)st.st_ino == m->ino) {
+		f = sz_cache_find(&s->cache, &st);
+		if (f)
+			return f;
+	}
+	fd = sz_open_mapped(s->proc, p->pid, m, &st);
+	if (fd < 0) {
+		*errp = fd;
+		return NULL;
+	}
+	f = sz_cache_find(&s->cache, &st);
+	if (f) {
+		close(fd);
+		return f;
+	}
+	f = sz_cache_add(&s->cache, fd, &st);
+	if (!f)
+		*errp = -ENOMEM;
+	return f;
+}
+
+static int scan_pid(struct sz_scanner *s, pid_t pid)
+{
+	struct sz_proc_ctx p = { .pid = pid };
+	struct seen seen[64];
+	size_t nseen = 0;
+	char path[320], *buf = NULL, *line, *next;
+	ssize_t n;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%d/maps", s->proc, (int)pid);
+	n = sz_read_file(AT_FDCWD, path, SZ_MAPS_MAX, &buf);
+	if (n < 0) {
+		s->stats.processes_unreadable++;
+		sz_problem_emit(s, reason_of((int)n), (int)n, &p, NULL, NULL, 1,
+				"cannot read %s: %s", path, strerror((int)-n));
+		return 0;
+	}
+	s->stats.processes++;
+	for (line = buf; line && *line; line = next) {
+		struct sz_map m;
+		struct sz_file *f = NULL;
+		size_t len;
+		int err = 0;
+
+		next = strchr(line, '\n');
+		len = next ? (size_t)(next - line) : strlen(line);
+		if (next)
+			*next++ = '\0';
+		if (sz_maps_parse_line(line, len, &m) || !sz_map_is_file(&m) ||
+		    !sz_glob_match_path(&s->glob, m.path))
+			continue;
+		for (size_t i = 0; i < nseen; i++)
+			if (seen[i].ino == m.ino && seen[i].maj == m.dev_major &&
+			    seen[i].min == m.dev_minor) {
+				f = seen[i].f;
+				err = seen[i].err ? seen[i].err : 0;
+				if (!f && !err)
+					err = -EIO;
+				goto have;
+			}
+		f = file_for(s, &p, &m, &err);
+		if (nseen < sizeof(seen) / sizeof(seen[0]))
+			seen[nseen++] = (struct seen){ m.dev_major, m.dev_minor, m.ino, f, err };
+have:
+		if (!f) {
+			/* Only the load-instance mapping speaks for the file, so one
+			 * unreadable library is one problem, not one per mapping. */
+			if (m.pgoff == 0 && (m.prot & PROT_READ)) {
+				load_comm(s, &p);
+				sz_problem_emit(s, reason_of(err), err, &p, m.path, NULL, 1,
+						"cannot open mapped file: %s", strerror(-err));
+			}
+			continue;
+		}
+		if (!f->err &&
+		    !sz_elf_is_first_load_mapping(&f->layout, m.pgoff, m.prot, s->pagesz))
+			continue;
+		if (f->err && m.pgoff != 0)
+			continue;
+		rc = sz_handle_mapping(s, SZ_SOURCE_SCAN, &p, &m, f);
+		if (rc)
+			break;
+	}
+	free(buf);
+	return rc;
+}
+
+int sz_scanner_scan(struct sz_scanner *s)
+{
+	struct dirent *de;
+	DIR *dir;
+	int rc = 0;
+
+	if (!s)
+		return -EINVAL;
+	if (s->opts.pid > 0)
+		return scan_pid(s, s->opts.pid);
+	dir = opendir(s->proc);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		char *end;
+		long pid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid > 0x7fffffff)
+			continue;
+		rc = scan_pid(s, (pid_t)pid);
+		if (rc)
+			break;
+	}
+	closedir(dir);
+	return rc;
+}
+
+int sz_scan(const struct sz_scanner_opts *opts, sz_found_fn fn, void *ctx)
+{
+	struct sz_scanner *s;
+	int err = sz_scanner_new(opts, &s);
+
+	if (err)
+		return err;
+	err = sz_scanner_on_found(s, fn, ctx);
+	if (!err)
+		err = sz_scanner_scan(s);
+	sz_scanner_free(s);
+	return err;
+}

@@ -154,9 +154,38 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh $(BUILD)
 
+# --- fuzzing: libFuzzer + ASan/UBSan, each target for FUZZ_SECONDS ---------
+FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FZ := build-fuzz
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FZ) CC=clang \
+		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FZ)/libsymbolyze.a
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+		printf '  %-8s %s\n' FUZZ $(FZ)/$$t; \
+		clang -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Isrc \
+			-o $(FZ)/$$t fuzz/$$t.c $(FZ)/libsymbolyze.a $(LIBS); done
+
+fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so
+	$(Q)set -e; mkdir -p $(FZ)/seed-elf $(FZ)/seed-notes; \
+	cp $(FIX)/libfix.so $(FIX)/libfix-nosep.so $(FIX)/target-pie $(FZ)/seed-elf/; \
+	objcopy -O binary --only-section=.note.gnu.build-id $(FIX)/libfix.so $(FZ)/note.bin; \
+	{ printf '\004'; cat $(FZ)/note.bin; } > $(FZ)/seed-notes/build-id; \
+	for t in $(FUZZ_TARGETS); do \
+		case $$t in fuzz_elf) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
+			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; esac; \
+		mkdir -p $(FZ)/corpus-$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+			-print_final_stats=0 -artifact_prefix=$(FZ)/ $(FZ)/corpus-$$t $$seed 2>$(FZ)/$$t.log || \
+			{ tail -40 $(FZ)/$$t.log; echo "fuzz: $$t FOUND A CRASH"; exit 1; }; \
+		grep -E '^#[0-9]+ +DONE' $(FZ)/$$t.log | tail -1; \
+	done
+
 clean:
 	$(Q)rm -rf build build-asan build-fuzz
 
-.PHONY: all unit asan integration deps check demo clean
+.PHONY: all unit asan integration deps check demo clean fuzz fuzz-build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

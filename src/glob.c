@@ -3,7 +3,8 @@
  * Compiles fnmatch(3) patterns into the token form of bpf/glob.h and runs the
  * shared matcher.  Supported: literals, '\' escapes, '?', '*', bracket
  * expressions with ranges and '!'/'^' negation.  POSIX character classes
- * ("[:alpha:]") are rejected rather than half-supported.
+ * ("[:alpha:]"), an unterminated '[', "\\/" and a trailing lone '\\' are
+ * rejected rather than matched differently from glibc.
  */
 #include "glob.h"
 
@@ -16,7 +17,7 @@ static void class_set(__u8 *set, unsigned char c)
 }
 
 /* Parse a bracket expression at P (just after '['); returns the index after the
- * closing ']' or -1 if there is none (then '[' is a literal, as in fnmatch). */
+ * closing ']', -1 if there is none, -2 for a class form we do not support. */
 static int parse_class(const char *p, int i, int len, __u8 *set, int pathname)
 {
 	int negate = 0, first = 1;
@@ -43,6 +44,10 @@ static int parse_class(const char *p, int i, int len, __u8 *set, int pathname)
 		hi = lo;
 		if (i + 1 < len && p[i] == '-' && p[i + 1] != ']') {
 			i++;
+			/* "[a-[.z.]]": a collating symbol as the range's end. */
+			if (p[i] == '[' && i + 1 < len && (p[i + 1] == ':' || p[i + 1] == '=' ||
+							   p[i + 1] == '.'))
+				return -2;
 			if (p[i] == '\\' && i + 1 < len)
 				i++;
 			hi = (unsigned char)p[i++];
@@ -65,7 +70,14 @@ int sz_glob_compile(const char *pattern, struct sz_glob *g)
 	if (!pattern || !*pattern)
 		return -EINVAL;
 	len = (int)strnlen(pattern, 4096);
+	if (pattern[len])
+		return -E2BIG; /* not silently cut: "****...*a" must not become "*" */
 	memset(g, 0, sizeof(*g));
+	/* A trailing unescaped '\\' never matches in fnmatch(3), and glibc gets
+	 * "*\\/" wrong under FNM_PATHNAME ('/' needs no escape): refuse both. */
+	for (int k = 0; k < len; k++)
+		if (pattern[k] == '\\' && (++k == len || pattern[k] == '/'))
+			return -EINVAL;
 	if (strchr(pattern, '/'))
 		g->flags |= SZ_GLOB_PATHNAME;
 	while (i < len) {
@@ -92,15 +104,13 @@ int sz_glob_compile(const char *pattern, struct sz_glob *g)
 				return -E2BIG;
 			next = parse_class(pattern, i + 1, len, g->classes[g->nclass],
 					   g->flags & SZ_GLOB_PATHNAME);
-			if (next == -2)
+			/* glibc treats an unterminated '[' sometimes as a literal,
+			 * sometimes as no match: refuse it; "\\[" is the literal. */
+			if (next < 0)
 				return -EINVAL;
-			if (next < 0) {
-				i++; /* unterminated: literal '[' */
-			} else {
-				type = SZ_GT_CLASS;
-				arg = g->nclass++;
-				i = next;
-			}
+			type = SZ_GT_CLASS;
+			arg = g->nclass++;
+			i = next;
 		} else if (c == '\\' && i + 1 < len) {
 			arg = (__u8)pattern[i + 1];
 			i += 2;

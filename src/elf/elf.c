@@ -17,7 +17,8 @@
 #define VERSYM_INDEX 0x7fff
 #define MAX_VERDEFS 4096u
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen,
+							  const char *fmt, ...)
 {
 	va_list ap;
 
@@ -426,7 +427,7 @@ static int lookup_gnu(const struct sz_elf *e, const struct want *w, struct sz_el
 	symoffset = rd32(d->d_buf, 4);
 	bloom_size = rd32(d->d_buf, 8);
 	shift = rd32(d->d_buf, 12);
-	if (!nbuckets || !bloom_size || (bloom_size & (bloom_size - 1)) ||
+	if (!nbuckets || !bloom_size || (bloom_size & (bloom_size - 1)) || shift >= wordsz * 8 ||
 	    16 + (uint64_t)bloom_size * wordsz + (uint64_t)nbuckets * 4 > size ||
 	    symoffset > e->dynsym.count)
 		return -EINVAL;
@@ -435,10 +436,10 @@ static int lookup_gnu(const struct sz_elf *e, const struct want *w, struct sz_el
 	h1 = gnu_hash(w->name, w->len);
 	if (wordsz == 8) {
 		word = rd64(d->d_buf, 16 + ((h1 / 64) % bloom_size) * 8);
-		mask = (1ull << (h1 % 64)) | (1ull << ((h1 >> (shift & 63)) % 64));
+		mask = (1ull << (h1 % 64)) | (1ull << (((uint64_t)h1 >> shift) % 64));
 	} else {
 		word = rd32(d->d_buf, 16 + ((h1 / 32) % bloom_size) * 4);
-		mask = (1ull << (h1 % 32)) | (1ull << ((h1 >> (shift & 31)) % 32));
+		mask = (1ull << (h1 % 32)) | (1ull << (((uint64_t)h1 >> shift) % 32));
 	}
 	if ((word & mask) != mask)
 		return 0;

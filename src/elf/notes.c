@@ -32,7 +32,7 @@ int sz_notes_build_id(const void *buf, size_t len, uint64_t align, int swap,
 	uint64_t off = 0;
 	int found = 0;
 
-	if (align <= 4)
+	if (align == 0 || align == 1 || align == 4)
 		align = 4;
 	else if (align != 8)
 		return -EINVAL;

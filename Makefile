@@ -32,26 +32,27 @@ ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_LDFLAGS := -fsanitize=address,undefined
 endif
-LIBS := -lelf -lz
+LIBS := -lbpf -lelf -lz
+LLVM_STRIP ?= llvm-strip
 
 LIB_SRCS := src/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/proc/maps.c \
-	src/cache.c src/scanner.c src/resolve.c
+	src/cache.c src/loads.c src/scanner.c src/resolve.c src/watch_rec.c src/watch.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
 # BPF programs, each paired with its loader in src/ (bpf/X.bpf.c <-> src/X.c).
-BPF_APPS :=
+BPF_APPS := watch
 BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
-UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output
+UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures
 FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
 	$(FIX)/libfix-64k-nosep.so $(FIX)/libfix-nosep-maxpage.so $(FIX)/target-pie \
-	$(FIX)/target-nopie $(FIX)/pyembed
+	$(FIX)/target-nopie $(FIX)/pyembed $(FIX)/storm
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -79,10 +80,14 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/$(ARCH)/vmlinux.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf \
 		-MMD -MP -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@ # keep BTF, drop DWARF: a smaller skeleton
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,GENSKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# Each loader needs its skeleton before it compiles.
+$(BUILD)/src/watch.o: $(BUILD)/watch.skel.h
 
 # --- fixtures: target programs and libraries in every layout we claim -------
 FIX_CFLAGS := -O2 -g -Wall -Wextra -Werror -fPIC
@@ -118,6 +123,10 @@ $(FIX)/target-nopie: tests/fixtures/target.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(filter-out -fPIC,$(FIX_CFLAGS)) -fno-PIE -no-pie -rdynamic -o $@ $< -ldl
+$(FIX)/storm: tests/fixtures/storm.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIX_CFLAGS) -o $@ $< -ldl
 $(FIX)/pyembed: tests/fixtures/pyembed.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
@@ -155,7 +164,7 @@ demo: deps
 	$(Q)scripts/demo.sh $(BUILD)
 
 # --- fuzzing: libFuzzer + ASan/UBSan, each target for FUZZ_SECONDS ---------
-FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob
+FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -174,7 +183,8 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so
 	{ printf '\004'; cat $(FZ)/note.bin; } > $(FZ)/seed-notes/build-id; \
 	for t in $(FUZZ_TARGETS); do \
 		case $$t in fuzz_elf) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
-			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; esac; \
+			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; \
+			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
@@ -183,9 +193,20 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so
 		grep -E '^#[0-9]+ +DONE' $(FZ)/$$t.log | tail -1; \
 	done
 
+# --- benchmarks: figures as ratios to baselines measured in the same run ----
+$(BUILD)/bench/workload: bench/workload.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $< -ldl
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload
+	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
+		--fixtures $(FIX) --out bench/results.json
+
 clean:
 	$(Q)rm -rf build build-asan build-fuzz
 
-.PHONY: all unit asan integration deps check demo clean fuzz fuzz-build
+.PHONY: all unit asan integration deps check demo clean fuzz fuzz-build bench
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

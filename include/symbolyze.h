@@ -135,6 +135,57 @@ struct sz_symbol_info {
 SZ_API int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out,
 			   char *err, size_t errlen);
 
+/*
+ * Watch: a BPF program reports files as they are mapped (execve, mmap); the
+ * initial /proc scan runs after the program is attached, so nothing falls in
+ * between, and each load is reported once whichever source saw it first.
+ */
+struct sz_watch_opts {
+	size_t sz;		    /* sizeof(struct sz_watch_opts) */
+	const char *glob;
+	const char *const *symbols;
+	size_t nsymbols;
+	pid_t pid;		    /* only this process; 0 for all */
+	int no_scan;		    /* skip the initial scan of running processes */
+	size_t ring_bytes;	    /* BPF ring buffer size (power of 2); 0: 4 MiB */
+	const char *proc;	    /* procfs mount point; NULL for "/proc" */
+};
+
+/* Records the kernel side could not deliver, and what a rescan recovered. */
+struct sz_lost {
+	uint64_t records;  /* dropped since the last report */
+	uint64_t repaired; /* loads the rescan found that had not been reported */
+};
+typedef void (*sz_lost_fn)(const struct sz_lost *lost, void *ctx);
+
+struct sz_watch_stats {
+	struct sz_stats scan;	  /* pipeline counters, all sources */
+	uint64_t events;	  /* records received from BPF */
+	uint64_t bad_records;	  /* malformed records (counted, dropped) */
+	uint64_t duplicates;	  /* loads already reported by another source */
+	uint64_t lost, repaired;  /* totals of the lost reports */
+	uint64_t exits;		  /* processes forgotten on exit */
+};
+
+struct sz_watch;
+
+SZ_API int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out);
+/* Observers: same found/problem callbacks as the scanner, plus loss reports. */
+SZ_API int sz_watch_on_found(struct sz_watch *w, sz_found_fn fn, void *ctx);
+SZ_API int sz_watch_on_problem(struct sz_watch *w, sz_problem_fn fn, void *ctx);
+SZ_API int sz_watch_on_lost(struct sz_watch *w, sz_lost_fn fn, void *ctx);
+/* Load and attach the BPF program, then scan running processes (unless
+ * no_scan).  Negative errno if BPF cannot be used; sz_watch_error() says why. */
+SZ_API int sz_watch_start(struct sz_watch *w);
+/* Wait up to TIMEOUT_MS for records and handle them, and repair any loss.
+ * Returns the number of records handled, or a negative errno (-EINTR on a
+ * signal: call again or stop). */
+SZ_API int sz_watch_poll(struct sz_watch *w, int timeout_ms);
+SZ_API void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out);
+SZ_API const char *sz_watch_error(const struct sz_watch *w);
+/* Detach and free everything; accepts NULL. */
+SZ_API void sz_watch_free(struct sz_watch *w);
+
 SZ_API const char *sz_reason_str(enum sz_reason r);
 SZ_API const char *sz_sym_type_str(enum sz_sym_type t);
 SZ_API const char *sz_source_str(enum sz_source s);

@@ -63,6 +63,24 @@ struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st);
 /* Resolve requested symbol I in F (memoized). */
 const struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *name);
 
+#define SZ_LOADS_BUCKETS 1024
+
+struct sz_load;
+struct sz_loads {
+	struct sz_load *bucket[SZ_LOADS_BUCKETS];
+	size_t count;
+};
+
+/* 1 if the load is new (and now recorded at time TS), 0 if already there, -ENOMEM. */
+int sz_loads_add(struct sz_loads *l, pid_t pid, dev_t dev, ino_t ino, uint64_t bias,
+		 uint64_t ts);
+/* Forget PID's loads seen before BEFORE (an exec replaces the image: what was
+ * seen after it belongs to the new one; UINT64_MAX forgets all). */
+size_t sz_loads_forget(struct sz_loads *l, pid_t pid, uint64_t before);
+uint64_t sz_now_ns(void);
+size_t sz_loads_prune(struct sz_loads *l, int (*alive)(pid_t pid, void *ctx), void *ctx);
+void sz_loads_fini(struct sz_loads *l);
+
 struct sz_observer {
 	sz_found_fn found;
 	sz_problem_fn problem;
@@ -77,15 +95,19 @@ struct sz_scanner {
 	size_t nsymbols;
 	char proc[256];
 	uint64_t pagesz;
+	pid_t self;
 	struct sz_cache cache;
 	struct sz_observer obs[SZ_MAX_OBSERVERS];
 	size_t nobs;
 	struct sz_stats stats;
+	struct sz_loads *loads; /* set by the watch: report each load once */
+	uint64_t duplicates;
 };
 
 /* What we know of a process while handling its mappings. */
 struct sz_proc_ctx {
 	pid_t pid;
+	uint64_t ts; /* CLOCK_MONOTONIC ns when its mappings were observed */
 	char comm[64];
 	int have_comm;
 };

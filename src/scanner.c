@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const reason_names[SZ_REASON_COUNT] = {
@@ -72,6 +73,15 @@ static enum sz_sym_type sym_type(unsigned char stt)
 	return SZ_SYM_OTHER;
 }
 
+uint64_t sz_now_ns(void)
+{
+	struct timespec ts;
+
+	/* The clock of bpf_ktime_get_ns(), so scan and event times compare. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static enum sz_reason reason_of(int err)
 {
 	switch (err) {
@@ -124,6 +134,7 @@ int sz_scanner_new(const struct sz_scanner_opts *opts, struct sz_scanner **out)
 	snprintf(s->proc, sizeof(s->proc), "%s", s->opts.proc ? s->opts.proc : "/proc");
 	s->opts.proc = s->proc;
 	s->pagesz = (uint64_t)sysconf(_SC_PAGESIZE);
+	s->self = getpid();
 	sz_cache_init(&s->cache, s->nsymbols);
 	*out = s;
 	return 0;
@@ -226,7 +237,6 @@ int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_c
 		f->err_reported = 1;
 		return 0;
 	}
-	s->stats.mappings++;
 	err = sz_elf_load_bias(&f->layout, m->start, m->end, m->pgoff, m->prot, s->pagesz, &bias);
 	if (err) {
 		sz_problem_emit(s, SZ_REASON_LAYOUT, err, p, m->path, NULL, 1,
@@ -235,6 +245,15 @@ int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_c
 				(unsigned long long)m->pgoff);
 		return 0;
 	}
+	if (s->loads) {
+		int r = sz_loads_add(s->loads, p->pid, f->dev, f->ino, bias, p->ts);
+
+		if (r == 0) {
+			s->duplicates++;
+			return 0;
+		}
+	}
+	s->stats.mappings++;
 	for (size_t i = 0; i < s->nsymbols; i++) {
 		const struct sz_symres *r = sz_file_symbol(f, i, s->symbols[i]);
 		struct sz_found fd;
@@ -330,7 +349,7 @@ static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p,
 
 static int scan_pid(struct sz_scanner *s, pid_t pid)
 {
-	struct sz_proc_ctx p = { .pid = pid };
+	struct sz_proc_ctx p = { .pid = pid, .ts = sz_now_ns() };
 	struct seen seen[64];
 	size_t nseen = 0;
 	char path[320], *buf = NULL, *line, *next;
@@ -416,6 +435,9 @@ int sz_scanner_scan(struct sz_scanner *s)
 			continue;
 		pid = strtol(de->d_name, &end, 10);
 		if (*end || pid <= 0 || pid > 0x7fffffff)
+			continue;
+		/* Not ourselves: libelf maps the files we parse. */
+		if ((pid_t)pid == s->self)
 			continue;
 		rc = scan_pid(s, (pid_t)pid);
 		if (rc)

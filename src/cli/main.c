@@ -11,13 +11,19 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_ENV = 3 };
 
 struct cli {
+	int watch;
+	unsigned long ring_bytes;
+	int no_scan;
+	double duration; /* seconds; 0: until SIGINT/SIGTERM */
 	const char *glob;
 	const char *symbols[64];
 	size_t nsymbols;
@@ -30,12 +36,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: symbolyze scan    -s SYMBOL [-s SYMBOL ...] -g GLOB [-p PID] [--json] [-v]\n"
+		"       symbolyze watch   -s SYMBOL [-s ...] -g GLOB [-p PID] [--json] [--no-scan]\n"
+		"                         [-d SECONDS] [--ring-size BYTES] [-v]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
 		"       symbolyze --help | --version\n"
 		"\n"
 		"scan      find SYMBOL in every process that maps a file matching GLOB and\n"
 		"          print its runtime address (GLOB: fnmatch(3) on the base name, or\n"
 		"          on the whole path if it contains '/'; SYMBOL: name or name@VERSION)\n"
+		"watch     report loads of matching files as they happen (execve, mmap), after\n"
+		"          a scan of the running processes; until SIGINT/SIGTERM or -d SECONDS\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
 		"\n"
 		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment.\n");
@@ -60,6 +70,9 @@ static const struct option scan_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "no-scan", no_argument, NULL, 'N' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "ring-size", required_argument, NULL, 'R' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -70,8 +83,41 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "s:g:p:jvh", scan_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
+				  NULL)) != -1) {
+		if ((opt == 'N' || opt == 'd' || opt == 'R') && !c->watch) {
+			fprintf(stderr, "symbolyze: --no-scan, -d and --ring-size are options of watch\n");
+			return EXIT_USAGE;
+		}
 		switch (opt) {
+		case 'R': {
+			char *end;
+
+			errno = 0;
+			c->ring_bytes = strtoul(optarg, &end, 0);
+			if (errno || *end || c->ring_bytes < 4096 || c->ring_bytes > (1ul << 30) ||
+			    (c->ring_bytes & (c->ring_bytes - 1))) {
+				fprintf(stderr, "symbolyze: --ring-size wants a power of two "
+						"from 4096 to 1 GiB, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'N':
+			c->no_scan = 1;
+			break;
+		case 'd': {
+			char *end;
+
+			errno = 0;
+			c->duration = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(c->duration > 0) ||
+			    c->duration > 1e7) {
+				fprintf(stderr, "symbolyze: -d wants seconds > 0, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 's':
 			if (c->nsymbols >= sizeof(c->symbols) / sizeof(c->symbols[0])) {
 				fprintf(stderr, "symbolyze: too many -s (at most 64)\n");
@@ -108,7 +154,8 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 		return EXIT_USAGE;
 	}
 	if (!c->nsymbols || !c->glob) {
-		fprintf(stderr, "symbolyze: scan needs at least one -s SYMBOL and a -g GLOB\n");
+		fprintf(stderr, "symbolyze: %s needs at least one -s SYMBOL and a -g GLOB\n",
+			c->watch ? "watch" : "scan");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -149,11 +196,12 @@ static int print_found(const struct sz_found *r, void *ctx)
 		       r->dev, r->ino);
 	} else {
 		if (!c->header_done) {
-			printf("%-8s %-16s %-18s %-24s %-7s %s\n", "PID", "COMM", "ADDRESS",
-			       "SYMBOL", "TYPE", "PATH");
+			printf("%-6s %-8s %-16s %-18s %-24s %-7s %s\n", "SOURCE", "PID", "COMM",
+			       "ADDRESS", "SYMBOL", "TYPE", "PATH");
 			c->header_done = 1;
 		}
-		printf("%-8d %-16s 0x%-16" PRIx64 " %-24s %-7s %s%s\n", (int)r->pid,
+		printf("%-6s %-8d %-16s 0x%-16" PRIx64 " %-24s %-7s %s%s\n",
+		       sz_source_str(r->source), (int)r->pid,
 		       sz_escape(r->comm, comm, sizeof(comm)), r->address,
 		       sz_escape(r->symbol, sym, sizeof(sym)), sz_sym_type_str(r->type),
 		       sz_escape(r->path, path, sizeof(path)), r->deleted ? " (deleted)" : "");
@@ -238,6 +286,116 @@ static int cmd_scan(int argc, char **argv)
 	return st.found ? 0 : EXIT_NOMATCH;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = sig;
+}
+
+/* Signals only set a flag; the poll loop shuts down in order.  SA_RESETHAND:
+ * a second signal takes the default action, should shutdown ever hang. */
+static int install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void print_lost(const struct sz_lost *l, void *ctx)
+{
+	struct cli *c = ctx;
+
+	if (c->json)
+		printf("{\"event\":\"lost\",\"records\":%" PRIu64 ",\"repaired\":%" PRIu64 "}\n",
+		       l->records, l->repaired);
+	else
+		fprintf(stderr,
+			"symbolyze: lost %" PRIu64 " kernel records; rescan repaired %" PRIu64
+			" loads\n",
+			l->records, l->repaired);
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+	struct cli c = { .watch = 1 };
+	struct sz_watch *w = NULL;
+	struct sz_watch_stats st;
+	double deadline;
+	int rc;
+
+	rc = parse_scan_args(argc, argv, &c);
+	if (rc)
+		return rc;
+	/* Records are a stream: each line goes out as it is made. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	SZ_OPTS(sz_watch_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
+		.pid = c.pid, .no_scan = c.no_scan, .ring_bytes = c.ring_bytes);
+	rc = sz_watch_new(&o, &w);
+	if (rc) {
+		fprintf(stderr, "symbolyze: bad glob or symbol: %s\n", strerror(-rc));
+		return EXIT_USAGE;
+	}
+	sz_watch_on_found(w, print_found, &c);
+	sz_watch_on_problem(w, print_problem, &c);
+	sz_watch_on_lost(w, print_lost, &c);
+	rc = install_signals();
+	if (!rc)
+		rc = sz_watch_start(w);
+	if (rc) {
+		fprintf(stderr, "symbolyze: %s\n", sz_watch_error(w));
+		sz_watch_free(w);
+		return EXIT_ENV;
+	}
+	/* Tell scripts the initial scan is done and the stream is live. */
+	if (c.json)
+		printf("{\"event\":\"ready\"}\n");
+	else
+		fprintf(stderr, "symbolyze: watching for '%s'%s; Ctrl-C to stop\n", c.glob,
+			c.pid ? " in one process" : "");
+	deadline = c.duration > 0 ? mono_now() + c.duration : 0;
+	while (!stop_requested) {
+		int timeout = 100;
+
+		if (deadline) {
+			double left = deadline - mono_now();
+
+			if (left <= 0)
+				break;
+			if (left * 1000 < timeout)
+				timeout = (int)(left * 1000) + 1;
+		}
+		rc = sz_watch_poll(w, timeout);
+		if (rc < 0 && rc != -EINTR && rc != -ECANCELED) {
+			fprintf(stderr, "symbolyze: watch failed: %s\n", strerror(-rc));
+			break;
+		}
+		rc = 0;
+	}
+	/* Drain what is already in the ring before detaching. */
+	sz_watch_poll(w, 0);
+	sz_watch_stats(w, &st);
+	sz_watch_free(w);
+	print_summary(&st.scan);
+	fprintf(stderr,
+		"symbolyze: watch: %" PRIu64 " events, %" PRIu64 " duplicates, %" PRIu64
+		" exits, %" PRIu64 " lost, %" PRIu64 " repaired, %" PRIu64 " malformed\n",
+		st.events, st.duplicates, st.exits, st.lost, st.repaired, st.bad_records);
+	return rc ? EXIT_ENV : 0;
+}
+
 static int cmd_resolve(int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
@@ -312,6 +470,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{ "scan", cmd_scan },
+	{ "watch", cmd_watch },
 	{ "resolve", cmd_resolve },
 };
 

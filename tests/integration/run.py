@@ -10,10 +10,12 @@ addresses and biases, no more and no fewer records.
 import argparse
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ARGS = None
@@ -330,6 +332,327 @@ def resolve_matches_nm():
     check(int(rec["value"], 16) == vals["fix_func"], "resolve %s vs nm %x" % (rec, vals["fix_func"]))
     r = run_sz("resolve", "--json", lib, "fix_local", expect=0)
     check(json.loads(r.stdout)["table"] == "symtab", "fix_local not from .symtab")
+
+
+# --- watch ------------------------------------------------------------------
+
+class Watch:
+    """`symbolyze watch --json` in the background, its records collected."""
+
+    def __init__(self, glob, syms, extra=()):
+        args = [ARGS.bin, "watch", "--json", "-g", glob] + sum([["-s", x] for x in syms], [])
+        self.p = subprocess.Popen(args + list(extra), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.recs = []
+        self.cv = threading.Condition()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        self.wait_for(lambda r: r["event"] == "ready", 30, "watch never became ready")
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                rec = {"event": "garbage", "line": line}
+            with self.cv:
+                self.recs.append(rec)
+                self.cv.notify_all()
+        with self.cv:
+            self.cv.notify_all()
+
+    def wait_for(self, pred, timeout, msg):
+        deadline = time.time() + timeout
+        with self.cv:
+            while True:
+                hit = [r for r in self.recs if pred(r)]
+                if hit:
+                    return hit
+                left = deadline - time.time()
+                if left <= 0 or (self.p.poll() is not None and not self.t.is_alive()):
+                    raise Fail("%s; records: %s; stderr: %s" % (
+                        msg, self.recs[-20:], self.stderr_now()))
+                self.cv.wait(min(left, 0.2))
+
+    def stderr_now(self):
+        return "(running)" if self.p.poll() is None else self.p.stderr.read()[-3000:]
+
+    def stop(self, sig=signal.SIGINT):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise Fail("watch did not stop on %s" % sig)
+        self.t.join(5)
+        self.stderr = self.p.stderr.read()
+        return self.p.returncode
+
+    def found(self, pid=None):
+        with self.cv:
+            return [r for r in self.recs if r["event"] == "found" and
+                    (pid is None or r["pid"] == pid)]
+
+
+def our_bpf_objects(kind, pid=None):
+    """BPF programs or links of ours (by name), optionally held by PID."""
+    out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True).stdout
+    objs = json.loads(out or "[]")
+    names = ("sz_exec", "sz_sys_enter", "sz_sys_exit", "sz_exit")
+    if kind == "prog":
+        objs = [o for o in objs if o.get("name") in names]
+    else:
+        progs = {o["id"] for o in our_bpf_objects("prog")}
+        objs = [o for o in objs if o.get("prog_id") in progs]
+    if pid is not None:
+        held = held_bpf_ids(pid, "prog_id" if kind == "prog" else "link_id")
+        objs = [o for o in objs if o["id"] in held]
+    return objs
+
+
+def held_bpf_ids(pid, field):
+    """IDs of BPF objects PID holds open (from /proc/PID/fdinfo: this bpftool
+    build cannot show pids)."""
+    ids = set()
+    fddir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fddir):
+        try:
+            if not os.readlink(os.path.join(fddir, fd)).startswith("anon_inode:bpf"):
+                continue
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    if k == field:
+                        ids.add(int(v))
+        except OSError:
+            pass
+    return ids
+
+
+def wait_gone(kind, timeout=5):
+    """The kernel frees programs after an RCU grace period: allow it a moment."""
+    deadline = time.time() + timeout
+    while our_bpf_objects(kind) and time.time() < deadline:
+        time.sleep(0.1)
+    return our_bpf_objects(kind)
+
+
+def fresh_copy(src, name):
+    d = tempfile.mkdtemp(prefix="sz-watch-")
+    dst = os.path.join(d, name)
+    shutil.copy(src, dst)
+    return d, dst
+
+
+@test
+def watch_reports_dlopen_from_mmap():
+    d, lib = fresh_copy(fix("libfix.so"), "libfixw1.so")
+    w = Watch("libfixw1.so", ["fix_func", "fix_data", "fix_local"])
+    try:
+        tg = Target([fix("target-pie"), "-l", lib, "-s", "fix_func", "-s", "fix_data",
+                     "-s", "fix_local"])
+        try:
+            w.wait_for(lambda r: r["event"] == "found" and r["pid"] == tg.pid and
+                       r["symbol"] == "fix_local", 10, "dlopen not reported")
+            time.sleep(0.2)
+            compare(tg, w.recs, "watch mmap")
+            check(all(r["source"] == "mmap" for r in w.found(tg.pid)),
+                  "source is not mmap: %s" % w.found(tg.pid))
+        finally:
+            tg.close()
+        check(w.stop() == 0, "watch exit code")
+    finally:
+        w.stop()
+        shutil.rmtree(d)
+
+
+@test
+def watch_reports_exec():
+    d, exe = fresh_copy(fix("target-nopie"), "szexe-nopie")
+    d2, pie = fresh_copy(fix("target-pie"), "szexe-pie")
+    w = Watch("szexe-*", EXESYMS)
+    try:
+        for path in (exe, pie):
+            tg = Target([path, "-x"])
+            try:
+                w.wait_for(lambda r: r["event"] == "found" and r["pid"] == tg.pid and
+                           r["symbol"] == "exe_local", 10, "exec not reported")
+                time.sleep(0.1)
+                compare(tg, w.recs, "watch exec " + path)
+                check(all(r["source"] == "exec" for r in w.found(tg.pid)), "source")
+            finally:
+                tg.close()
+    finally:
+        w.stop()
+        shutil.rmtree(d)
+        shutil.rmtree(d2)
+
+
+@test
+def watch_process_that_exits_at_once():
+    """Maps the library and is gone before symbolyze reads anything of it."""
+    d, lib = fresh_copy(fix("libfix-nosep.so"), "libfixw2.so")
+    w = Watch("libfixw2.so", ["fix_func", "fix_bss"])
+    try:
+        r = subprocess.run([fix("target-pie"), "-l", lib, "-s", "fix_func", "-s", "fix_bss"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+        truth = [(int(f[1], 16), f[2], int(f[3], 16)) for f in
+                 (l.split() for l in r.stdout.splitlines()) if len(f) == 4]
+        recs = w.wait_for(lambda x: x["event"] == "found" and x["symbol"] == "fix_bss",
+                          10, "short-lived process not reported")
+        pid = recs[0]["pid"]
+        time.sleep(0.2)
+        got = sorted((int(x["load_bias"], 16), x["symbol"], int(x["address"], 16))
+                     for x in w.found(pid))
+        check(got == sorted(truth), "got %s want %s" % (got, truth))
+        check(not os.path.exists("/proc/%d/maps" % pid), "process still alive?")
+    finally:
+        w.stop()
+        shutil.rmtree(d)
+
+
+@test
+def watch_no_gap_no_duplicate_during_scan():
+    """Processes start while watch starts: each load reported exactly once."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixw3.so")
+    tgs = []
+    stop = threading.Event()
+
+    def spawn():
+        while not stop.is_set() and len(tgs) < 60:
+            tgs.append(Target([fix("target-pie"), "-l", lib, "-s", "fix_func"]))
+            time.sleep(0.01)
+    th = threading.Thread(target=spawn)
+    th.start()
+    try:
+        time.sleep(0.05)
+        w = Watch("libfixw3.so", ["fix_func"])
+        try:
+            time.sleep(0.3)
+            stop.set()
+            th.join()
+            for t in tgs:
+                w.wait_for(lambda r, t=t: r["event"] == "found" and r["pid"] == t.pid, 10,
+                           "pid %d (started around the scan) never reported" % t.pid)
+            time.sleep(0.3)
+            sources = set()
+            for t in tgs:
+                got = w.found(t.pid)
+                check(len(got) == 1, "pid %d reported %d times: %s" % (t.pid, len(got), got))
+                check(int(got[0]["address"], 16) == t.truth[0][2], "address of %d" % t.pid)
+                sources.add(got[0]["source"])
+            check(len(tgs) >= 20, "only %d processes spawned" % len(tgs))
+            print("    (%d processes, sources %s)" % (len(tgs), sorted(sources)))
+        finally:
+            w.stop()
+    finally:
+        stop.set()
+        th.join()
+        for t in tgs:
+            t.close()
+        shutil.rmtree(d)
+
+
+@test
+def watch_storm_2000_processes():
+    """2,000 short-lived loads: every one reported, or the shortfall is in lost."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixstorm.so")
+    w = Watch("libfixstorm.so", ["fix_func"], extra=["--no-scan"])
+    try:
+        r = subprocess.run([fix("storm"), "2000", lib, "fix_func", "8"],
+                           capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, "storm failed: %s" % r.stderr)
+        truth = {int(a): int(b, 16) for a, b in (l.split() for l in r.stdout.splitlines())}
+        check(len(truth) == 2000, "storm printed %d lines" % len(truth))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            got = {x["pid"] for x in w.found()} & set(truth)
+            if len(got) == 2000:
+                break
+            time.sleep(0.2)
+        check(w.stop() == 0, "watch exit code")
+        found_recs = [x for x in w.found() if x["pid"] in truth]
+        pids = {x["pid"] for x in found_recs}
+        lost = sum(x["records"] for x in w.recs if x["event"] == "lost")
+        wrong = [x for x in found_recs if int(x["address"], 16) != truth[x["pid"]]]
+        dups = len(found_recs) - len(pids)
+        check(not wrong, "%d wrong addresses, e.g. %s" % (len(wrong), wrong[:2]))
+        check(dups == 0, "%d duplicate reports" % dups)
+        missing = 2000 - len(pids)
+        check(missing <= lost, "%d processes missing but only %d records reported lost"
+              % (missing, lost))
+        if missing:
+            check(lost > 0, "silent loss")
+        print("    (%d/2000 reported, %d lost records)" % (len(pids), lost))
+    finally:
+        w.stop()
+        shutil.rmtree(d)
+
+
+@test
+def watch_loss_is_reported_and_repaired():
+    """A ring too small for the burst, consumer stopped: records are dropped,
+    counted, reported as lost, and the rescan finds every live process."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixloss.so")
+    w = Watch("libfixloss.so", ["fix_func"], extra=["--no-scan", "--ring-size", "4096"])
+    tgs = []
+    try:
+        w.p.send_signal(signal.SIGSTOP)
+        try:
+            tgs = [Target([fix("target-pie"), "-l", lib, "-s", "fix_func"]) for _ in range(20)]
+        finally:
+            w.p.send_signal(signal.SIGCONT)
+        for t in tgs:
+            w.wait_for(lambda r, t=t: r["event"] == "found" and r["pid"] == t.pid, 15,
+                       "pid %d never reported after loss" % t.pid)
+        time.sleep(0.3)
+        lost = [r for r in w.recs if r["event"] == "lost"]
+        check(lost and sum(r["records"] for r in lost) > 0, "no lost record: %s" % w.recs)
+        repaired = sum(r["repaired"] for r in lost)
+        check(repaired > 0, "loss reported but nothing repaired: %s" % lost)
+        for t in tgs:
+            got = w.found(t.pid)
+            check(len(got) == 1 and int(got[0]["address"], 16) == t.truth[0][2],
+                  "pid %d: %s" % (t.pid, got))
+        by_scan = sum(1 for t in tgs if w.found(t.pid)[0]["source"] == "scan")
+        check(by_scan == repaired, "%d reported by the rescan, %d counted as repaired"
+              % (by_scan, repaired))
+        print("    (lost %d records, repaired %d loads)" % (sum(r["records"] for r in lost),
+                                                         repaired))
+    finally:
+        w.stop()
+        for t in tgs:
+            t.close()
+        shutil.rmtree(d)
+
+
+@test
+def watch_sigint_and_sigterm_leave_nothing_behind():
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        check(not wait_gone("prog"), "programs of an earlier run still loaded")
+        w = Watch("libfix-nothing-*.so", ["x"])
+        try:
+            held = our_bpf_objects("prog", w.p.pid)
+            check(len(held) == 4, "watch holds %d of our 4 programs" % len(held))
+            check(len(our_bpf_objects("link", w.p.pid)) == 4, "watch holds no links")
+        finally:
+            rc = w.stop(sig)
+        check(rc == 0, "exit code %d on %s" % (rc, sig))
+        check("events" in w.stderr, "no summary on %s: %s" % (sig, w.stderr))
+        left = wait_gone("prog")
+        check(not left, "programs left after %s: %s" % (sig, left))
+        check(not wait_gone("link"), "links left after %s" % sig)
+
+
+@test
+def watch_without_privilege_exits_3():
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", ARGS.bin, "watch", "-g",
+                        "x", "-s", "y", "-d", "1"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 3, "exit %d: %s" % (r.returncode, r.stderr))
+    check("BPF" in r.stderr and "root" in r.stderr, "unclear message: %s" % r.stderr)
 
 
 def main():

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""make bench: every figure next to a baseline measured in the same run, as a ratio.
+
+Nothing here asserts a time; it measures and reports, and writes
+bench/results.json for machines.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+ARGS = None
+RESULTS = []
+
+
+def report(name, value, unit, baseline_name, baseline, note=""):
+    ratio = value / baseline if baseline else float("nan")
+    RESULTS.append({"figure": name, "value": value, "unit": unit, "baseline": baseline_name,
+                    "baseline_value": baseline, "ratio": ratio, "note": note})
+    print("%-46s %12.3f %-4s  vs %-34s %12.3f  ratio %7.3f  %s"
+          % (name, value, unit, baseline_name, baseline, ratio, note), flush=True)
+
+
+def workload(*args):
+    r = subprocess.run([ARGS.workload] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=600)
+    if r.returncode:
+        raise SystemExit("workload %s failed: %s" % (args, r.stderr))
+    lines = r.stdout.splitlines()
+    return float(lines[-1].split()[1]), lines[:-1]
+
+
+class Watch:
+    def __init__(self, glob, syms, extra=()):
+        cmd = [ARGS.bin, "watch", "--json", "-g", glob] + sum([["-s", s] for s in syms], [])
+        self.p = subprocess.Popen(cmd + list(extra), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.lines = []  # (monotonic ns at receipt, record)
+        self.ready = threading.Event()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        if not self.ready.wait(30):
+            raise SystemExit("watch did not start: %s" % self.p.stderr.read())
+
+    def _read(self):
+        for line in self.p.stdout:
+            rec = json.loads(line)
+            self.lines.append((time.monotonic_ns(), rec))
+            if rec["event"] == "ready":
+                self.ready.set()
+
+    def stop(self):
+        self.p.send_signal(2)
+        self.p.wait(timeout=30)
+        self.t.join(5)
+
+
+def median_of(fn, n=3):
+    return statistics.median(fn() for _ in range(n))
+
+
+def bench_scan():
+    def one():
+        t0 = time.monotonic()
+        subprocess.run([ARGS.bin, "scan", "-g", "libc.so*", "-s", "malloc"], capture_output=True)
+        return time.monotonic() - t0
+    return median_of(one, 5)
+
+
+def bench_latency(lib, scan_s):
+    d = tempfile.mkdtemp(prefix="sz-bench-")
+    try:
+        copy = os.path.join(d, "libszlat.so")
+        shutil.copy(lib, copy)
+        w = Watch("libszlat.so", ["fix_func"], ["--no-scan"])
+        _, lines = workload("dlopen", copy, ARGS.loads)
+        time.sleep(1)
+        w.stop()
+        done = {int(p): int(t) for p, t in (l.split() for l in lines)}
+        seen = {}
+        for ts, rec in w.lines:
+            if rec["event"] == "found" and rec["pid"] in done and rec["pid"] not in seen:
+                seen[rec["pid"]] = ts
+        lat = sorted((seen[p] - done[p]) / 1e3 for p in seen)
+        if len(lat) < len(done):
+            print("  note: %d of %d loads not reported" % (len(done) - len(lat), len(done)))
+        p50 = statistics.median(lat)
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        report("watch: dlopen -> record printed, p50", p50, "us",
+               "one full /proc scan (polling floor)", scan_s * 1e6,
+               "%d loads; negative = printed before dlopen returned" % len(lat))
+        report("watch: dlopen -> record printed, p99", p99, "us",
+               "one full /proc scan (polling floor)", scan_s * 1e6)
+    finally:
+        shutil.rmtree(d)
+
+
+def bench_overhead(lib):
+    d = tempfile.mkdtemp(prefix="sz-bench-")
+    try:
+        other = os.path.join(d, "data.bin")
+        with open(other, "wb") as f:
+            f.write(b"\0" * 65536)
+        n_mmap, n_exec = ARGS.mmaps, ARGS.execs
+
+        def mm():
+            return workload("mmap", other, n_mmap)[0]
+
+        def ex():
+            return workload("exec", n_exec)[0]
+        base_mm, base_ex = median_of(mm), median_of(ex)
+        w = Watch("libfix*.so", ["fix_func"], ["--no-scan"])
+        try:
+            on_mm, on_ex = median_of(mm), median_of(ex)
+        finally:
+            w.stop()
+        report("mmap-heavy: %d mmaps, watch running" % n_mmap, on_mm * 1e9 / n_mmap, "ns",
+               "same, no watch (ns per mmap)", base_mm * 1e9 / n_mmap)
+        report("exec-heavy: %d fork+exec, watch running" % n_exec, on_ex * 1e6 / n_exec, "us",
+               "same, no watch (us per exec)", base_ex * 1e6 / n_exec)
+        # Matching mmaps: every one goes through glob, ring buffer and userspace.
+        hot = os.path.join(d, "libfixhot.so")
+        shutil.copy(lib, hot)
+
+        def mm_hot():
+            return workload("mmap", hot, n_mmap // 10)[0]
+        base_hot = median_of(mm_hot)
+        w = Watch("libfixhot.so", ["fix_func"], ["--no-scan"])
+        try:
+            on_hot = median_of(mm_hot)
+        finally:
+            w.stop()
+        report("mmap of a MATCHING file, watch running", on_hot * 1e9 / (n_mmap // 10), "ns",
+               "same, no watch (ns per mmap)", base_hot * 1e9 / (n_mmap // 10))
+    finally:
+        shutil.rmtree(d)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--workload", required=True)
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--loads", type=int, default=600)
+    ap.add_argument("--mmaps", type=int, default=200000)
+    ap.add_argument("--execs", type=int, default=1000)
+    ap.add_argument("--out", default="bench/results.json")
+    ARGS = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench: needs root (BPF, other processes' maps): sudo make bench")
+    lib = os.path.join(ARGS.fixtures, "libfix.so")
+    print("%-46s %12s %-4s  vs %-34s %12s  %s" % ("figure", "value", "", "baseline (same run)",
+                                                 "value", "ratio"))
+    scan_s = bench_scan()
+    report("scan: whole host, libc malloc", scan_s * 1e3, "ms", "(reference)", scan_s * 1e3)
+    bench_latency(lib, scan_s)
+    bench_overhead(lib)
+    with open(ARGS.out, "w") as f:
+        json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "kernel": os.uname().release, "results": RESULTS}, f, indent=1)
+    print("wrote %s" % ARGS.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Record layout of `symbolyze watch`, shared by bpf/watch.bpf.c and userspace.
+ * Fixed-size types only, explicit padding, no pointers, no long: the same bytes
+ * mean the same thing to a 64-bit BPF program and to userspace.
+ *
+ * Include after the definitions of __u32/__u64 (vmlinux.h in BPF,
+ * <linux/types.h> in userspace).
+ */
+#ifndef SZ_WATCH_H
+#define SZ_WATCH_H
+
+#define SZ_WATCH_NAME_LEN 256 /* == SZ_GLOB_MAX_NAME; holds NAME_MAX + NUL */
+#define SZ_WATCH_COMM_LEN 16  /* == TASK_COMM_LEN */
+#define SZ_WATCH_PATH_LEN 1024 /* path[] bytes; longer paths are flagged TRUNCATED */
+#define SZ_WATCH_PATH_MAX_COMPONENTS 32 /* deeper paths are flagged TRUNCATED */
+
+/* path_flags */
+#define SZ_WATCH_PATH_TRUNCATED 1 /* walk stopped early: path[] is incomplete */
+#define SZ_WATCH_PATH_DELETED 2	  /* dentry unlinked: the path will not open */
+#define SZ_WATCH_PATH_FOREIGN 4	  /* walk ended at the root of another mount
+				   * namespace (or a detached/internal mount),
+				   * not the watcher's: the path names some other
+				   * file, or none, from the watcher's root */
+
+enum sz_watch_type {
+	SZ_WATCH_EXEC = 1,	  /* executable of a new image (sched_process_exec) */
+	SZ_WATCH_EXEC_INTERP = 2, /* its ELF interpreter (VMA at AT_BASE) */
+	SZ_WATCH_MMAP = 3,	  /* successful file mmap(2) */
+	SZ_WATCH_EXIT = 4,	  /* thread group gone (only tgids that produced records) */
+};
+
+/*
+ * dev is the kernel encoding of the superblock's s_dev: major << 20 | minor.
+ * Userspace form: makedev(dev >> 20, dev & 0xfffff); /proc/PID/maps prints
+ * "%02x:%02x" of those two numbers.
+ *
+ * EXEC / EXEC_INTERP: start/end/offset/vm_flags describe one VMA of the file:
+ *   EXEC  : the VMA containing mm->start_code (the text segment),
+ *   INTERP: the VMA containing AT_BASE (the interpreter's first, offset-0 VMA).
+ *   offset = vm_pgoff * 4096.  prot/mflags are 0.
+ * MMAP: start = mmap return value, end = start + page-rounded length,
+ *   offset = the offset argument (bytes), prot/mflags = the arguments;
+ *   vm_flags = flags of the VMA containing start (0 if it was not found).
+ * EXIT: only tgid, tid (the exiting leader), comm, ts_ns are set.
+ *
+ * path (EXEC, EXEC_INTERP, MMAP): where the file was opened, as seen from the
+ * root of its mount tree, built in BPF by walking d_parent to the mount root
+ * and mnt_mountpoint/mnt_parent up to the mount that is its own parent.
+ * Encoding: the components LEAF FIRST, each followed by one NUL byte:
+ *   /work/lib dir/libx.so  ->  "libx.so\0lib dir\0work\0", path_len = 21
+ * path_len counts every byte used, NULs included (0 <= path_len <=
+ * SZ_WATCH_PATH_LEN); bytes after path_len are zero unless TRUNCATED is set.  Components are never
+ * empty and hold no NUL (a dentry name may hold '/' for pseudo files, e.g.
+ * memfd; such files are flagged).  path_len == 0 and path_flags == 0: no path
+ * (EXIT records, and a file at the root itself).  The absolute path is "/"
+ * followed by the components last to first, joined with '/'; see
+ * sz_watch_rec_path() in src/watch_rec.c.  The first component equals name[]
+ * unless the file was renamed in between.  When TRUNCATED is set, path[] holds
+ * the components walked so far (leaf end), possibly none.  Userspace should
+ * still fstat() what it opens and compare dev/ino: a file can be renamed or
+ * replaced after the record was made.
+ */
+struct sz_watch_rec {
+	__u32 type; /* enum sz_watch_type */
+	__u32 tgid; /* process id */
+	__u32 tid;  /* thread id */
+	__u32 dev;  /* s_dev, kernel encoding (see above) */
+	__u64 ino;
+	__u64 start;
+	__u64 end;
+	__u64 offset;
+	__u64 vm_flags; /* VM_READ 0x1, VM_WRITE 0x2, VM_EXEC 0x4, VM_SHARED 0x8 ... */
+	__u64 ts_ns;	/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 prot;
+	__u32 mflags;
+	__u32 name_len; /* strlen(name) */
+	__u32 pad;
+	char comm[SZ_WATCH_COMM_LEN];
+	char name[SZ_WATCH_NAME_LEN]; /* dentry base name, NUL-terminated */
+	__u32 path_len;		      /* bytes of path[] in use (see above) */
+	__u32 path_flags;	      /* SZ_WATCH_PATH_* */
+	char path[SZ_WATCH_PATH_LEN]; /* components leaf first, NUL-terminated each */
+};
+
+_Static_assert(sizeof(struct sz_watch_rec) == 1384, "sz_watch_rec layout changed");
+
+#endif /* SZ_WATCH_H */

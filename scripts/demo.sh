@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# The bundled demo: start a target that loads a fixture library twice (once in
+# its own link namespace), then show symbolyze finding its symbols next to the
+# target's own dlsym() answers.
+set -euo pipefail
+B=${1:-build}
+SZ=$B/symbolyze
+FIX=$(cd "$B/fixtures" && pwd)
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo: run as root (sudo make demo): reading other processes' maps needs it" >&2
+	exit 3
+fi
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+coproc TARGET { exec "$FIX/target-pie" -l "$FIX/libfix.so" -m "$FIX/libfix.so" \
+	-s fix_func -s fix_data -s fix_bss -s fix_local -s fix_ver@FIX_1; }
+trap 'kill "$TARGET_PID" 2>/dev/null || true' EXIT
+pid=$TARGET_PID
+echo "demo target: pid $pid ($FIX/target-pie) loaded libfix.so twice; it says:"
+while read -r -u "${TARGET[0]}" line; do
+	[ "$line" = ready ] && break
+	echo "  $line"
+done
+
+say "$SZ scan -g 'libfix*.so' -s fix_func -s fix_data -s fix_bss -s fix_local -s fix_ver@FIX_1"
+"$SZ" scan -g 'libfix*.so' -s fix_func -s fix_data -s fix_bss -s fix_local -s fix_ver@FIX_1
+
+say "$SZ scan -g 'libc.so*' -s malloc -s environ -p $pid --json"
+"$SZ" scan -g 'libc.so*' -s malloc -s environ -p "$pid" --json
+
+say "$SZ resolve $FIX/libfix.so fix_local"
+"$SZ" resolve "$FIX/libfix.so" fix_local
+
+say "$SZ scan -g 'libc.so*' -s malloc     # every process on this host"
+"$SZ" scan -g 'libc.so*' -s malloc | head -n 12

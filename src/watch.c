@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Loader of bpf/watch.bpf.c: attach the BPF watch, then scan /proc (so no load
+ * falls between the two), then turn each ring-buffer record into a mapping
+ * record for the one pipeline.  Loss is counted by BPF, reported and repaired
+ * here by a rescan; the set of reported loads keeps every load to one report.
+ */
+#include "core.h"
+#include "watch_rec.h"
+#include "watch.skel.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_RING_BYTES (4u << 20)
+#define PRUNE_INTERVAL_NS (5ull * 1000000000ull)
+
+struct sz_watch {
+	struct sz_scanner *sc;
+	struct sz_watch_opts opts;
+	struct sz_loads loads;
+	struct watch_bpf *skel;
+	struct ring_buffer *rb;
+	struct {
+		sz_lost_fn fn;
+		void *ctx;
+	} lost_obs[SZ_MAX_OBSERVERS];
+	size_t nlost_obs;
+	uint64_t drops_seen;
+	uint64_t last_prune_ns;
+	struct sz_watch_stats st;
+	char error[512];
+};
+
+static __attribute__((format(printf, 2, 3))) int fail(struct sz_watch *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w->error, sizeof(w->error), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* libbpf talks to stderr by default; the library never prints. */
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
+{
+	struct sz_watch *w;
+	int err;
+
+	*out = NULL;
+	if (!opts || opts->sz < sizeof(size_t))
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	memcpy(&w->opts, opts, opts->sz < sizeof(w->opts) ? opts->sz : sizeof(w->opts));
+	w->opts.sz = sizeof(w->opts);
+	if (w->opts.ring_bytes &&
+	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096)) {
+		free(w);
+		return -EINVAL;
+	}
+	SZ_OPTS(sz_scanner_opts, so, .glob = opts->glob, .symbols = opts->symbols,
+		.nsymbols = opts->nsymbols, .pid = opts->pid, .proc = opts->proc);
+	err = sz_scanner_new(&so, &w->sc);
+	if (err) {
+		free(w);
+		return err;
+	}
+	/* The scanner copied what it needs; do not keep the caller's pointers. */
+	w->opts.glob = NULL;
+	w->opts.symbols = NULL;
+	w->opts.proc = NULL;
+	w->sc->loads = &w->loads;
+	*out = w;
+	return 0;
+}
+
+void sz_watch_free(struct sz_watch *w)
+{
+	if (!w)
+		return;
+	ring_buffer__free(w->rb);
+	watch_bpf__destroy(w->skel);
+	sz_loads_fini(&w->loads);
+	sz_scanner_free(w->sc);
+	free(w);
+}
+
+int sz_watch_on_found(struct sz_watch *w, sz_found_fn fn, void *ctx)
+{
+	return w ? sz_scanner_on_found(w->sc, fn, ctx) : -EINVAL;
+}
+
+int sz_watch_on_problem(struct sz_watch *w, sz_problem_fn fn, void *ctx)
+{
+	return w ? sz_scanner_on_problem(w->sc, fn, ctx) : -EINVAL;
+}
+
+int sz_watch_on_lost(struct sz_watch *w, sz_lost_fn fn, void *ctx)
+{
+	if (!w || !fn)
+		return -EINVAL;
+	if (w->nlost_obs >= SZ_MAX_OBSERVERS)
+		return -E2BIG;
+	w->lost_obs[w->nlost_obs].fn = fn;
+	w->lost_obs[w->nlost_obs++].ctx = ctx;
+	return 0;
+}
+
+const char *sz_watch_error(const struct sz_watch *w)
+{
+	return w && w->error[0] ? w->error : "no error";
+}
+
+void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out)
+{
+	*out = w->st;
+	sz_scanner_stats(w->sc, &out->scan);
+	out->duplicates = w->sc->duplicates;
+}
+
+static int same_ident(const struct stat *st, const struct sz_map *m)
+{
+	return (uint64_t)st->st_ino == m->ino && major(st->st_dev) == m->dev_major &&
+	       minor(st->st_dev) == m->dev_minor;
+}
+
+/* Open PATH only if it is the very inode of the record. */
+static struct sz_file *file_by_path(struct sz_scanner *s, const char *path,
+				    const struct sz_map *m)
+{
+	struct sz_file *f;
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) || !same_ident(&st, m))
+		return NULL;
+	f = sz_cache_find(&s->cache, &st);
+	if (f)
+		return f;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !same_ident(&st, m)) {
+		close(fd);
+		return NULL;
+	}
+	f = sz_cache_find(&s->cache, &st);
+	if (f) {
+		close(fd);
+		return f;
+	}
+	return sz_cache_add(&s->cache, fd, &st);
+}
+
+/* The live process: the VMA now holding the record's start (ld.so's first
+ * mapping has been split by later MAP_FIXED mappings), via map_files. */
+static struct sz_file *file_by_vma(struct sz_scanner *s, pid_t pid, const struct sz_map *m,
+				   int *errp)
+{
+	char path[320], *buf = NULL, *line, *next;
+	struct sz_file *f = NULL;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%d/maps", s->proc, (int)pid);
+	n = sz_read_file(AT_FDCWD, path, SZ_MAPS_MAX, &buf);
+	if (n < 0) {
+		*errp = n == -ENOENT ? -ESRCH : (int)n;
+		return NULL;
+	}
+	*errp = -ESRCH;
+	for (line = buf; line && *line; line = next) {
+		struct sz_map v;
+		struct stat st;
+		size_t len;
+		int fd;
+
+		next = strchr(line, '\n');
+		len = next ? (size_t)(next - line) : strlen(line);
+		if (next)
+			*next++ = '\0';
+		if (sz_maps_parse_line(line, len, &v) || v.ino != m->ino ||
+		    m->start < v.start || m->start >= v.end)
+			continue;
+		fd = sz_open_mapped(s->proc, pid, &v, &st);
+		if (fd < 0) {
+			*errp = fd;
+			break;
+		}
+		f = sz_cache_find(&s->cache, &st);
+		if (f)
+			close(fd);
+		else
+			f = sz_cache_add(&s->cache, fd, &st);
+		break;
+	}
+	free(buf);
+	return f;
+}
+
+static unsigned vm_prot(uint64_t vm_flags)
+{
+	return (vm_flags & 1 ? PROT_READ : 0) | (vm_flags & 2 ? PROT_WRITE : 0) |
+	       (vm_flags & 4 ? PROT_EXEC : 0);
+}
+
+static int handle_rec(void *ctx, void *data, size_t size)
+{
+	struct sz_watch *w = ctx;
+	struct sz_scanner *s = w->sc;
+	const struct sz_watch_rec *r = data;
+	struct sz_proc_ctx p = { 0 };
+	enum sz_source src = SZ_SOURCE_MMAP;
+	struct sz_file *f;
+	struct sz_map m = { 0 };
+	char path[SZ_WATCH_PATH_LEN + 1];
+	int have_path, err = 0;
+
+	w->st.events++;
+	if (sz_watch_rec_check(data, size)) {
+		w->st.bad_records++;
+		return 0;
+	}
+	p.pid = (pid_t)r->tgid;
+	p.ts = r->ts_ns;
+	memcpy(p.comm, r->comm, sizeof(r->comm));
+	p.comm[sizeof(r->comm)] = '\0';
+	p.have_comm = 1;
+	switch (r->type) {
+	case SZ_WATCH_EXIT:
+		sz_loads_forget(&w->loads, p.pid, UINT64_MAX);
+		w->st.exits++;
+		return 0;
+	case SZ_WATCH_EXEC:
+		/* A new image: the old one's loads are gone (but not what a scan
+		 * already saw of the new one). */
+		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
+		src = SZ_SOURCE_EXEC;
+		m.prot = vm_prot(r->vm_flags);
+		break;
+	case SZ_WATCH_EXEC_INTERP:
+		src = SZ_SOURCE_EXEC;
+		m.prot = vm_prot(r->vm_flags);
+		break;
+	default:
+		m.prot = r->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+		break;
+	}
+	m.start = r->start;
+	m.end = r->end;
+	m.pgoff = r->offset;
+	m.ino = r->ino;
+	m.dev_major = r->dev >> 20;
+	m.dev_minor = r->dev & 0xfffff;
+	have_path = sz_watch_rec_path(r, path, sizeof(path)) == 0;
+	if (!have_path)
+		snprintf(path, sizeof(path), "%s", r->name);
+	m.path = path;
+	m.path_len = strlen(path);
+	m.deleted = !!(r->path_flags & SZ_WATCH_PATH_DELETED);
+	/* BPF matched the base name; a path pattern is checked on the whole path. */
+	if ((s->glob.flags & SZ_GLOB_PATHNAME) && (!have_path || !sz_glob_match_path(&s->glob, path)))
+		return 0;
+	if (have_path && !m.deleted && !(r->path_flags & SZ_WATCH_PATH_FOREIGN)) {
+		f = file_by_path(s, path, &m);
+	} else if (have_path && !m.deleted) {
+		/* The path is the one inside the process's mount namespace. */
+		char rooted[SZ_WATCH_PATH_LEN + 64];
+
+		snprintf(rooted, sizeof(rooted), "%s/%d/root%s", s->proc, (int)p.pid, path);
+		f = file_by_path(s, rooted, &m);
+	} else {
+		f = NULL;
+	}
+	if (!f)
+		f = file_by_vma(s, p.pid, &m, &err);
+	if (!f) {
+		/* Only a load's first mapping speaks for it, as in the scan. */
+		if (m.pgoff == 0)
+			sz_problem_emit(s, err == -ESRCH ? SZ_REASON_VANISHED : SZ_REASON_IO,
+					err ? err : -EIO, &p, path, NULL, 1,
+					"process exited before its mapped file could be read: %s",
+					strerror(err ? -err : EIO));
+		return 0;
+	}
+	/* mmap records: only the mapping that starts a load (ld.so maps the whole
+	 * span with the first segment first; the rest are MAP_FIXED overlays).
+	 * The exec record already names the text segment's VMA. */
+	if (r->type != SZ_WATCH_EXEC && !f->err &&
+	    !sz_elf_is_first_load_mapping(&f->layout, m.pgoff, m.prot, s->pagesz))
+		return 0;
+	if (f->err && m.pgoff != 0)
+		return 0;
+	/* An observer's stop value ends the poll, like a scan. */
+	return sz_handle_mapping(s, src, &p, &m, f) ? -ECANCELED : 0;
+}
+
+/* The BPF side matches base names: a path pattern contributes its last part. */
+static int bpf_glob(const char *pattern, struct sz_glob *g)
+{
+	const char *slash = strrchr(pattern, '/');
+
+	if (!slash)
+		return sz_glob_compile(pattern, g);
+	return sz_glob_compile(slash[1] ? slash + 1 : "*", g);
+}
+
+static void report_lost(struct sz_watch *w, uint64_t records, uint64_t repaired)
+{
+	struct sz_lost l = { records, repaired };
+
+	w->st.lost += records;
+	w->st.repaired += repaired;
+	for (size_t i = 0; i < w->nlost_obs; i++)
+		w->lost_obs[i].fn(&l, w->lost_obs[i].ctx);
+}
+
+static int pid_alive(pid_t pid, void *ctx)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+/* Rescan /proc: loads the lost records announced are found there (if the
+ * process still lives); the set of reported loads suppresses the rest. */
+static int repair(struct sz_watch *w, uint64_t dropped)
+{
+	uint64_t before = w->sc->stats.mappings;
+	int rc;
+
+	sz_loads_prune(&w->loads, pid_alive, NULL);
+	rc = sz_scanner_scan(w->sc);
+	report_lost(w, dropped, w->sc->stats.mappings - before);
+	return rc;
+}
+
+int sz_watch_start(struct sz_watch *w)
+{
+	struct sz_glob g;
+	struct stat nsst;
+	int err;
+
+	if (!w || w->skel)
+		return -EINVAL;
+	libbpf_set_print(quiet_libbpf);
+	err = bpf_glob(w->sc->glob_text, &g);
+	if (err)
+		return err;
+	w->skel = watch_bpf__open();
+	if (!w->skel) {
+		err = -errno;
+		fail(w, "cannot open the BPF program: %s", strerror(-err));
+		return err;
+	}
+	memcpy((void *)&w->skel->rodata->glob, &g, sizeof(g));
+	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
+	w->skel->rodata->self_tgid = (__u32)getpid();
+	/* Paths that end in another mount namespace are flagged: they name a file
+	 * there, not here. */
+	if (stat("/proc/self/ns/mnt", &nsst) == 0)
+		w->skel->rodata->root_mntns = (__u32)nsst.st_ino;
+	err = bpf_map__set_max_entries(w->skel->maps.rb, (__u32)(w->opts.ring_bytes
+								       ? w->opts.ring_bytes
+								       : DEFAULT_RING_BYTES));
+	if (!err)
+		err = watch_bpf__load(w->skel);
+	if (err) {
+		fail(w, "cannot load the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
+			"and a kernel with BTF: /sys/kernel/btf/vmlinux)", strerror(-err));
+		goto fail;
+	}
+	err = watch_bpf__attach(w->skel);
+	if (err) {
+		fail(w, "cannot attach the BPF program to tracepoints: %s", strerror(-err));
+		goto fail;
+	}
+	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.rb), handle_rec, w, NULL);
+	if (!w->rb) {
+		err = -errno;
+		fail(w, "cannot set up the ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	w->last_prune_ns = sz_now_ns();
+	/* The watch is live: whatever maps a file from now on is recorded, so the
+	 * scan cannot miss anything in between. */
+	if (!w->opts.no_scan) {
+		err = sz_scanner_scan(w->sc);
+		if (err < 0 && err != -ECANCELED) {
+			fail(w, "cannot scan %s: %s", w->sc->proc, strerror(-err));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	ring_buffer__free(w->rb);
+	w->rb = NULL;
+	watch_bpf__destroy(w->skel);
+	w->skel = NULL;
+	return err;
+}
+
+int sz_watch_poll(struct sz_watch *w, int timeout_ms)
+{
+	uint64_t drops;
+	int n;
+
+	if (!w || !w->rb)
+		return -EINVAL;
+	n = ring_buffer__poll(w->rb, timeout_ms);
+	if (n < 0 && n != -EINTR)
+		return n;
+	drops = __atomic_load_n(&w->skel->bss->drops, __ATOMIC_RELAXED);
+	if (drops != w->drops_seen) {
+		uint64_t delta = drops - w->drops_seen;
+		int rc;
+
+		w->drops_seen = drops;
+		/* Drain what did arrive first, so the rescan sees a settled set. */
+		ring_buffer__consume(w->rb);
+		rc = repair(w, delta);
+		if (rc < 0)
+			return rc;
+	}
+	if (sz_now_ns() - w->last_prune_ns > PRUNE_INTERVAL_NS) {
+		/* Exit records can be dropped too: forget processes that are gone. */
+		sz_loads_prune(&w->loads, pid_alive, NULL);
+		w->last_prune_ns = sz_now_ns();
+	}
+	return n;
+}

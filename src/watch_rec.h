@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Userspace side of the `symbolyze watch` record (bpf/watch.h): validation of
+ * ring-buffer bytes and decoding of the leaf-first path the BPF walk builds.
+ */
+#ifndef SZ_WATCH_REC_H
+#define SZ_WATCH_REC_H
+
+#include <stddef.h>
+
+#include <linux/types.h>
+
+#include "../bpf/watch.h"
+
+/*
+ * 0 if DATA/SIZE is a whole record of a known type whose name_len and path_len
+ * are within bounds (name NUL-terminated at name_len), else -EBADMSG.  DATA
+ * needs no particular alignment.
+ */
+int sz_watch_rec_check(const void *data, size_t size);
+
+/*
+ * Absolute path of the file of R into OUT (OUTSZ bytes, NUL-terminated).
+ * Returns 0, or
+ *   -ENOENT        the record carries no path (EXIT record, empty walk),
+ *   -ENAMETOOLONG  BPF flagged the path TRUNCATED, or it does not fit in OUT,
+ *   -EBADMSG       path_len/path[] do not follow the encoding of bpf/watch.h.
+ * Safe for any bytes in *R; reads only R's own bytes.  When OUTSZ > 0, OUT is
+ * always NUL-terminated ("" on error).  0 is also returned for DELETED and
+ * FOREIGN paths: check r->path_flags before opening.
+ */
+int sz_watch_rec_path(const struct sz_watch_rec *r, char *out, size_t outsz);
+
+#endif /* SZ_WATCH_REC_H */

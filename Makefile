@@ -90,47 +90,49 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/src/watch.o: $(BUILD)/watch.skel.h
 
 # --- fixtures: target programs and libraries in every layout we claim -------
+# Fixtures are built with gcc whatever CC is (noipa keeps symbols where tests expect them).
+FIX_CC ?= gcc
 FIX_CFLAGS := -O2 -g -Wall -Wextra -Werror -fPIC
 LIBFIX_LD := -shared -Wl,--version-script=tests/fixtures/libfix.map
 
 $(FIX)/libfix.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -o $@ $<
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) $(LIBFIX_LD) -o $@ $<
 $(FIX)/libfix-maxpage.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x200000 -o $@ $<
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x200000 -o $@ $<
 $(FIX)/libfix-nosep.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,noseparate-code -o $@ $<
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,noseparate-code -o $@ $<
 $(FIX)/libfix-64k-nosep.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x10000 \
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x10000 \
 		-Wl,-z,noseparate-code -o $@ $<
 $(FIX)/libfix-nosep-maxpage.so: tests/fixtures/libfix.c tests/fixtures/libfix.map
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x200000 \
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) $(LIBFIX_LD) -Wl,-z,max-page-size=0x200000 \
 		-Wl,-z,noseparate-code -o $@ $<
 $(FIX)/target-pie: tests/fixtures/target.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(FIX_CFLAGS) -fPIE -pie -rdynamic -o $@ $< -ldl
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -fPIE -pie -rdynamic -o $@ $< -ldl
 $(FIX)/target-nopie: tests/fixtures/target.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(filter-out -fPIC,$(FIX_CFLAGS)) -fno-PIE -no-pie -rdynamic -o $@ $< -ldl
+	$(Q)$(FIX_CC) $(filter-out -fPIC,$(FIX_CFLAGS)) -fno-PIE -no-pie -rdynamic -o $@ $< -ldl
 $(FIX)/storm: tests/fixtures/storm.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(FIX_CFLAGS) -o $@ $< -ldl
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
 $(FIX)/pyembed: tests/fixtures/pyembed.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(FIX_CFLAGS) $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --cflags python3-embed) \
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --cflags python3-embed) \
 		-o $@ $< $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --libs python3-embed) -ldl
 
 # --- tests ------------------------------------------------------------------
@@ -143,8 +145,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsymbolyze.a $(BUILD)/src/cli/output
 unit: $(UNIT_BINS) $(FIX)/libfix.so
 	$(Q)set -e; for t in $(UNIT_BINS); do SZ_FIXTURES=$(FIX) ./$$t; done
 
-asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang all unit
+# The same tests against an ASan/UBSan build (clang); fixtures stay the gcc ones.
+asan: $(FIX)/libfix.so
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang FIX=$(FIX) \
+		build-asan/symbolyze unit
 
 integration: all
 	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)

@@ -34,3 +34,12 @@ say "$SZ resolve $FIX/libfix.so fix_local"
 
 say "$SZ scan -g 'libc.so*' -s malloc     # every process on this host"
 "$SZ" scan -g 'libc.so*' -s malloc | head -n 12
+
+say "$SZ watch -g 'libfix*.so' -s fix_func -d 4   # then new processes load libfix"
+"$SZ" watch -g 'libfix*.so' -s fix_func -d 4 &
+watch_pid=$!
+sleep 1
+echo "demo: starting a process that loads libfix-nosep.so, and one that loads libfix.so and exits at once"
+"$FIX/target-pie" -l "$FIX/libfix-nosep.so" -s fix_func </dev/null | sed 's/^/  target says: /'
+"$FIX/target-pie" -l "$FIX/libfix.so" -s fix_func </dev/null | sed 's/^/  target says: /'
+wait "$watch_pid"

@@ -7,6 +7,8 @@
 #   make fuzz       run each fuzz target for FUZZ_SECONDS
 .DELETE_ON_ERROR:
 .SUFFIXES:
+# BPF objects are inputs of skeletons; keep them for inspection.
+.SECONDARY:
 
 BUILD ?= build
 CC ?= cc
@@ -36,13 +38,14 @@ LIBS := -lbpf -lelf -lz
 LLVM_STRIP ?= llvm-strip
 
 LIB_SRCS := src/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/proc/maps.c \
-	src/cache.c src/loads.c src/scanner.c src/resolve.c src/watch_rec.c src/watch.c
+	src/cache.c src/loads.c src/scanner.c src/resolve.c src/watch_rec.c src/watch.c \
+	src/probe.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
 # BPF programs, each paired with its loader in src/ (bpf/X.bpf.c <-> src/X.c).
-BPF_APPS := watch
+BPF_APPS := watch probe
 BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
@@ -52,7 +55,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FIX := $(BUILD)/fixtures
 FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
 	$(FIX)/libfix-64k-nosep.so $(FIX)/libfix-nosep-maxpage.so $(FIX)/target-pie \
-	$(FIX)/target-nopie $(FIX)/pyembed $(FIX)/storm
+	$(FIX)/target-nopie $(FIX)/pyembed $(FIX)/storm $(FIX)/caller
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -88,6 +91,7 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 
 # Each loader needs its skeleton before it compiles.
 $(BUILD)/src/watch.o: $(BUILD)/watch.skel.h
+$(BUILD)/src/probe.o: $(BUILD)/probe.skel.h
 
 # --- fixtures: target programs and libraries in every layout we claim -------
 # Fixtures are built with gcc whatever CC is (noipa keeps symbols where tests expect them).
@@ -125,6 +129,10 @@ $(FIX)/target-nopie: tests/fixtures/target.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FIX_CC) $(filter-out -fPIC,$(FIX_CFLAGS)) -fno-PIE -no-pie -rdynamic -o $@ $< -ldl
+$(FIX)/caller: tests/fixtures/caller.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
 $(FIX)/storm: tests/fixtures/storm.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)

@@ -44,6 +44,14 @@ const volatile __u32 root_mntns = 0;
 
 __u64 drops = 0; /* ring buffer reservation failures */
 
+/* --freeze: stop a process when it maps a matching file, until userspace has
+ * attached its probes and sends SIGCONT.  freeze_off is set at shutdown,
+ * before the final drain, so no stop can follow it. */
+const volatile __u32 freeze = 0;
+__u32 freeze_off = 0;
+#define SZ_SIGSTOP 19
+#define SZ_SIGCONT 18
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
@@ -301,9 +309,21 @@ static __always_inline void fill_task(struct sz_watch_rec *r, __u32 type, __u32 
 static __always_inline void emit(struct sz_watch_rec *r)
 {
 	__u8 one = 1;
+	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT;
 
-	if (bpf_ringbuf_output(&rb, r, sizeof(*r), 0))
+	/* Stop first, then publish: were the record visible first, userspace
+	 * could send its SIGCONT before our SIGSTOP and leave the process
+	 * stopped for good. */
+	if (stop && bpf_send_signal(SZ_SIGSTOP) == 0)
+		r->flags |= SZ_WATCH_FROZEN;
+	else
+		stop = 0;
+	if (bpf_ringbuf_output(&rb, r, sizeof(*r), 0)) {
+		/* Never leave stopped a process whose record userspace will not see. */
 		__sync_fetch_and_add(&drops, 1);
+		if (stop)
+			bpf_send_signal(SZ_SIGCONT);
+	}
 	bpf_map_update_elem(&seen, &r->tgid, &one, BPF_ANY);
 }
 

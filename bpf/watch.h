@@ -15,6 +15,10 @@
 #define SZ_WATCH_PATH_LEN 1024 /* path[] bytes; longer paths are flagged TRUNCATED */
 #define SZ_WATCH_PATH_MAX_COMPONENTS 32 /* deeper paths are flagged TRUNCATED */
 
+/* flags: the BPF side sent SIGSTOP after delivering this record (watch
+ * --freeze); userspace attaches its probes, then sends SIGCONT. */
+#define SZ_WATCH_FROZEN 1
+
 /* path_flags */
 #define SZ_WATCH_PATH_TRUNCATED 1 /* walk stopped early: path[] is incomplete */
 #define SZ_WATCH_PATH_DELETED 2	  /* dentry unlinked: the path will not open */
@@ -75,7 +79,7 @@ struct sz_watch_rec {
 	__u32 prot;
 	__u32 mflags;
 	__u32 name_len; /* strlen(name) */
-	__u32 pad;
+	__u32 flags; /* SZ_WATCH_FROZEN: the process was stopped for us */
 	char comm[SZ_WATCH_COMM_LEN];
 	char name[SZ_WATCH_NAME_LEN]; /* dentry base name, NUL-terminated */
 	__u32 path_len;		      /* bytes of path[] in use (see above) */

@@ -59,6 +59,8 @@ struct sz_found {
 	uint64_t value, size;  /* st_value, st_size */
 	int has_file_offset;   /* 0 for symbols in .bss */
 	uint64_t file_offset;  /* the uprobe offset */
+	int probed;	       /* watch with probes: a uprobe covers this function here */
+	const char *probe_note; /* why not, when probes were asked for; else NULL */
 };
 
 enum sz_reason {
@@ -140,6 +142,31 @@ SZ_API int sz_resolve_file(const char *path, const char *symbol, struct sz_symbo
  * initial /proc scan runs after the program is attached, so nothing falls in
  * between, and each load is reported once whichever source saw it first.
  */
+enum sz_probe_mode {
+	SZ_PROBE_NONE = 0,
+	SZ_PROBE_COUNT,	  /* calls per process and symbol, aggregated in BPF */
+	SZ_PROBE_TRACE,	  /* one record per call and return, with arguments */
+	SZ_PROBE_LATENCY, /* log2 histograms of durations, aggregated in BPF */
+	SZ_PROBE_EMPTY,	  /* a uprobe that does nothing: the kernel's floor (benchmarks) */
+};
+
+/* One call or return (SZ_PROBE_TRACE). */
+struct sz_call {
+	int is_return;
+	pid_t pid, tid;
+	const char *comm;
+	const char *symbol;
+	uint64_t ts_ns;	      /* CLOCK_MONOTONIC */
+	uint64_t args[6];     /* calls: the first six integer arguments */
+	uint64_t ret;	      /* returns */
+	uint64_t duration_ns; /* returns: 0 if the call was not seen */
+};
+typedef void (*sz_call_fn)(const struct sz_call *call, void *ctx);
+typedef void (*sz_count_fn)(pid_t pid, const char *symbol, uint64_t calls, void *ctx);
+/* BUCKETS[i] counts durations in [2^i, 2^(i+1)) ns. */
+typedef void (*sz_latency_fn)(const char *symbol, const uint64_t *buckets, size_t nbuckets,
+			      void *ctx);
+
 struct sz_watch_opts {
 	size_t sz;		    /* sizeof(struct sz_watch_opts) */
 	const char *glob;
@@ -149,6 +176,9 @@ struct sz_watch_opts {
 	int no_scan;		    /* skip the initial scan of running processes */
 	size_t ring_bytes;	    /* BPF ring buffer size (power of 2); 0: 4 MiB */
 	const char *proc;	    /* procfs mount point; NULL for "/proc" */
+	enum sz_probe_mode probe;   /* attach uprobes to the functions found */
+	int freeze;		    /* stop a process that maps a matching file until
+				     * its probes are attached, so no call is missed */
 };
 
 /* Records the kernel side could not deliver, and what a rescan recovered. */
@@ -165,6 +195,9 @@ struct sz_watch_stats {
 	uint64_t duplicates;	  /* loads already reported by another source */
 	uint64_t lost, repaired;  /* totals of the lost reports */
 	uint64_t exits;		  /* processes forgotten on exit */
+	uint64_t probes;	  /* uprobes attached (per inode and symbol, or per process) */
+	uint64_t probe_drops;	  /* call records the probe ring could not take */
+	uint64_t frozen;	  /* processes stopped and resumed for --freeze */
 };
 
 struct sz_watch;
@@ -183,6 +216,10 @@ SZ_API int sz_watch_start(struct sz_watch *w);
 SZ_API int sz_watch_poll(struct sz_watch *w, int timeout_ms);
 SZ_API void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out);
 SZ_API const char *sz_watch_error(const struct sz_watch *w);
+/* Probes: the call stream (SZ_PROBE_TRACE), and what BPF aggregated so far. */
+SZ_API int sz_watch_on_call(struct sz_watch *w, sz_call_fn fn, void *ctx);
+SZ_API int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx);
+SZ_API int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx);
 /* Detach and free everything; accepts NULL. */
 SZ_API void sz_watch_free(struct sz_watch *w);
 

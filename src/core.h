@@ -66,6 +66,7 @@ const struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *
 #define SZ_LOADS_BUCKETS 1024
 
 struct sz_load;
+struct sz_probe_mgr;
 struct sz_loads {
 	struct sz_load *bucket[SZ_LOADS_BUCKETS];
 	size_t count;
@@ -101,6 +102,7 @@ struct sz_scanner {
 	size_t nobs;
 	struct sz_stats stats;
 	struct sz_loads *loads; /* set by the watch: report each load once */
+	struct sz_probe_mgr *probes; /* set by the watch with probes */
 	uint64_t duplicates;
 };
 

@@ -5,6 +5,7 @@
  * observers.  Nothing here prints.
  */
 #include "core.h"
+#include "probe.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -224,6 +225,37 @@ static void load_comm(struct sz_scanner *s, struct sz_proc_ctx *p)
 	p->have_comm = 1;
 }
 
+/* Probes go on before the found record is delivered: whoever sees the record
+ * may rely on the function being watched from then on. */
+static void attach_probe(struct sz_scanner *s, const struct sz_proc_ctx *p,
+			 const struct sz_map *m, const struct sz_file *f, size_t i,
+			 struct sz_found *fd)
+{
+	char err[160];
+	int r;
+
+	if (fd->type == SZ_SYM_IFUNC) {
+		fd->probe_note = "ifunc: not probed (it only selects an implementation)";
+		return;
+	}
+	if (fd->type != SZ_SYM_FUNC && fd->type != SZ_SYM_NOTYPE) {
+		fd->probe_note = "not a function: not probed";
+		return;
+	}
+	if (!fd->has_file_offset) {
+		fd->probe_note = "no file offset: not probed";
+		return;
+	}
+	r = sz_probe_mgr_attach(s->probes, f->fd, f->dev, f->ino, (uint32_t)i, fd->file_offset,
+				p->pid, err, sizeof(err));
+	if (r < 0) {
+		sz_problem_emit(s, SZ_REASON_IO, r, p, m->path, s->symbols[i], 1, "%s", err);
+		fd->probe_note = "uprobe attach failed";
+		return;
+	}
+	fd->probed = 1;
+}
+
 int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_ctx *p,
 		      const struct sz_map *m, struct sz_file *f)
 {
@@ -291,6 +323,8 @@ int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_c
 		fd.address = bias + r->sym.value;
 		fd.has_file_offset = r->has_off;
 		fd.file_offset = r->off;
+		if (s->probes)
+			attach_probe(s, p, m, f, i, &fd);
 		s->stats.found++;
 		for (size_t o = 0; o < s->nobs; o++) {
 			int rc;

@@ -6,11 +6,13 @@
  * here by a rescan; the set of reported loads keeps every load to one report.
  */
 #include "core.h"
+#include "probe.h"
 #include "watch_rec.h"
 #include "watch.skel.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +34,9 @@ struct sz_watch {
 	struct sz_loads loads;
 	struct watch_bpf *skel;
 	struct ring_buffer *rb;
+	struct sz_probe_mgr *probes;
+	sz_call_fn call_fn;
+	void *call_ctx;
 	struct {
 		sz_lost_fn fn;
 		void *ctx;
@@ -96,8 +102,22 @@ void sz_watch_free(struct sz_watch *w)
 {
 	if (!w)
 		return;
+	if (w->skel) {
+		/* No stop may follow the last drain: turn freezing off, detach,
+		 * then resume whatever the remaining records stopped. */
+		w->skel->bss->freeze_off = 1;
+		watch_bpf__detach(w->skel);
+		/* synchronize_rcu(): programs still running when we detached have
+		 * finished, so their records are in the ring for the drain. */
+		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+			usleep(50000); /* no membarrier: grace periods are short */
+		if (w->rb)
+			ring_buffer__consume(w->rb);
+	}
 	ring_buffer__free(w->rb);
 	watch_bpf__destroy(w->skel);
+	w->sc->probes = NULL;
+	sz_probe_mgr_free(w->probes);
 	sz_loads_fini(&w->loads);
 	sz_scanner_free(w->sc);
 	free(w);
@@ -134,6 +154,35 @@ void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out)
 	*out = w->st;
 	sz_scanner_stats(w->sc, &out->scan);
 	out->duplicates = w->sc->duplicates;
+	if (w->probes) {
+		out->probes = sz_probe_mgr_attached(w->probes);
+		out->probe_drops = sz_probe_mgr_drops(w->probes);
+	}
+}
+
+int sz_watch_on_call(struct sz_watch *w, sz_call_fn fn, void *ctx)
+{
+	if (!w || !fn)
+		return -EINVAL;
+	w->call_fn = fn;
+	w->call_ctx = ctx;
+	if (w->probes)
+		sz_probe_mgr_on_call(w->probes, fn, ctx);
+	return 0;
+}
+
+int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx)
+{
+	if (!w || !fn || !w->probes || w->opts.probe != SZ_PROBE_COUNT)
+		return -EINVAL;
+	return sz_probe_mgr_counts(w->probes, fn, ctx);
+}
+
+int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
+{
+	if (!w || !fn || !w->probes || w->opts.probe != SZ_PROBE_LATENCY)
+		return -EINVAL;
+	return sz_probe_mgr_latency(w->probes, fn, ctx);
 }
 
 static int same_ident(const struct stat *st, const struct sz_map *m)
@@ -221,9 +270,8 @@ static unsigned vm_prot(uint64_t vm_flags)
 	       (vm_flags & 4 ? PROT_EXEC : 0);
 }
 
-static int handle_rec(void *ctx, void *data, size_t size)
+static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 {
-	struct sz_watch *w = ctx;
 	struct sz_scanner *s = w->sc;
 	const struct sz_watch_rec *r = data;
 	struct sz_proc_ctx p = { 0 };
@@ -312,6 +360,21 @@ static int handle_rec(void *ctx, void *data, size_t size)
 	return sz_handle_mapping(s, src, &p, &m, f) ? -ECANCELED : 0;
 }
 
+/* Every record a process was stopped for is followed by SIGCONT, whatever
+ * became of the record: --freeze must never leave a process stopped. */
+static int handle_rec(void *ctx, void *data, size_t size)
+{
+	struct sz_watch *w = ctx;
+	const struct sz_watch_rec *r = data;
+	int rc = handle_rec_inner(w, data, size);
+
+	if (size >= sizeof(*r) && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0) {
+		kill((pid_t)r->tgid, SIGCONT);
+		w->st.frozen++;
+	}
+	return rc;
+}
+
 /* The BPF side matches base names: a path pattern contributes its last part. */
 static int bpf_glob(const char *pattern, struct sz_glob *g)
 {
@@ -371,6 +434,7 @@ int sz_watch_start(struct sz_watch *w)
 	memcpy((void *)&w->skel->rodata->glob, &g, sizeof(g));
 	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
 	w->skel->rodata->self_tgid = (__u32)getpid();
+	w->skel->rodata->freeze = w->opts.freeze && w->opts.probe != SZ_PROBE_NONE;
 	/* Paths that end in another mount namespace are flagged: they name a file
 	 * there, not here. */
 	if (stat("/proc/self/ns/mnt", &nsst) == 0)
@@ -396,6 +460,21 @@ int sz_watch_start(struct sz_watch *w)
 		fail(w, "cannot set up the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
+	if (w->opts.probe != SZ_PROBE_NONE) {
+		char perr[256] = "";
+
+		err = sz_probe_mgr_new(w->opts.probe, w->opts.pid, w->sc->symbols, w->sc->nsymbols,
+				       &w->probes, perr, sizeof(perr));
+		if (!err && w->call_fn)
+			sz_probe_mgr_on_call(w->probes, w->call_fn, w->call_ctx);
+		if (!err)
+			err = sz_probe_mgr_add_ring(w->probes, &w->rb);
+		if (err) {
+			fail(w, "%s", perr[0] ? perr : strerror(-err));
+			goto fail;
+		}
+		w->sc->probes = w->probes;
+	}
 	w->last_prune_ns = sz_now_ns();
 	/* The watch is live: whatever maps a file from now on is recorded, so the
 	 * scan cannot miss anything in between. */
@@ -412,6 +491,9 @@ fail:
 	w->rb = NULL;
 	watch_bpf__destroy(w->skel);
 	w->skel = NULL;
+	w->sc->probes = NULL;
+	sz_probe_mgr_free(w->probes);
+	w->probes = NULL;
 	return err;
 }
 

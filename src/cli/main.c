@@ -21,6 +21,8 @@ enum { EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_ENV = 3 };
 
 struct cli {
 	int watch;
+	enum sz_probe_mode probe;
+	int freeze;
 	unsigned long ring_bytes;
 	int no_scan;
 	double duration; /* seconds; 0: until SIGINT/SIGTERM */
@@ -37,7 +39,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: symbolyze scan    -s SYMBOL [-s SYMBOL ...] -g GLOB [-p PID] [--json] [-v]\n"
 		"       symbolyze watch   -s SYMBOL [-s ...] -g GLOB [-p PID] [--json] [--no-scan]\n"
-		"                         [-d SECONDS] [--ring-size BYTES] [-v]\n"
+		"                         [-d SECONDS] [--count | --trace | --latency] [--freeze]\n"
+		"                         [--ring-size BYTES] [-v]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
 		"       symbolyze --help | --version\n"
 		"\n"
@@ -46,6 +49,11 @@ static void usage(FILE *f)
 		"          on the whole path if it contains '/'; SYMBOL: name or name@VERSION)\n"
 		"watch     report loads of matching files as they happen (execve, mmap), after\n"
 		"          a scan of the running processes; until SIGINT/SIGTERM or -d SECONDS\n"
+		"          --count   calls per process and symbol (at exit; SIGUSR1: now)\n"
+		"          --trace   each call with its first six arguments, each return\n"
+		"          --latency log2 histograms of call durations (at exit; SIGUSR1: now)\n"
+		"          --freeze  stop a process that maps a matching file until its probes\n"
+		"                    are attached, so not even the first call is missed\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
 		"\n"
 		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment.\n");
@@ -73,6 +81,10 @@ static const struct option scan_opts[] = {
 	{ "no-scan", no_argument, NULL, 'N' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "ring-size", required_argument, NULL, 'R' },
+	{ "count", no_argument, NULL, 'C' },
+	{ "trace", no_argument, NULL, 'T' },
+	{ "latency", no_argument, NULL, 'L' },
+	{ "freeze", no_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -85,11 +97,29 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
-		if ((opt == 'N' || opt == 'd' || opt == 'R') && !c->watch) {
-			fprintf(stderr, "symbolyze: --no-scan, -d and --ring-size are options of watch\n");
+		if (strchr("NdRCTLF", opt) && !c->watch) {
+			fprintf(stderr, "symbolyze: '%s' is an option of watch\n", argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 		switch (opt) {
+		case 'C':
+		case 'T':
+		case 'L': {
+			enum sz_probe_mode want = opt == 'C'   ? SZ_PROBE_COUNT
+						  : opt == 'T' ? SZ_PROBE_TRACE
+							       : SZ_PROBE_LATENCY;
+
+			if (c->probe && c->probe != want) {
+				fprintf(stderr, "symbolyze: --count, --trace and --latency exclude each "
+						"other\n");
+				return EXIT_USAGE;
+			}
+			c->probe = want;
+			break;
+		}
+		case 'F':
+			c->freeze = 1;
+			break;
 		case 'R': {
 			char *end;
 
@@ -153,6 +183,10 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 		fprintf(stderr, "symbolyze: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (c->freeze && !c->probe) {
+		fprintf(stderr, "symbolyze: --freeze goes with --count, --trace or --latency\n");
+		return EXIT_USAGE;
+	}
 	if (!c->nsymbols || !c->glob) {
 		fprintf(stderr, "symbolyze: %s needs at least one -s SYMBOL and a -g GLOB\n",
 			c->watch ? "watch" : "scan");
@@ -192,8 +226,13 @@ static int print_found(const struct sz_found *r, void *ctx)
 			hex(stdout, r->file_offset);
 		else
 			fputs("null", stdout);
-		printf(",\"size\":%" PRIu64 ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64 "}\n", r->size,
-		       r->dev, r->ino);
+		printf(",\"size\":%" PRIu64 ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64, r->size, r->dev,
+		       r->ino);
+		if (c->probe) {
+			printf(",\"probed\":%s,\"probe_note\":", r->probed ? "true" : "false");
+			sz_json_str(stdout, r->probe_note);
+		}
+		fputs("}\n", stdout);
 	} else {
 		if (!c->header_done) {
 			printf("%-6s %-8s %-16s %-18s %-24s %-7s %s\n", "SOURCE", "PID", "COMM",
@@ -205,6 +244,9 @@ static int print_found(const struct sz_found *r, void *ctx)
 		       sz_escape(r->comm, comm, sizeof(comm)), r->address,
 		       sz_escape(r->symbol, sym, sizeof(sym)), sz_sym_type_str(r->type),
 		       sz_escape(r->path, path, sizeof(path)), r->deleted ? " (deleted)" : "");
+		if (c->probe && r->probe_note)
+			fprintf(stderr, "symbolyze: pid %d %s: %s\n", (int)r->pid,
+				sz_escape(r->symbol, sym, sizeof(sym)), r->probe_note);
 	}
 	return 0;
 }
@@ -286,11 +328,119 @@ static int cmd_scan(int argc, char **argv)
 	return st.found ? 0 : EXIT_NOMATCH;
 }
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, dump_requested;
 
 static void on_signal(int sig)
 {
 	stop_requested = sig;
+}
+
+static void on_usr1(int sig)
+{
+	dump_requested = sig;
+}
+
+static void print_call(const struct sz_call *k, void *ctx)
+{
+	struct cli *c = ctx;
+	char comm[256], sym[1024];
+
+	if (c->json) {
+		printf("{\"event\":\"%s\",\"pid\":%d,\"tid\":%d,\"comm\":",
+		       k->is_return ? "return" : "call", (int)k->pid, (int)k->tid);
+		sz_json_str(stdout, k->comm);
+		fputs(",\"symbol\":", stdout);
+		sz_json_str(stdout, k->symbol);
+		printf(",\"ts_ns\":%" PRIu64, k->ts_ns);
+		if (k->is_return)
+			printf(",\"ret\":\"0x%" PRIx64 "\",\"duration_ns\":%" PRIu64 "}\n", k->ret,
+			       k->duration_ns);
+		else
+			printf(",\"args\":[\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64
+			       "\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\"]}\n",
+			       k->args[0], k->args[1], k->args[2], k->args[3], k->args[4], k->args[5]);
+		return;
+	}
+	sz_escape(k->comm, comm, sizeof(comm));
+	sz_escape(k->symbol, sym, sizeof(sym));
+	if (k->is_return)
+		printf("return %-8d %-8d %-16s %s = 0x%" PRIx64 " (%.3f us)\n", (int)k->pid,
+		       (int)k->tid, comm, sym, k->ret, (double)k->duration_ns / 1e3);
+	else
+		printf("call   %-8d %-8d %-16s %s(0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64
+		       ", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ")\n",
+		       (int)k->pid, (int)k->tid, comm, sym, k->args[0], k->args[1], k->args[2],
+		       k->args[3], k->args[4], k->args[5]);
+}
+
+static void print_count(pid_t pid, const char *symbol, uint64_t calls, void *ctx)
+{
+	struct cli *c = ctx;
+	char sym[1024];
+
+	if (c->json) {
+		printf("{\"event\":\"count\",\"pid\":%d,\"symbol\":", (int)pid);
+		sz_json_str(stdout, symbol);
+		printf(",\"calls\":%" PRIu64 "}\n", calls);
+	} else {
+		printf("count  %-8d %-24s %" PRIu64 "\n", (int)pid,
+		       sz_escape(symbol, sym, sizeof(sym)), calls);
+	}
+}
+
+static void print_latency(const char *symbol, const uint64_t *b, size_t n, void *ctx)
+{
+	struct cli *c = ctx;
+	char sym[1024];
+	uint64_t max = 0;
+	size_t lo = n, hi = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!b[i])
+			continue;
+		max = b[i] > max ? b[i] : max;
+		lo = i < lo ? i : lo;
+		hi = i;
+	}
+	if (c->json) {
+		int first = 1;
+
+		fputs("{\"event\":\"latency\",\"symbol\":", stdout);
+		sz_json_str(stdout, symbol);
+		fputs(",\"buckets\":[", stdout);
+		for (size_t i = lo; i <= hi && i < n; i++) {
+			printf("%s{\"low_ns\":%" PRIu64 ",\"high_ns\":%" PRIu64 ",\"count\":%" PRIu64
+			       "}",
+			       first ? "" : ",", (uint64_t)1 << i, ((uint64_t)2 << i) - 1, b[i]);
+			first = 0;
+		}
+		fputs("]}\n", stdout);
+		return;
+	}
+	printf("\n%s\n%24s : %-9s distribution\n", sz_escape(symbol, sym, sizeof(sym)),
+	       "nsecs", "count");
+	for (size_t i = lo; i <= hi && i < n; i++) {
+		char bar[41];
+		size_t len = max ? (size_t)(b[i] * 40 / max) : 0;
+
+		memset(bar, '*', len);
+		memset(bar + len, ' ', 40 - len);
+		bar[40] = '\0';
+		printf("%10" PRIu64 " -> %-10" PRIu64 " : %-9" PRIu64 " |%s|\n", (uint64_t)1 << i,
+		       ((uint64_t)2 << i) - 1, b[i], bar);
+	}
+}
+
+static void print_aggregates(struct sz_watch *w, struct cli *c)
+{
+	if (c->probe == SZ_PROBE_COUNT) {
+		if (!c->json)
+			printf("%-6s %-8s %-24s %s\n", "", "PID", "SYMBOL", "CALLS");
+		sz_watch_counts(w, print_count, c);
+	} else if (c->probe == SZ_PROBE_LATENCY) {
+		sz_watch_latency(w, print_latency, c);
+	}
+	fflush(stdout);
 }
 
 /* Signals only set a flag; the poll loop shuts down in order.  SA_RESETHAND:
@@ -299,8 +449,12 @@ static int install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
 
+	struct sigaction usr = { .sa_handler = on_usr1 };
+
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+	sigemptyset(&usr.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGUSR1, &usr, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
@@ -342,7 +496,8 @@ static int cmd_watch(int argc, char **argv)
 	/* Records are a stream: each line goes out as it is made. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	SZ_OPTS(sz_watch_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
-		.pid = c.pid, .no_scan = c.no_scan, .ring_bytes = c.ring_bytes);
+		.pid = c.pid, .no_scan = c.no_scan, .ring_bytes = c.ring_bytes, .probe = c.probe,
+		.freeze = c.freeze);
 	rc = sz_watch_new(&o, &w);
 	if (rc) {
 		fprintf(stderr, "symbolyze: bad glob or symbol: %s\n", strerror(-rc));
@@ -351,6 +506,7 @@ static int cmd_watch(int argc, char **argv)
 	sz_watch_on_found(w, print_found, &c);
 	sz_watch_on_problem(w, print_problem, &c);
 	sz_watch_on_lost(w, print_lost, &c);
+	sz_watch_on_call(w, print_call, &c);
 	rc = install_signals();
 	if (!rc)
 		rc = sz_watch_start(w);
@@ -378,21 +534,32 @@ static int cmd_watch(int argc, char **argv)
 				timeout = (int)(left * 1000) + 1;
 		}
 		rc = sz_watch_poll(w, timeout);
+		if (dump_requested) {
+			dump_requested = 0;
+			print_aggregates(w, &c);
+		}
 		if (rc < 0 && rc != -EINTR && rc != -ECANCELED) {
 			fprintf(stderr, "symbolyze: watch failed: %s\n", strerror(-rc));
 			break;
 		}
 		rc = 0;
 	}
-	/* Drain what is already in the ring before detaching. */
+	/* Drain what is already in the ring, print what BPF aggregated, then
+	 * detach everything. */
 	sz_watch_poll(w, 0);
+	print_aggregates(w, &c);
 	sz_watch_stats(w, &st);
 	sz_watch_free(w);
 	print_summary(&st.scan);
 	fprintf(stderr,
 		"symbolyze: watch: %" PRIu64 " events, %" PRIu64 " duplicates, %" PRIu64
-		" exits, %" PRIu64 " lost, %" PRIu64 " repaired, %" PRIu64 " malformed\n",
+		" exits, %" PRIu64 " lost, %" PRIu64 " repaired, %" PRIu64 " malformed",
 		st.events, st.duplicates, st.exits, st.lost, st.repaired, st.bad_records);
+	if (c.probe)
+		fprintf(stderr, "; %" PRIu64 " uprobes, %" PRIu64 " call records dropped, %" PRIu64
+			" processes frozen and resumed",
+			st.probes, st.probe_drops, st.frozen);
+	fputc('\n', stderr);
 	return rc ? EXIT_ENV : 0;
 }
 

@@ -400,7 +400,8 @@ def our_bpf_objects(kind, pid=None):
     """BPF programs or links of ours (by name), optionally held by PID."""
     out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True).stdout
     objs = json.loads(out or "[]")
-    names = ("sz_exec", "sz_sys_enter", "sz_sys_exit", "sz_exit")
+    names = ("sz_exec", "sz_sys_enter", "sz_sys_exit", "sz_exit", "sz_count", "sz_empty",
+             "sz_lat_entry", "sz_lat_exit", "sz_trace_entry", "sz_trace_exit")
     if kind == "prog":
         objs = [o for o in objs if o.get("name") in names]
     else:
@@ -653,6 +654,241 @@ def watch_without_privilege_exits_3():
                         "x", "-s", "y", "-d", "1"], capture_output=True, text=True, timeout=30)
     check(r.returncode == 3, "exit %d: %s" % (r.returncode, r.stderr))
     check("BPF" in r.stderr and "root" in r.stderr, "unclear message: %s" % r.stderr)
+
+
+# --- probes -----------------------------------------------------------------
+
+class Caller:
+    """The caller fixture: loads LIB, (optionally) waits for "go", then calls."""
+
+    def __init__(self, lib, n, flags=()):
+        self.p = subprocess.Popen([fix("caller")] + list(flags) + [lib, str(n)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.pid = self.p.pid
+
+    def expect(self, word, timeout=60):
+        deadline = time.time() + timeout
+        line = ""
+        while time.time() < deadline:
+            line = self.p.stdout.readline()
+            if line.startswith(word):
+                return line
+            if not line:
+                break
+        raise Fail("caller %d: no '%s' (last: %r)" % (self.pid, word, line))
+
+    def go(self):
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+def probed(w, pid, sym):
+    return w.wait_for(lambda r: r["event"] == "found" and r["pid"] == pid and
+                      r["symbol"] == sym, 15, "%s in %d not found" % (sym, pid))[0]
+
+
+def counts(w):
+    return {(r["pid"], r["symbol"]): r["calls"] for r in w.recs if r["event"] == "count"}
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+@test
+def probe_count_exact_two_processes():
+    """Processes started after watch: exact counts, per process, per symbol."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixcount.so")
+    w = Watch("libfixcount.so", ["fix_func", "fix_args"], ["--count"])
+    cs = []
+    try:
+        for n in (100000, 37000):
+            c = Caller(lib, n, ["-w", "-a"])
+            cs.append((c, n))
+            c.expect("loaded")
+            check(probed(w, c.pid, "fix_func")["probed"], "fix_func not probed")
+            probed(w, c.pid, "fix_args")
+            c.go()
+        for c, _ in cs:
+            c.expect("done")
+        w.stop()
+        got = counts(w)
+        for c, n in cs:
+            check(got.get((c.pid, "fix_func")) == n, "pid %d: fix_func counted %s, called %d"
+                  % (c.pid, got.get((c.pid, "fix_func")), n))
+            check(got.get((c.pid, "fix_args")) == 3, "pid %d: fix_args %s"
+                  % (c.pid, got.get((c.pid, "fix_args"))))
+        check(not wait_gone("link"), "links left after probes")
+    finally:
+        w.stop()
+        for c, _ in cs:
+            c.close()
+        shutil.rmtree(d)
+
+
+@test
+def probe_count_one_process_with_p():
+    """-p: per-process uprobes on a process found by the initial scan."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixone.so")
+    c = Caller(lib, 5000, ["-w"])
+    other = Caller(lib, 7000, ["-w"])
+    w = None
+    try:
+        c.expect("loaded")
+        other.expect("loaded")
+        w = Watch("libfixone.so", ["fix_func"], ["--count", "-p", str(c.pid)])
+        check(probed(w, c.pid, "fix_func")["source"] == "scan", "not from the scan")
+        c.go()
+        other.go()
+        c.expect("done")
+        other.expect("done")
+        w.stop()
+        got = counts(w)
+        check(got == {(c.pid, "fix_func"): 5000}, "counts %s" % got)
+    finally:
+        if w:
+            w.stop()
+        c.close()
+        other.close()
+        shutil.rmtree(d)
+
+
+@test
+def probe_trace_arguments_and_returns():
+    d, lib = fresh_copy(fix("libfix.so"), "libfixtrace.so")
+    w = Watch("libfixtrace.so", ["fix_args"], ["--trace"])
+    c = Caller(lib, 0, ["-w", "-a"])
+    try:
+        c.expect("loaded")
+        probed(w, c.pid, "fix_args")
+        c.go()
+        c.expect("done")
+        w.wait_for(lambda r: r["event"] == "return" and r["pid"] == c.pid and
+                   int(r["ret"], 16) == 141, 10, "last return not traced")
+        calls = [r for r in w.recs if r["event"] == "call" and r["pid"] == c.pid]
+        rets = [r for r in w.recs if r["event"] == "return" and r["pid"] == c.pid]
+        want = [[10 * k + i for i in range(1, 7)] for k in range(3)]
+        check([[int(a, 16) for a in r["args"]] for r in calls] == want,
+              "args %s" % [r["args"] for r in calls])
+        check([int(r["ret"], 16) for r in rets] == [21, 81, 141], "returns %s" % rets)
+        check(all(r["duration_ns"] > 0 and r["symbol"] == "fix_args" and r["tid"] == c.pid
+                  and r["comm"] == "caller" for r in rets), "return records: %s" % rets)
+        check(all(a["ts_ns"] < b["ts_ns"] for a, b in zip(calls, rets)), "timestamps")
+    finally:
+        w.stop()
+        c.close()
+        shutil.rmtree(d)
+
+
+@test
+def probe_latency_histogram():
+    """fix_sleep_ms(1) x 40: every duration lands in the 1-2 ms octave or the next."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixlat.so")
+    w = Watch("libfixlat.so", ["fix_sleep_ms"], ["--latency"])
+    c = Caller(lib, 0, ["-w", "-S", "40"])
+    try:
+        c.expect("loaded")
+        probed(w, c.pid, "fix_sleep_ms")
+        c.go()
+        c.expect("done")
+        w.stop()
+        lat = [r for r in w.recs if r["event"] == "latency"]
+        check(len(lat) == 1 and lat[0]["symbol"] == "fix_sleep_ms", "latency records %s" % lat)
+        b = lat[0]["buckets"]
+        check(sum(x["count"] for x in b) == 40, "40 calls, histogram has %s" % b)
+        check(all(x["low_ns"] >= 1 << 19 and x["high_ns"] < 1 << 23 for x in b if x["count"]),
+              "durations outside 0.5-8 ms: %s" % b)
+        check(max(b, key=lambda x: x["count"])["low_ns"] == 1 << 20,
+              "most calls not in [1.05, 2.1) ms: %s" % b)
+    finally:
+        w.stop()
+        c.close()
+        shutil.rmtree(d)
+
+
+@test
+def probe_freeze_counts_first_calls():
+    """Calls straight after dlopen(): exact with --freeze; without, the test
+    shows what was missed."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixfreeze.so")
+    try:
+        results = {}
+        for mode in (["--freeze"], []):
+            w = Watch("libfixfreeze.so", ["fix_func", "fix_args"], ["--count"] + mode)
+            c = Caller(lib, 100000, ["-a"])
+            try:
+                c.expect("done")
+                check(proc_state(c.pid) not in ("T", "t"), "caller left stopped")
+                w.stop()
+                got = counts(w)
+                results[bool(mode)] = (got.get((c.pid, "fix_func"), 0),
+                                       got.get((c.pid, "fix_args"), 0))
+            finally:
+                w.stop()
+                c.close()
+        check(results[True] == (100000, 3), "--freeze counted %s of (100000, 3)"
+              % (results[True],))
+        check(results[False][0] <= 100000, "more calls than made")
+        print("    (--freeze: %d of 100000; without: %d of 100000)"
+              % (results[True][0], results[False][0]))
+    finally:
+        shutil.rmtree(d)
+
+
+@test
+def probe_freeze_never_leaves_a_process_stopped():
+    """SIGTERM while processes are being frozen: all of them run to the end."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixstop.so")
+    w = Watch("libfixstop.so", ["fix_func"], ["--count", "--freeze"])
+    cs = []
+    try:
+        for _ in range(10):
+            cs.append(Caller(lib, 1000, ["-x"]))
+        w.stop(signal.SIGTERM)
+        for c in cs:
+            try:
+                c.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                raise Fail("caller %d stuck in state %s" % (c.pid, proc_state(c.pid)))
+            check(c.p.returncode == 0, "caller %d exit %d" % (c.pid, c.p.returncode))
+    finally:
+        w.stop()
+        for c in cs:
+            if c.p.poll() is None:
+                os.kill(c.pid, signal.SIGCONT)
+            c.close()
+        shutil.rmtree(d)
+
+
+@test
+def probe_objects_reported_not_probed():
+    d, lib = fresh_copy(fix("libfix.so"), "libfixobj.so")
+    w = Watch("libfixobj.so", ["fix_data", "fix_func"], ["--count"])
+    c = Caller(lib, 10, ["-w"])
+    try:
+        c.expect("loaded")
+        r = probed(w, c.pid, "fix_data")
+        check(not r["probed"] and "not a function" in r["probe_note"], str(r))
+        check(probed(w, c.pid, "fix_func")["probed"], "fix_func not probed")
+    finally:
+        w.stop()
+        c.close()
+        shutil.rmtree(d)
 
 
 def main():

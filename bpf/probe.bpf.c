@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * BPF side of probes: uprobes/uretprobes on the functions scan and watch find.
+ * The symbol id travels as the uprobe's BPF cookie.  --count aggregates in a
+ * per-CPU hash (no per-call ring-buffer traffic), --latency in per-CPU log2
+ * histograms, --trace sends one record per call/return.  sz_empty is the
+ * kernel's floor for the benchmark: a uprobe that does nothing.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "probe.h"
+
+/* libbpf 1.1 defines five argument registers for x86; the ABI has six. */
+#if !defined(PT_REGS_PARM6) && defined(__TARGET_ARCH_x86)
+#define PT_REGS_PARM6(x) (((struct pt_regs *)(x))->r9)
+#endif
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+__u64 drops = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sz_count_key);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sz_start_key);
+	__type(value, __u64);
+} starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SZ_PROBE_MAX_SYMS * SZ_LAT_BUCKETS);
+	__type(key, __u32);
+	__type(value, __u64);
+} hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+static __always_inline __u32 sym_id(struct pt_regs *ctx)
+{
+	return (__u32)bpf_get_attach_cookie(ctx) & (SZ_PROBE_MAX_SYMS - 1);
+}
+
+SEC("uprobe")
+int sz_empty(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+SEC("uprobe")
+int sz_count(struct pt_regs *ctx)
+{
+	struct sz_count_key k = { bpf_get_current_pid_tgid() >> 32, sym_id(ctx) };
+	__u64 one = 1, *v;
+
+	v = bpf_map_lookup_elem(&counts, &k);
+	if (v) {
+		*v += 1; /* this CPU's slot: no atomics needed */
+		return 0;
+	}
+	/* First call of this pair: another CPU may create the entry at the same
+	 * moment, then ours fails with -EEXIST and the lookup finds it. */
+	if (bpf_map_update_elem(&counts, &k, &one, BPF_NOEXIST)) {
+		v = bpf_map_lookup_elem(&counts, &k);
+		if (v)
+			*v += 1;
+		else
+			__sync_fetch_and_add(&drops, 1);
+	}
+	return 0;
+}
+
+static __always_inline void start_call(struct pt_regs *ctx, __u32 sym)
+{
+	struct sz_start_key k = { bpf_get_current_pid_tgid(), sym };
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&starts, &k, &now, BPF_ANY);
+}
+
+/* Duration of the call now returning, 0 if its start was not seen. */
+static __always_inline __u64 end_call(__u32 sym, __u64 now)
+{
+	struct sz_start_key k = { bpf_get_current_pid_tgid(), sym };
+	__u64 *t = bpf_map_lookup_elem(&starts, &k), d = 0;
+
+	if (t) {
+		d = now - *t;
+		bpf_map_delete_elem(&starts, &k);
+	}
+	return d;
+}
+
+SEC("uprobe")
+int sz_lat_entry(struct pt_regs *ctx)
+{
+	start_call(ctx, sym_id(ctx));
+	return 0;
+}
+
+SEC("uretprobe")
+int sz_lat_exit(struct pt_regs *ctx)
+{
+	__u32 sym = sym_id(ctx), slot, b = 0;
+	__u64 d = end_call(sym, bpf_ktime_get_ns()), *v;
+
+	if (!d)
+		return 0;
+	/* floor(log2(d)), d > 0 */
+	if (d >> 32) { d >>= 32; b += 32; }
+	if (d >> 16) { d >>= 16; b += 16; }
+	if (d >> 8) { d >>= 8; b += 8; }
+	if (d >> 4) { d >>= 4; b += 4; }
+	if (d >> 2) { d >>= 2; b += 2; }
+	if (d >> 1) { b += 1; }
+	slot = sym * SZ_LAT_BUCKETS + (b & (SZ_LAT_BUCKETS - 1));
+	v = bpf_map_lookup_elem(&hist, &slot);
+	if (v)
+		*v += 1;
+	return 0;
+}
+
+static __always_inline struct sz_probe_rec *new_rec(__u32 type, __u32 sym)
+{
+	struct sz_probe_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!r) {
+		__sync_fetch_and_add(&drops, 1);
+		return NULL;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->sym = sym;
+	r->tgid = id >> 32;
+	r->tid = (__u32)id;
+	r->ts_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	return r;
+}
+
+SEC("uprobe")
+int sz_trace_entry(struct pt_regs *ctx)
+{
+	__u32 sym = sym_id(ctx);
+	struct sz_probe_rec *r = new_rec(SZ_PROBE_CALL, sym);
+
+	if (!r)
+		return 0;
+	r->args[0] = PT_REGS_PARM1(ctx);
+	r->args[1] = PT_REGS_PARM2(ctx);
+	r->args[2] = PT_REGS_PARM3(ctx);
+	r->args[3] = PT_REGS_PARM4(ctx);
+	r->args[4] = PT_REGS_PARM5(ctx);
+	r->args[5] = PT_REGS_PARM6(ctx);
+	bpf_ringbuf_submit(r, 0);
+	start_call(ctx, sym);
+	return 0;
+}
+
+SEC("uretprobe")
+int sz_trace_exit(struct pt_regs *ctx)
+{
+	__u32 sym = sym_id(ctx);
+	__u64 now = bpf_ktime_get_ns(), d = end_call(sym, now);
+	struct sz_probe_rec *r = new_rec(SZ_PROBE_RETURN, sym);
+
+	if (!r)
+		return 0;
+	r->ts_ns = now;
+	r->ret = PT_REGS_RC(ctx);
+	r->duration_ns = d;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}

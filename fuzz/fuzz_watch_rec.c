@@ -20,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sz_watch_rec_check(data, size))
 		return 0;
 	memcpy(&r, data, sizeof(r)); /* data has no alignment guarantee */
-	/* vary the output size too, from the record's own padding */
-	outsz = r.pad % sizeof(out) + 1;
+	/* vary the output size too, from the record's flags word */
+	outsz = r.flags % sizeof(out) + 1;
 	memset(out, '#', sizeof(out));
 	ret = sz_watch_rec_path(&r, out, outsz);
 	if (!memchr(out, '\0', outsz))

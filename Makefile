@@ -212,9 +212,10 @@ $(BUILD)/bench/workload: bench/workload.c
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $< -ldl
 
 bench: deps
+	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
-		--fixtures $(FIX) --out bench/results.json
+		--fixtures $(FIX) --caller $(FIX)/caller --out bench/results.json
 
 clean:
 	$(Q)rm -rf build build-asan build-fuzz

@@ -60,6 +60,34 @@ class Watch:
         self.p.wait(timeout=30)
         self.t.join(5)
 
+    def wait_found(self, pid, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if any(r["event"] == "found" and r.get("pid") == pid for _, r in list(self.lines)):
+                return
+            time.sleep(0.01)
+        raise SystemExit("watch never reported pid %d" % pid)
+
+
+def caller_run(lib, n, before_go=None):
+    """Run the caller fixture; returns the ns its fix_func loop took."""
+    flags = ["-w"] if before_go else ["-x"]
+    c = subprocess.Popen([ARGS.caller] + flags + [lib, str(n)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        if before_go:
+            line = c.stdout.readline()
+            before_go(int(line.split()[1]))
+            c.stdin.write("go\n")
+            c.stdin.flush()
+        for line in c.stdout:
+            if line.startswith("done"):
+                return int(line.split()[2]), c.pid
+        raise SystemExit("caller failed")
+    finally:
+        c.stdin.close()
+        c.wait()
+
 
 def median_of(fn, n=3):
     return statistics.median(fn() for _ in range(n))
@@ -142,6 +170,67 @@ def bench_overhead(lib):
         shutil.rmtree(d)
 
 
+def bench_probe(lib):
+    """Per-call cost of --count: against no probe, the kernel's floor (a uprobe
+    whose program does nothing) and bpftrace counting the same calls."""
+    n = ARGS.calls
+    d = tempfile.mkdtemp(prefix="sz-bench-")
+    try:
+        copy = os.path.join(d, "libszprobe.so")
+        shutil.copy(lib, copy)
+        base = statistics.median(caller_run(copy, n)[0] for _ in range(3)) / n
+
+        def with_watch(flag):
+            """Median per-call ns of three callers under one watch."""
+            w = Watch("libszprobe.so", ["fix_func"], [flag])
+            try:
+                runs = [caller_run(copy, n, w.wait_found) for _ in range(3)]
+            finally:
+                w.stop()
+            pids = {pid for _, pid in runs}
+            calls = [r["calls"] for _, r in w.lines if r["event"] == "count" and r["pid"] in pids]
+            return statistics.median(ns for ns, _ in runs) / n, calls
+        empty, _ = with_watch("--empty-probe")
+        count, calls = with_watch("--count")
+        note = "counted %s; each run made %d calls" % (" ".join(map(str, calls)), n)
+        report("probe --count: per call", count, "ns", "empty uprobe (kernel floor)", empty,
+               note)
+        report("probe --count: per call", count, "ns", "unprobed call", base)
+        report("probe: empty uprobe per call", empty, "ns", "unprobed call", base)
+        bt = shutil.which("bpftrace")
+        if bt:
+            p = subprocess.Popen([bt, "-e", "uprobe:%s:fix_func { @[pid] = count(); }" % copy],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            # bpftrace warns that it cannot raise RLIMIT_MEMLOCK, then goes on.
+            line = ""
+            for _ in range(5):
+                line = p.stdout.readline()
+                if not line or "Attaching" in line:
+                    break
+            if "Attaching" in line:
+                runs = [caller_run(copy, n) for _ in range(3)]
+                p.send_signal(2)
+                out = p.communicate(timeout=30)[0]
+                got = [l for l in out.splitlines()
+                       if any(l.startswith("@[%d]" % pid) for _, pid in runs)]
+                report("probe --count: per call", count, "ns", "bpftrace count() per call",
+                       statistics.median(ns for ns, _ in runs) / n,
+                       "bpftrace counted: %s" % " ".join(x.split()[-1] for x in got))
+            else:
+                p.kill()
+                print("  bpftrace unavailable: %s" % line.strip())
+        fc = shutil.which("funccount-bpfcc")
+        if fc:
+            r = subprocess.run([fc, "-d", "1", "%s:fix_func" % copy], capture_output=True,
+                               text=True, timeout=120)
+            if r.returncode:
+                why = (r.stderr.strip().splitlines() or ["failed"])[0]
+                print("  bcc funccount unavailable here: %s" % why)
+                RESULTS.append({"figure": "bcc funccount", "unavailable": why})
+    finally:
+        shutil.rmtree(d)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -151,6 +240,8 @@ def main():
     ap.add_argument("--loads", type=int, default=600)
     ap.add_argument("--mmaps", type=int, default=200000)
     ap.add_argument("--execs", type=int, default=1000)
+    ap.add_argument("--calls", type=int, default=200000)
+    ap.add_argument("--caller", required=True)
     ap.add_argument("--out", default="bench/results.json")
     ARGS = ap.parse_args()
     if os.geteuid() != 0:
@@ -162,6 +253,7 @@ def main():
     report("scan: whole host, libc malloc", scan_s * 1e3, "ms", "(reference)", scan_s * 1e3)
     bench_latency(lib, scan_s)
     bench_overhead(lib)
+    bench_probe(lib)
     with open(ARGS.out, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "kernel": os.uname().release, "results": RESULTS}, f, indent=1)

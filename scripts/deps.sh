@@ -4,6 +4,8 @@
 set -euo pipefail
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev pkg-config
       libpython3-dev python3 libclang-rt-14-dev binutils)
+# The benchmark also measures the tools users would otherwise reach for.
+[ "${1:-}" = bench ] && pkgs+=(bpftrace bpfcc-tools)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -85,6 +85,7 @@ static const struct option scan_opts[] = {
 	{ "trace", no_argument, NULL, 'T' },
 	{ "latency", no_argument, NULL, 'L' },
 	{ "freeze", no_argument, NULL, 'F' },
+	{ "empty-probe", no_argument, NULL, 'E' }, /* benchmarks: the kernel's floor */
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -97,17 +98,19 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
-		if (strchr("NdRCTLF", opt) && !c->watch) {
+		if (strchr("NdRCTLFE", opt) && !c->watch) {
 			fprintf(stderr, "symbolyze: '%s' is an option of watch\n", argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 		switch (opt) {
 		case 'C':
 		case 'T':
-		case 'L': {
+		case 'L':
+		case 'E': {
 			enum sz_probe_mode want = opt == 'C'   ? SZ_PROBE_COUNT
 						  : opt == 'T' ? SZ_PROBE_TRACE
-							       : SZ_PROBE_LATENCY;
+						  : opt == 'L' ? SZ_PROBE_LATENCY
+							       : SZ_PROBE_EMPTY;
 
 			if (c->probe && c->probe != want) {
 				fprintf(stderr, "symbolyze: --count, --trace and --latency exclude each "

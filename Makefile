@@ -222,4 +222,7 @@ clean:
 
 .PHONY: all unit asan integration deps check demo clean fuzz fuzz-build bench
 
+# Further targets (install, lint), one file each.
+include $(wildcard mk/*.mk)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

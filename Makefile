@@ -211,11 +211,19 @@ $(BUILD)/bench/workload: bench/workload.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $< -ldl
 
+$(BUILD)/bench/lookup: bench/lookup.c $(BUILD)/libsymbolyze.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
+
+# SOAK_SECONDS: the long-running check of watch's RSS and fds (0 skips it).
+SOAK_SECONDS ?= 600
 bench: deps
 	$(Q)scripts/deps.sh bench
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
-		--fixtures $(FIX) --caller $(FIX)/caller --out bench/results.json
+		--fixtures $(FIX) --caller $(FIX)/caller --lookup $(BUILD)/bench/lookup \
+		--storm $(FIX)/storm --soak $(SOAK_SECONDS) --out bench/results.json
 
 clean:
 	$(Q)rm -rf build build-asan build-fuzz

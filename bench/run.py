@@ -23,7 +23,7 @@ def report(name, value, unit, baseline_name, baseline, note=""):
     ratio = value / baseline if baseline else float("nan")
     RESULTS.append({"figure": name, "value": value, "unit": unit, "baseline": baseline_name,
                     "baseline_value": baseline, "ratio": ratio, "note": note})
-    print("%-46s %12.3f %-4s  vs %-34s %12.3f  ratio %7.3f  %s"
+    print("%-46s %12.3f %-4s  vs %-34s %12.3f  ratio %9.4g  %s"
           % (name, value, unit, baseline_name, baseline, ratio, note), flush=True)
 
 
@@ -231,6 +231,88 @@ def bench_probe(lib):
         shutil.rmtree(d)
 
 
+def bench_lookup():
+    """Per-name lookup in libLLVM-15: hash tables against a scan of every symbol."""
+    lib = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
+    if not os.path.exists(lib):
+        print("  %s missing: lookup figure skipped" % lib)
+        RESULTS.append({"figure": "lookup libLLVM-15", "unavailable": "no " + lib})
+        return
+    r = subprocess.run([ARGS.lookup, lib, "2000"], capture_output=True, text=True, timeout=600)
+    if r.returncode:
+        raise SystemExit("lookup bench failed: %s %s" % (r.stdout, r.stderr))
+    f = r.stdout.split()
+    v = dict(zip(f[0::2], f[1::2]))
+    report("lookup per name, libLLVM-15 (.gnu.hash)", float(v["hash"]), "ns",
+           "linear scan of all %s symbols" % v["symbols"], float(v["linear"]),
+           "%s names, all found both ways" % v["names"])
+
+
+def bench_scan_500():
+    """Whole-host scan with 500 extra processes, per process, against the floor
+    of reading every /proc/PID/maps once."""
+    sleepers = [subprocess.Popen(["sleep", "300"]) for _ in range(500)]
+    try:
+        def ours():
+            t0 = time.monotonic()
+            r = subprocess.run([ARGS.bin, "scan", "-g", "libc.so*", "-s", "malloc"],
+                               capture_output=True, text=True)
+            n = int(r.stderr.split(" processes scanned")[0].rsplit(" ", 1)[1])
+            return (time.monotonic() - t0) / n, n
+
+        def floor():
+            t0 = time.monotonic()
+            subprocess.run(["sh", "-c", "cat /proc/[0-9]*/maps >/dev/null 2>&1"])
+            return (time.monotonic() - t0) / len(os.listdir("/proc"))
+        runs = [ours() for _ in range(5)]
+        per = statistics.median(x for x, _ in runs)
+        report("scan per process, %d processes" % runs[0][1], per * 1e6, "us",
+               "cat of every /proc/PID/maps, per process", statistics.median(
+                   floor() for _ in range(5)) * 1e6, "found malloc in every libc")
+    finally:
+        for p in sleepers:
+            p.kill()
+        for p in sleepers:
+            p.wait()
+
+
+def rss_fds(pid):
+    with open("/proc/%d/status" % pid) as f:
+        rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+    return rss, len(os.listdir("/proc/%d/fd" % pid))
+
+
+def bench_soak(lib):
+    """watch under continuous process churn for SOAK seconds: RSS and fds stay flat."""
+    if ARGS.soak <= 0:
+        return
+    d = tempfile.mkdtemp(prefix="sz-soak-")
+    try:
+        copy = os.path.join(d, "libszsoak.so")
+        shutil.copy(lib, copy)
+        w = Watch("libszsoak.so", ["fix_func"], ["--count"])
+        # The watch's own stdout grows with records; drop what we read.
+        samples = []
+        end = time.time() + ARGS.soak
+        started = 0
+        try:
+            while time.time() < end:
+                subprocess.run([ARGS.storm, "200", copy, "fix_func", "4"], capture_output=True)
+                started += 200
+                w.lines.clear()
+                samples.append((time.time(), rss_fds(w.p.pid)))
+        finally:
+            w.stop()
+        first = samples[min(2, len(samples) - 1)][1]  # after warm-up
+        last = samples[-1][1]
+        peak = max(s[1][0] for s in samples)
+        report("watch soak %ds, %d processes: RSS end" % (ARGS.soak, started), last[0], "KiB",
+               "RSS after warm-up", first[0], "peak %d KiB" % peak)
+        report("watch soak: open fds end", last[1], "fds", "open fds after warm-up", first[1])
+    finally:
+        shutil.rmtree(d)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -242,6 +324,9 @@ def main():
     ap.add_argument("--execs", type=int, default=1000)
     ap.add_argument("--calls", type=int, default=200000)
     ap.add_argument("--caller", required=True)
+    ap.add_argument("--lookup", required=True)
+    ap.add_argument("--storm", required=True)
+    ap.add_argument("--soak", type=int, default=600, help="seconds of the soak; 0 skips")
     ap.add_argument("--out", default="bench/results.json")
     ARGS = ap.parse_args()
     if os.geteuid() != 0:
@@ -254,6 +339,9 @@ def main():
     bench_latency(lib, scan_s)
     bench_overhead(lib)
     bench_probe(lib)
+    bench_lookup()
+    bench_scan_500()
+    bench_soak(lib)
     with open(ARGS.out, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "kernel": os.uname().release, "results": RESULTS}, f, indent=1)

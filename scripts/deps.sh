@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev pkg-config
       libpython3-dev python3 libclang-rt-14-dev binutils)
 # The benchmark also measures the tools users would otherwise reach for.
-[ "${1:-}" = bench ] && pkgs+=(bpftrace bpfcc-tools)
+[ "${1:-}" = bench ] && pkgs+=(bpftrace bpfcc-tools libllvm15)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

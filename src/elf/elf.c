@@ -52,8 +52,15 @@ static Elf_Data *section_data(Elf_Scn *scn, const GElf_Shdr *sh)
 
 	if (sh->sh_type == SHT_NOBITS)
 		return NULL;
-	if ((sh->sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
-		return NULL;
+	if (sh->sh_flags & SHF_COMPRESSED) {
+		GElf_Chdr ch;
+
+		/* libelf allocates what the header claims: refuse claims that are
+		 * absurd in themselves or beyond zlib's ~1032:1 ratio. */
+		if (!gelf_getchdr(scn, &ch) || ch.ch_size > SZ_INFLATE_MAX ||
+		    ch.ch_size / 1032 > sh->sh_size || elf_compress(scn, 0, 0) < 0)
+			return NULL;
+	}
 	d = elf_getdata(scn, NULL);
 	if (!d || !d->d_buf || d->d_size == 0)
 		return NULL;

@@ -15,6 +15,7 @@
 #define SZ_NOTE_MAX 1048576u	       /* a note's name or desc (elfexec's maxNoteSize) */
 #define SZ_NOTE_AREA_MAX (16u << 20)   /* a whole note segment or section */
 #define SZ_MAX_PHDRS 4096u
+#define SZ_INFLATE_MAX (512u << 20)    /* a compressed section's claimed size */
 #define SZ_MAX_SYMS (64u << 20)	       /* sanity bound on a symbol table's entries */
 
 enum sz_elf_table { SZ_TAB_DYNSYM = 1, SZ_TAB_SYMTAB = 2 };

@@ -724,16 +724,32 @@ def probe_count_exact_two_processes():
             check(probed(w, c.pid, "fix_func")["probed"], "fix_func not probed")
             probed(w, c.pid, "fix_args")
             c.go()
-        for c, _ in cs:
-            c.expect("done")
-        w.stop()
+        # A second copy is a new inode: it gets uprobes of its own.
+        d2, lib2 = fresh_copy(fix("libfix.so"), "libfixcount.so")
+        try:
+            c = Caller(lib2, 2500, ["-w", "-a"])
+            cs.append((c, 2500))
+            c.expect("loaded")
+            probed(w, c.pid, "fix_args")
+            c.go()
+            for c, _ in cs:
+                c.expect("done")
+            w.stop()
+        finally:
+            shutil.rmtree(d2)
         got = counts(w)
         for c, n in cs:
             check(got.get((c.pid, "fix_func")) == n, "pid %d: fix_func counted %s, called %d"
                   % (c.pid, got.get((c.pid, "fix_func")), n))
             check(got.get((c.pid, "fix_args")) == 3, "pid %d: fix_args %s"
                   % (c.pid, got.get((c.pid, "fix_args"))))
+        # One attach per (inode, symbol): the second process on the first inode
+        # needed none, the second inode needed its own two.
+        check("; 4 uprobes," in w.stderr, "uprobe count: %s" % w.stderr)
         check(not wait_gone("link"), "links left after probes")
+        ev = "/sys/kernel/tracing/uprobe_events"
+        if os.path.exists(ev):
+            check("libfixcount" not in open(ev).read(), "uprobe events left in tracefs")
     finally:
         w.stop()
         for c, _ in cs:
@@ -888,6 +904,106 @@ def probe_objects_reported_not_probed():
     finally:
         w.stop()
         c.close()
+        shutil.rmtree(d)
+
+
+# --- hostile input ----------------------------------------------------------
+
+@test
+def hostile_file_names_are_escaped():
+    """Quotes, control bytes and invalid UTF-8 in a mapped file's name: JSON
+    stays valid, text stays one line per record, both unambiguous."""
+    d = tempfile.mkdtemp(prefix="sz-hostile-")
+    name = b'libhost"ile\x01\x1b[31m\xff\\.so'
+    lib = os.path.join(d.encode(), name)
+    shutil.copy(fix("libfix.so"), lib)
+    tg = Target([fix("target-pie").encode(), b"-l", lib, b"-s", b"fix_func"])
+    try:
+        r = subprocess.run([ARGS.bin, "scan", "--json", "-g", "libhost*", "-s", "fix_func",
+                            "-p", str(tg.pid)], capture_output=True, timeout=60)
+        check(r.returncode == 0, "scan failed: %s" % r.stderr)
+        out = r.stdout.decode("utf-8")  # must be valid UTF-8
+        recs = [json.loads(l) for l in out.splitlines()]
+        check(len(recs) == 1 and int(recs[0]["address"], 16) == tg.truth[0][2], str(recs))
+        want = d + '/libhost"ile\\x01\\x1b[31m\\xff\\\\.so'
+        check(recs[0]["path"] == want, "path %r, want %r" % (recs[0]["path"], want))
+        r = subprocess.run([ARGS.bin, "scan", "-g", "libhost*", "-s", "fix_func", "-p",
+                            str(tg.pid)], capture_output=True, timeout=60)
+        lines = r.stdout.split(b"\n")
+        check(len([l for l in lines if l]) == 2, "text output lines: %r" % lines)
+        check(not any(c < 0x20 and c != 0x0a or c == 0x7f for c in r.stdout),
+              "control bytes in text output: %r" % r.stdout)
+        check(b"\xff" not in r.stdout, "invalid UTF-8 passed through")
+    finally:
+        tg.close()
+        shutil.rmtree(d)
+
+
+def max_anon_kib(argv, timeout=120):
+    """Run ARGV, sampling its anonymous memory; returns (returncode, stderr, peak KiB)."""
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    deadline = time.time() + timeout
+    while p.poll() is None and time.time() < deadline:
+        try:
+            with open("/proc/%d/status" % p.pid) as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.002)
+    if p.poll() is None:
+        p.kill()
+        raise Fail("%s did not finish in %ds" % (argv, timeout))
+    return p.returncode, p.stderr.read().decode(errors="replace"), peak
+
+
+@test
+def lying_huge_elf_stays_bounded():
+    """A 400 MB file whose .symtab claims 12 million symbols, and a compressed
+    section claiming 4 GiB: errors or no-finds, no crash, little memory."""
+    import struct
+    d = tempfile.mkdtemp(prefix="sz-huge-")
+    try:
+        src = open(fix("libfix.so"), "rb").read()
+        path = os.path.join(d, "libhuge.so")
+        data = bytearray(src)
+        shoff, = struct.unpack_from("<Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", data, 0x3a)
+        big_off = 64 << 20
+        for i in range(shnum):
+            sh = shoff + i * shentsize
+            sh_type, = struct.unpack_from("<I", data, sh + 4)
+            if sh_type == 2:  # SHT_SYMTAB: point it at 300 MB of zeros
+                struct.pack_into("<QQ", data, sh + 0x18, big_off, 300 << 20)
+        with open(path, "wb") as f:
+            f.write(data)
+            f.truncate(400 << 20)
+        rc, err, peak = max_anon_kib([ARGS.bin, "resolve", path, "no_such_symbol"])
+        check(rc == 1 and "not found" in err, "rc %d: %s" % (rc, err))
+        check(peak < 32 * 1024, "anonymous memory peaked at %d KiB" % peak)
+        # The real symbols still resolve through .dynsym.
+        r = run_sz("resolve", path, "fix_func", expect=0)
+        check("func" in r.stdout, r.stdout)
+        # A compressed .symtab claiming 4 GiB uncompressed.
+        data = bytearray(src)
+        for i in range(shnum):
+            sh = shoff + i * shentsize
+            sh_type, = struct.unpack_from("<I", data, sh + 4)
+            if sh_type == 2:
+                flags, = struct.unpack_from("<Q", data, sh + 8)
+                struct.pack_into("<Q", data, sh + 8, flags | 0x800)  # SHF_COMPRESSED
+                off, = struct.unpack_from("<Q", data, sh + 0x18)
+                struct.pack_into("<IIQQ", data, off, 1, 0, 4 << 30, 1)  # Elf64_Chdr, zlib
+        path2 = os.path.join(d, "libchdr.so")
+        with open(path2, "wb") as f:
+            f.write(data)
+        rc, err, peak = max_anon_kib([ARGS.bin, "resolve", path2, "fix_local"])
+        check(rc == 1, "lying compressed .symtab resolved? rc %d %s" % (rc, err))
+        check(peak < 32 * 1024, "anonymous memory peaked at %d KiB" % peak)
+        run_sz("resolve", path2, "fix_func", expect=0)
+    finally:
         shutil.rmtree(d)
 
 

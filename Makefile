@@ -170,6 +170,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)python3 tests/integration/run.py --bin build-asan/symbolyze --fixtures $(FIX) \
 		--label asan
+	$(Q)bash tests/install/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -43,3 +43,25 @@ echo "demo: starting a process that loads libfix-nosep.so, and one that loads li
 "$FIX/target-pie" -l "$FIX/libfix-nosep.so" -s fix_func </dev/null | sed 's/^/  target says: /'
 "$FIX/target-pie" -l "$FIX/libfix.so" -s fix_func </dev/null | sed 's/^/  target says: /'
 wait "$watch_pid"
+
+say "$SZ watch -g 'libfix.so' -s fix_func -s fix_args -s fix_data --count --freeze -d 3"
+echo "demo: a process that calls fix_func 1000 times straight after dlopen(), and fix_args 3 times"
+"$SZ" watch -g 'libfix.so' -s fix_func -s fix_args -s fix_data --count --freeze -d 3 &
+watch_pid=$!
+sleep 1
+"$FIX/caller" -x -a "$FIX/libfix.so" 1000 | sed 's/^/  caller says: /'
+wait "$watch_pid"
+
+say "$SZ watch -g 'libfix.so' -s fix_args --trace -d 2"
+"$SZ" watch -g 'libfix.so' -s fix_args --trace -d 2 &
+watch_pid=$!
+sleep 1
+"$FIX/caller" -x -a "$FIX/libfix.so" 0 >/dev/null
+wait "$watch_pid"
+
+say "$SZ watch -g 'libfix.so' -s fix_sleep_ms --latency -d 2"
+"$SZ" watch -g 'libfix.so' -s fix_sleep_ms --latency -d 2 &
+watch_pid=$!
+sleep 1
+"$FIX/caller" -x -S 20 "$FIX/libfix.so" 0 >/dev/null
+wait "$watch_pid"

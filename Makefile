@@ -166,6 +166,7 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory -j2 lint
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)python3 tests/integration/run.py --bin build-asan/symbolyze --fixtures $(FIX) \

@@ -131,7 +131,7 @@ int sz_glob_match(const struct sz_glob *g, const char *subject, size_t len)
 	if (len > SZ_GLOB_MAX_NAME)
 		return 0;
 	sz_glob_state_init(&st);
-	for (long n = 0; n < SZ_GLOB_MAX_STEPS; n++) {
+	for (int n = 0; n < SZ_GLOB_MAX_STEPS; n++) {
 		int r = sz_glob_step(g, subject, (int)len, &st);
 
 		if (r)

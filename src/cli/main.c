@@ -321,7 +321,7 @@ static int cmd_scan(int argc, char **argv)
 	rc = sz_scanner_scan(s);
 	sz_scanner_stats(s, &st);
 	sz_scanner_free(s);
-	fflush(stdout);
+	(void)fflush(stdout);
 	if (rc < 0) {
 		fprintf(stderr, "symbolyze: cannot scan /proc: %s (is procfs mounted?)\n",
 			strerror(-rc));
@@ -443,7 +443,7 @@ static void print_aggregates(struct sz_watch *w, struct cli *c)
 	} else if (c->probe == SZ_PROBE_LATENCY) {
 		sz_watch_latency(w, print_latency, c);
 	}
-	fflush(stdout);
+	(void)fflush(stdout);
 }
 
 /* Signals only set a flag; the poll loop shuts down in order.  SA_RESETHAND:
@@ -459,7 +459,7 @@ static int install_signals(void)
 	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
 	    sigaction(SIGUSR1, &usr, NULL))
 		return -errno;
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN); /* cannot fail for a valid signal number */
 	return 0;
 }
 
@@ -497,7 +497,7 @@ static int cmd_watch(int argc, char **argv)
 	if (rc)
 		return rc;
 	/* Records are a stream: each line goes out as it is made. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	(void)setvbuf(stdout, NULL, _IOLBF, 0); /* fails only for a bad mode */
 	SZ_OPTS(sz_watch_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
 		.pid = c.pid, .no_scan = c.no_scan, .ring_bytes = c.ring_bytes, .probe = c.probe,
 		.freeze = c.freeze);

@@ -121,6 +121,9 @@ static int load_verdefs(struct sz_elf *e, Elf_Scn *scn, const GElf_Shdr *sh)
 				e->vernames = v;
 				e->nvernames = nn;
 			}
+			/* False positive: vernames and nvernames are only set together (above), but
+			 * the analyzer drops that link once a libelf call invalidates *e.
+			 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 			e->vernames[ndx] = (const char *)strs->d_buf + va.vda_name;
 		}
 		if (!vd.vd_next || off + vd.vd_next > d->d_size)
@@ -450,7 +453,7 @@ static int lookup_gnu(const struct sz_elf *e, const struct want *w, struct sz_el
 	}
 	if ((word & mask) != mask)
 		return 0;
-	idx = rd32(d->d_buf, buckets_off + (h1 % nbuckets) * 4);
+	idx = rd32(d->d_buf, buckets_off + (size_t)(h1 % nbuckets) * 4);
 	if (idx < symoffset)
 		return 0;
 	for (; idx < e->dynsym.count; idx++) {

@@ -37,7 +37,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SZ_PROBE_MAX_SYMS * SZ_LAT_BUCKETS);
+	__uint(max_entries, SZ_HIST_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } hist SEC(".maps");
@@ -118,12 +118,29 @@ int sz_lat_exit(struct pt_regs *ctx)
 	if (!d)
 		return 0;
 	/* floor(log2(d)), d > 0 */
-	if (d >> 32) { d >>= 32; b += 32; }
-	if (d >> 16) { d >>= 16; b += 16; }
-	if (d >> 8) { d >>= 8; b += 8; }
-	if (d >> 4) { d >>= 4; b += 4; }
-	if (d >> 2) { d >>= 2; b += 2; }
-	if (d >> 1) { b += 1; }
+	if (d >> 32) {
+		d >>= 32;
+		b += 32;
+	}
+	if (d >> 16) {
+		d >>= 16;
+		b += 16;
+	}
+	if (d >> 8) {
+		d >>= 8;
+		b += 8;
+	}
+	if (d >> 4) {
+		d >>= 4;
+		b += 4;
+	}
+	if (d >> 2) {
+		d >>= 2;
+		b += 2;
+	}
+	if (d >> 1) {
+		b += 1;
+	}
 	slot = sym * SZ_LAT_BUCKETS + (b & (SZ_LAT_BUCKETS - 1));
 	v = bpf_map_lookup_elem(&hist, &slot);
 	if (v)

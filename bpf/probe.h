@@ -6,9 +6,10 @@
 #ifndef SZ_PROBE_H
 #define SZ_PROBE_H
 
-#define SZ_PROBE_MAX_SYMS 64	/* symbol ids (the uprobe's BPF cookie) */
-#define SZ_LAT_BUCKETS 64	/* log2(ns) buckets */
+#define SZ_PROBE_MAX_SYMS 64 /* symbol ids (the uprobe's BPF cookie) */
+#define SZ_LAT_BUCKETS 64    /* log2(ns) buckets */
 #define SZ_PROBE_NARGS 6
+#define SZ_HIST_SLOTS (SZ_PROBE_MAX_SYMS * SZ_LAT_BUCKETS)
 
 enum sz_probe_rec_type {
 	SZ_PROBE_CALL = 1,

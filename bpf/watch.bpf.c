@@ -26,12 +26,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define SZ_NR_MMAP 9	     /* x86-64 */
+#define SZ_NR_MMAP 9 /* x86-64 */
 #define SZ_MAP_ANONYMOUS 0x20
 #define SZ_AT_BASE 7
-#define SZ_AUXV_PAIRS 28     /* sizeof(mm->saved_auxv) / 16 on this kernel */
+#define SZ_AUXV_MAX_PAIRS 64 /* bound for the verifier; the real size comes from BTF */
 #define SZ_PAGE_SIZE 4096ULL
-#define SZ_TS_COMPAT 0x0002  /* x86 thread_info.status: 32-bit syscall active */
+#define SZ_TS_COMPAT 0x0002 /* x86 thread_info.status: 32-bit syscall active */
 #define SZ_NAME_MAX 255
 /* path walk: every step consumes a component or hops one mount */
 #define SZ_PATH_MAX_STEPS (2 * SZ_WATCH_PATH_MAX_COMPONENTS)
@@ -184,7 +184,7 @@ struct path_ctx {
 	struct sz_watch_rec *r; /* map value (scratch) */
 	struct dentry *dentry;
 	struct mount *mnt;
-	__u32 off;   /* == r->path_len */
+	__u32 off; /* == r->path_len */
 	__u32 ncomp;
 	__u32 flags;
 	int done;
@@ -212,7 +212,8 @@ static long path_cb(__u32 i, void *data)
 			 * kern_mount (pipe, shm); else compare the namespace's inode */
 			if (root_mntns &&
 			    ((unsigned long)ns < 4096 || (unsigned long)ns >= -4095UL ||
-			     bpf_core_read(&inum, sizeof(inum), &ns->ns.inum) || inum != root_mntns))
+			     bpf_core_read(&inum, sizeof(inum), &ns->ns.inum) ||
+			     inum != root_mntns))
 				c->flags |= SZ_WATCH_PATH_FOREIGN;
 			c->done = 1;
 			return 1;
@@ -365,7 +366,8 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct mm_struct *mm;
 	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
 	__u64 at_base = 0;
-	int i;
+	/* saved_auxv's length varies by kernel and arch (AT_VECTOR_SIZE) */
+	int i, auxv_pairs = bpf_core_field_size(mm->saved_auxv) / 16;
 
 	if (targ_tgid && tgid != targ_tgid)
 		return 0;
@@ -385,7 +387,7 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	}
 
 	/* the interpreter: the VMA at AT_BASE of mm->saved_auxv */
-	for (i = 0; i < SZ_AUXV_PAIRS; i++) {
+	for (i = 0; i < SZ_AUXV_MAX_PAIRS && i < auxv_pairs; i++) {
 		__u64 pair[2];
 
 		if (bpf_probe_read_kernel(pair, sizeof(pair), &mm->saved_auxv[2 * i]))

@@ -10,9 +10,9 @@
 #ifndef SZ_WATCH_H
 #define SZ_WATCH_H
 
-#define SZ_WATCH_NAME_LEN 256 /* == SZ_GLOB_MAX_NAME; holds NAME_MAX + NUL */
-#define SZ_WATCH_COMM_LEN 16  /* == TASK_COMM_LEN */
-#define SZ_WATCH_PATH_LEN 1024 /* path[] bytes; longer paths are flagged TRUNCATED */
+#define SZ_WATCH_NAME_LEN 256		/* == SZ_GLOB_MAX_NAME; holds NAME_MAX + NUL */
+#define SZ_WATCH_COMM_LEN 16		/* == TASK_COMM_LEN */
+#define SZ_WATCH_PATH_LEN 1024		/* path[] bytes; longer paths are flagged TRUNCATED */
 #define SZ_WATCH_PATH_MAX_COMPONENTS 32 /* deeper paths are flagged TRUNCATED */
 
 /* flags: the BPF side sent SIGSTOP after delivering this record (watch
@@ -22,7 +22,8 @@
 /* path_flags */
 #define SZ_WATCH_PATH_TRUNCATED 1 /* walk stopped early: path[] is incomplete */
 #define SZ_WATCH_PATH_DELETED 2	  /* dentry unlinked: the path will not open */
-#define SZ_WATCH_PATH_FOREIGN 4	  /* walk ended at the root of another mount
+#define SZ_WATCH_PATH_FOREIGN \
+	4 /* walk ended at the root of another mount
 				   * namespace (or a detached/internal mount),
 				   * not the watcher's: the path names some other
 				   * file, or none, from the watcher's root */
@@ -79,7 +80,7 @@ struct sz_watch_rec {
 	__u32 prot;
 	__u32 mflags;
 	__u32 name_len; /* strlen(name) */
-	__u32 flags; /* SZ_WATCH_FROZEN: the process was stopped for us */
+	__u32 flags;	/* SZ_WATCH_FROZEN: the process was stopped for us */
 	char comm[SZ_WATCH_COMM_LEN];
 	char name[SZ_WATCH_NAME_LEN]; /* dentry base name, NUL-terminated */
 	__u32 path_len;		      /* bytes of path[] in use (see above) */

@@ -47,19 +47,19 @@ struct sz_found {
 	enum sz_source source;
 	pid_t pid;
 	const char *comm;
-	const char *path;      /* as the process sees it, without " (deleted)" */
-	int deleted;	       /* the file was unlinked */
-	uint64_t dev, ino;     /* identity of the file (st_dev, st_ino) */
-	const char *build_id;  /* lowercase hex, or NULL */
-	const char *symbol;    /* as requested, e.g. "memcpy@GLIBC_2.14" */
-	const char *version;   /* version of the matched definition, or NULL */
+	const char *path;     /* as the process sees it, without " (deleted)" */
+	int deleted;	      /* the file was unlinked */
+	uint64_t dev, ino;    /* identity of the file (st_dev, st_ino) */
+	const char *build_id; /* lowercase hex, or NULL */
+	const char *symbol;   /* as requested, e.g. "memcpy@GLIBC_2.14" */
+	const char *version;  /* version of the matched definition, or NULL */
 	enum sz_sym_type type;
-	uint64_t address;      /* runtime address in the process */
-	uint64_t load_bias;    /* address - symbol value */
-	uint64_t value, size;  /* st_value, st_size */
-	int has_file_offset;   /* 0 for symbols in .bss */
-	uint64_t file_offset;  /* the uprobe offset */
-	int probed;	       /* watch with probes: a uprobe covers this function here */
+	uint64_t address;	/* runtime address in the process */
+	uint64_t load_bias;	/* address - symbol value */
+	uint64_t value, size;	/* st_value, st_size */
+	int has_file_offset;	/* 0 for symbols in .bss */
+	uint64_t file_offset;	/* the uprobe offset */
+	int probed;		/* watch with probes: a uprobe covers this function here */
 	const char *probe_note; /* why not, when probes were asked for; else NULL */
 };
 
@@ -68,8 +68,8 @@ enum sz_reason {
 	SZ_REASON_PERMISSION,	/* /proc or the file could not be read */
 	SZ_REASON_NOT_ELF,	/* mapped file is not a readable ELF image */
 	SZ_REASON_SYMBOL_ABSENT,
-	SZ_REASON_LAYOUT,	/* the mapping fits no segment / TLS symbol */
-	SZ_REASON_IO,		/* anything else */
+	SZ_REASON_LAYOUT, /* the mapping fits no segment / TLS symbol */
+	SZ_REASON_IO,	  /* anything else */
 	SZ_REASON_COUNT
 };
 
@@ -90,20 +90,20 @@ typedef int (*sz_found_fn)(const struct sz_found *found, void *ctx);
 typedef void (*sz_problem_fn)(const struct sz_problem *problem, void *ctx);
 
 struct sz_scanner_opts {
-	size_t sz;		   /* sizeof(struct sz_scanner_opts) */
-	const char *glob;	   /* fnmatch(3) on the base name, or on the path if it has '/' */
+	size_t sz;		    /* sizeof(struct sz_scanner_opts) */
+	const char *glob;	    /* fnmatch(3) on the base name, or on the path if it has '/' */
 	const char *const *symbols; /* "name" or "name@VERSION" */
 	size_t nsymbols;
-	pid_t pid;		   /* only this process; 0 for all */
-	const char *proc;	   /* procfs mount point; NULL for "/proc" */
+	pid_t pid;	  /* only this process; 0 for all */
+	const char *proc; /* procfs mount point; NULL for "/proc" */
 };
 
 struct sz_stats {
-	uint64_t processes;	      /* processes whose maps were read */
+	uint64_t processes;	       /* processes whose maps were read */
 	uint64_t processes_unreadable; /* maps not readable (vanished, permission) */
-	uint64_t mappings;	      /* loads of matching files examined */
-	uint64_t files_parsed;	      /* distinct files opened and parsed */
-	uint64_t found;		      /* found records delivered */
+	uint64_t mappings;	       /* loads of matching files examined */
+	uint64_t files_parsed;	       /* distinct files opened and parsed */
+	uint64_t found;		       /* found records delivered */
 	uint64_t problems[SZ_REASON_COUNT];
 };
 
@@ -125,14 +125,14 @@ SZ_API int sz_scan(const struct sz_scanner_opts *opts, sz_found_fn fn, void *ctx
 struct sz_symbol_info {
 	size_t sz;
 	enum sz_sym_type type;
-	int bind;		      /* STB_* */
-	char version[128];	      /* "" if unversioned */
+	int bind;	   /* STB_* */
+	char version[128]; /* "" if unversioned */
 	uint64_t value, size;
 	int has_file_offset;
 	uint64_t file_offset;
-	int from_symtab;	      /* found only in .symtab */
-	int elf_type;		      /* ET_* */
-	char build_id[2 * 64 + 1];    /* hex, "" if none */
+	int from_symtab;	   /* found only in .symtab */
+	int elf_type;		   /* ET_* */
+	char build_id[2 * 64 + 1]; /* hex, "" if none */
 };
 SZ_API int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out,
 			   char *err, size_t errlen);
@@ -168,16 +168,16 @@ typedef void (*sz_latency_fn)(const char *symbol, const uint64_t *buckets, size_
 			      void *ctx);
 
 struct sz_watch_opts {
-	size_t sz;		    /* sizeof(struct sz_watch_opts) */
+	size_t sz; /* sizeof(struct sz_watch_opts) */
 	const char *glob;
 	const char *const *symbols;
 	size_t nsymbols;
-	pid_t pid;		    /* only this process; 0 for all */
-	int no_scan;		    /* skip the initial scan of running processes */
-	size_t ring_bytes;	    /* BPF ring buffer size (power of 2); 0: 4 MiB */
-	const char *proc;	    /* procfs mount point; NULL for "/proc" */
-	enum sz_probe_mode probe;   /* attach uprobes to the functions found */
-	int freeze;		    /* stop a process that maps a matching file until
+	pid_t pid;		  /* only this process; 0 for all */
+	int no_scan;		  /* skip the initial scan of running processes */
+	size_t ring_bytes;	  /* BPF ring buffer size (power of 2); 0: 4 MiB */
+	const char *proc;	  /* procfs mount point; NULL for "/proc" */
+	enum sz_probe_mode probe; /* attach uprobes to the functions found */
+	int freeze;		  /* stop a process that maps a matching file until
 				     * its probes are attached, so no call is missed */
 };
 
@@ -189,15 +189,15 @@ struct sz_lost {
 typedef void (*sz_lost_fn)(const struct sz_lost *lost, void *ctx);
 
 struct sz_watch_stats {
-	struct sz_stats scan;	  /* pipeline counters, all sources */
-	uint64_t events;	  /* records received from BPF */
-	uint64_t bad_records;	  /* malformed records (counted, dropped) */
-	uint64_t duplicates;	  /* loads already reported by another source */
-	uint64_t lost, repaired;  /* totals of the lost reports */
-	uint64_t exits;		  /* processes forgotten on exit */
-	uint64_t probes;	  /* uprobes attached (per inode and symbol, or per process) */
-	uint64_t probe_drops;	  /* call records the probe ring could not take */
-	uint64_t frozen;	  /* processes stopped and resumed for --freeze */
+	struct sz_stats scan;	 /* pipeline counters, all sources */
+	uint64_t events;	 /* records received from BPF */
+	uint64_t bad_records;	 /* malformed records (counted, dropped) */
+	uint64_t duplicates;	 /* loads already reported by another source */
+	uint64_t lost, repaired; /* totals of the lost reports */
+	uint64_t exits;		 /* processes forgotten on exit */
+	uint64_t probes;	 /* uprobes attached (per inode and symbol, or per process) */
+	uint64_t probe_drops;	 /* call records the probe ring could not take */
+	uint64_t frozen;	 /* processes stopped and resumed for --freeze */
 };
 
 struct sz_watch;

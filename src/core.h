@@ -73,8 +73,7 @@ struct sz_loads {
 };
 
 /* 1 if the load is new (and now recorded at time TS), 0 if already there, -ENOMEM. */
-int sz_loads_add(struct sz_loads *l, pid_t pid, dev_t dev, ino_t ino, uint64_t bias,
-		 uint64_t ts);
+int sz_loads_add(struct sz_loads *l, pid_t pid, dev_t dev, ino_t ino, uint64_t bias, uint64_t ts);
 /* Forget PID's loads seen before BEFORE (an exec replaces the image: what was
  * seen after it belongs to the new one; UINT64_MAX forgets all). */
 size_t sz_loads_forget(struct sz_loads *l, pid_t pid, uint64_t before);
@@ -101,7 +100,7 @@ struct sz_scanner {
 	struct sz_observer obs[SZ_MAX_OBSERVERS];
 	size_t nobs;
 	struct sz_stats stats;
-	struct sz_loads *loads; /* set by the watch: report each load once */
+	struct sz_loads *loads;	     /* set by the watch: report each load once */
 	struct sz_probe_mgr *probes; /* set by the watch with probes */
 	uint64_t duplicates;
 };

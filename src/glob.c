@@ -35,8 +35,8 @@ static int parse_class(const char *p, int i, int len, __u8 *set, int pathname)
 		if (p[i] == ']' && !first)
 			break;
 		first = 0;
-		if (p[i] == '[' && i + 1 < len && (p[i + 1] == ':' || p[i + 1] == '=' ||
-						   p[i + 1] == '.'))
+		if (p[i] == '[' && i + 1 < len &&
+		    (p[i + 1] == ':' || p[i + 1] == '=' || p[i + 1] == '.'))
 			return -2;
 		if (p[i] == '\\' && i + 1 < len)
 			i++;
@@ -45,8 +45,8 @@ static int parse_class(const char *p, int i, int len, __u8 *set, int pathname)
 		if (i + 1 < len && p[i] == '-' && p[i + 1] != ']') {
 			i++;
 			/* "[a-[.z.]]": a collating symbol as the range's end. */
-			if (p[i] == '[' && i + 1 < len && (p[i + 1] == ':' || p[i + 1] == '=' ||
-							   p[i + 1] == '.'))
+			if (p[i] == '[' && i + 1 < len &&
+			    (p[i + 1] == ':' || p[i + 1] == '=' || p[i + 1] == '.'))
 				return -2;
 			if (p[i] == '\\' && i + 1 < len)
 				i++;
@@ -59,7 +59,7 @@ static int parse_class(const char *p, int i, int len, __u8 *set, int pathname)
 		for (int k = 0; k < 32; k++)
 			set[k] = (__u8)~set[k];
 	if (pathname) /* a bracket never matches '/' under FNM_PATHNAME */
-		set['/' >> 3] &= (__u8)~(1u << ('/' & 7));
+		set['/' >> 3] &= (__u8) ~(1u << ('/' & 7));
 	return i + 1;
 }
 

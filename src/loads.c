@@ -23,8 +23,7 @@ static size_t bucket(pid_t pid)
 	return ((size_t)pid * 2654435761u) % SZ_LOADS_BUCKETS;
 }
 
-int sz_loads_add(struct sz_loads *l, pid_t pid, dev_t dev, ino_t ino, uint64_t bias,
-		 uint64_t ts)
+int sz_loads_add(struct sz_loads *l, pid_t pid, dev_t dev, ino_t ino, uint64_t bias, uint64_t ts)
 {
 	struct sz_load **head = &l->bucket[bucket(pid)], *e;
 

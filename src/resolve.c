@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out,
-		    char *err, size_t errlen)
+int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out, char *err,
+		    size_t errlen)
 {
 	struct sz_elf *e = NULL;
 	struct sz_elf_sym sym;
@@ -39,13 +39,13 @@ int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info 
 	}
 	sz_elf_layout(e, &l);
 	memset((char *)out + sizeof(out->sz), 0, sizeof(*out) - sizeof(out->sz));
-	out->type = sym.type == STT_FUNC	 ? SZ_SYM_FUNC
-		    : sym.type == STT_OBJECT	 ? SZ_SYM_OBJECT
+	out->type = sym.type == STT_FUNC	? SZ_SYM_FUNC
+		    : sym.type == STT_OBJECT	? SZ_SYM_OBJECT
 		    : sym.type == STT_GNU_IFUNC ? SZ_SYM_IFUNC
-		    : sym.type == STT_TLS	 ? SZ_SYM_TLS
-		    : sym.type == STT_NOTYPE	 ? SZ_SYM_NOTYPE
-		    : sym.type == STT_COMMON	 ? SZ_SYM_COMMON
-						 : SZ_SYM_OTHER;
+		    : sym.type == STT_TLS	? SZ_SYM_TLS
+		    : sym.type == STT_NOTYPE	? SZ_SYM_NOTYPE
+		    : sym.type == STT_COMMON	? SZ_SYM_COMMON
+						: SZ_SYM_OTHER;
 	out->bind = sym.bind;
 	if (sym.version)
 		snprintf(out->version, sizeof(out->version), "%s", sym.version);

@@ -21,12 +21,9 @@
 #include <unistd.h>
 
 static const char *const reason_names[SZ_REASON_COUNT] = {
-	[SZ_REASON_VANISHED] = "vanished",
-	[SZ_REASON_PERMISSION] = "permission",
-	[SZ_REASON_NOT_ELF] = "not-elf",
-	[SZ_REASON_SYMBOL_ABSENT] = "symbol-absent",
-	[SZ_REASON_LAYOUT] = "layout",
-	[SZ_REASON_IO] = "io",
+	[SZ_REASON_VANISHED] = "vanished", [SZ_REASON_PERMISSION] = "permission",
+	[SZ_REASON_NOT_ELF] = "not-elf",   [SZ_REASON_SYMBOL_ABSENT] = "symbol-absent",
+	[SZ_REASON_LAYOUT] = "layout",	   [SZ_REASON_IO] = "io",
 };
 
 const char *sz_reason_str(enum sz_reason r)
@@ -186,7 +183,10 @@ void sz_problem_emit(struct sz_scanner *s, enum sz_reason reason, int err,
 		     const struct sz_proc_ctx *p, const char *path, const char *symbol, int first,
 		     const char *fmt, ...)
 {
-	struct sz_problem pr = { .reason = reason, .err = err, .path = path, .symbol = symbol,
+	struct sz_problem pr = { .reason = reason,
+				 .err = err,
+				 .path = path,
+				 .symbol = symbol,
 				 .first = first };
 	char msg[512];
 	va_list ap;
@@ -227,9 +227,8 @@ static void load_comm(struct sz_scanner *s, struct sz_proc_ctx *p)
 
 /* Probes go on before the found record is delivered: whoever sees the record
  * may rely on the function being watched from then on. */
-static void attach_probe(struct sz_scanner *s, const struct sz_proc_ctx *p,
-			 const struct sz_map *m, const struct sz_file *f, size_t i,
-			 struct sz_found *fd)
+static void attach_probe(struct sz_scanner *s, const struct sz_proc_ctx *p, const struct sz_map *m,
+			 const struct sz_file *f, size_t i, struct sz_found *fd)
 {
 	char err[160];
 	int r;
@@ -348,8 +347,8 @@ struct seen {
 	int err;
 };
 
-static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p,
-				const struct sz_map *m, int *errp)
+static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p, const struct sz_map *m,
+				int *errp)
 {
 	struct stat st;
 	struct sz_file *f;

@@ -192,8 +192,7 @@ static int same_ident(const struct stat *st, const struct sz_map *m)
 }
 
 /* Open PATH only if it is the very inode of the record. */
-static struct sz_file *file_by_path(struct sz_scanner *s, const char *path,
-				    const struct sz_map *m)
+static struct sz_file *file_by_path(struct sz_scanner *s, const char *path, const struct sz_map *m)
 {
 	struct sz_file *f;
 	struct stat st;
@@ -245,8 +244,8 @@ static struct sz_file *file_by_vma(struct sz_scanner *s, pid_t pid, const struct
 		len = next ? (size_t)(next - line) : strlen(line);
 		if (next)
 			*next++ = '\0';
-		if (sz_maps_parse_line(line, len, &v) || v.ino != m->ino ||
-		    m->start < v.start || m->start >= v.end)
+		if (sz_maps_parse_line(line, len, &v) || v.ino != m->ino || m->start < v.start ||
+		    m->start >= v.end)
 			continue;
 		fd = sz_open_mapped(s->proc, pid, &v, &st);
 		if (fd < 0) {
@@ -324,7 +323,8 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	m.path_len = strlen(path);
 	m.deleted = !!(r->path_flags & SZ_WATCH_PATH_DELETED);
 	/* BPF matched the base name; a path pattern is checked on the whole path. */
-	if ((s->glob.flags & SZ_GLOB_PATHNAME) && (!have_path || !sz_glob_match_path(&s->glob, path)))
+	if ((s->glob.flags & SZ_GLOB_PATHNAME) &&
+	    (!have_path || !sz_glob_match_path(&s->glob, path)))
 		return 0;
 	if (have_path && !m.deleted && !(r->path_flags & SZ_WATCH_PATH_FOREIGN)) {
 		f = file_by_path(s, path, &m);
@@ -439,14 +439,16 @@ int sz_watch_start(struct sz_watch *w)
 	 * there, not here. */
 	if (stat("/proc/self/ns/mnt", &nsst) == 0)
 		w->skel->rodata->root_mntns = (__u32)nsst.st_ino;
-	err = bpf_map__set_max_entries(w->skel->maps.rb, (__u32)(w->opts.ring_bytes
-								       ? w->opts.ring_bytes
-								       : DEFAULT_RING_BYTES));
+	err = bpf_map__set_max_entries(w->skel->maps.rb,
+				       (__u32)(w->opts.ring_bytes ? w->opts.ring_bytes
+								  : DEFAULT_RING_BYTES));
 	if (!err)
 		err = watch_bpf__load(w->skel);
 	if (err) {
-		fail(w, "cannot load the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
-			"and a kernel with BTF: /sys/kernel/btf/vmlinux)", strerror(-err));
+		fail(w,
+		     "cannot load the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
+		     "and a kernel with BTF: /sys/kernel/btf/vmlinux)",
+		     strerror(-err));
 		goto fail;
 	}
 	err = watch_bpf__attach(w->skel);

@@ -73,21 +73,14 @@ static int parse_pid(const char *s, pid_t *out)
 }
 
 static const struct option scan_opts[] = {
-	{ "symbol", required_argument, NULL, 's' },
-	{ "glob", required_argument, NULL, 'g' },
-	{ "pid", required_argument, NULL, 'p' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "no-scan", no_argument, NULL, 'N' },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "ring-size", required_argument, NULL, 'R' },
-	{ "count", no_argument, NULL, 'C' },
-	{ "trace", no_argument, NULL, 'T' },
-	{ "latency", no_argument, NULL, 'L' },
-	{ "freeze", no_argument, NULL, 'F' },
+	{ "symbol", required_argument, NULL, 's' },   { "glob", required_argument, NULL, 'g' },
+	{ "pid", required_argument, NULL, 'p' },      { "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },	      { "no-scan", no_argument, NULL, 'N' },
+	{ "duration", required_argument, NULL, 'd' }, { "ring-size", required_argument, NULL, 'R' },
+	{ "count", no_argument, NULL, 'C' },	      { "trace", no_argument, NULL, 'T' },
+	{ "latency", no_argument, NULL, 'L' },	      { "freeze", no_argument, NULL, 'F' },
 	{ "empty-probe", no_argument, NULL, 'E' }, /* benchmarks: the kernel's floor */
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{ "help", no_argument, NULL, 'h' },	      { NULL, 0, NULL, 0 },
 };
 
 /* Fills C from argv; returns 0, or EXIT_USAGE after saying what is wrong. */
@@ -99,7 +92,8 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
 		if (strchr("NdRCTLFE", opt) && !c->watch) {
-			fprintf(stderr, "symbolyze: '%s' is an option of watch\n", argv[optind - 1]);
+			fprintf(stderr, "symbolyze: '%s' is an option of watch\n",
+				argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 		switch (opt) {
@@ -113,8 +107,9 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 							       : SZ_PROBE_EMPTY;
 
 			if (c->probe && c->probe != want) {
-				fprintf(stderr, "symbolyze: --count, --trace and --latency exclude each "
-						"other\n");
+				fprintf(stderr,
+					"symbolyze: --count, --trace and --latency exclude each "
+					"other\n");
 				return EXIT_USAGE;
 			}
 			c->probe = want;
@@ -130,8 +125,10 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 			c->ring_bytes = strtoul(optarg, &end, 0);
 			if (errno || *end || c->ring_bytes < 4096 || c->ring_bytes > (1ul << 30) ||
 			    (c->ring_bytes & (c->ring_bytes - 1))) {
-				fprintf(stderr, "symbolyze: --ring-size wants a power of two "
-						"from 4096 to 1 GiB, not '%s'\n", optarg);
+				fprintf(stderr,
+					"symbolyze: --ring-size wants a power of two "
+					"from 4096 to 1 GiB, not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -146,7 +143,8 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 			c->duration = strtod(optarg, &end);
 			if (errno || *end || end == optarg || !(c->duration > 0) ||
 			    c->duration > 1e7) {
-				fprintf(stderr, "symbolyze: -d wants seconds > 0, not '%s'\n", optarg);
+				fprintf(stderr, "symbolyze: -d wants seconds > 0, not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -229,8 +227,8 @@ static int print_found(const struct sz_found *r, void *ctx)
 			hex(stdout, r->file_offset);
 		else
 			fputs("null", stdout);
-		printf(",\"size\":%" PRIu64 ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64, r->size, r->dev,
-		       r->ino);
+		printf(",\"size\":%" PRIu64 ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64, r->size,
+		       r->dev, r->ino);
 		if (c->probe) {
 			printf(",\"probed\":%s,\"probe_note\":", r->probed ? "true" : "false");
 			sz_json_str(stdout, r->probe_note);
@@ -291,8 +289,7 @@ static void print_summary(const struct sz_stats *st)
 	fprintf(stderr,
 		"symbolyze: %" PRIu64 " found in %" PRIu64 " loads; %" PRIu64
 		" processes scanned, %" PRIu64 " unreadable, %" PRIu64 " files parsed",
-		st->found, st->mappings, st->processes, st->processes_unreadable,
-		st->files_parsed);
+		st->found, st->mappings, st->processes, st->processes_unreadable, st->files_parsed);
 	fprintf(stderr, "; unresolved:");
 	for (int r = 0; r < SZ_REASON_COUNT; r++)
 		fprintf(stderr, " %s %" PRIu64 "%s", sz_reason_str((enum sz_reason)r),
@@ -309,8 +306,8 @@ static int cmd_scan(int argc, char **argv)
 	rc = parse_scan_args(argc, argv, &c);
 	if (rc)
 		return rc;
-	SZ_OPTS(sz_scanner_opts, o, .glob = c.glob, .symbols = c.symbols,
-		.nsymbols = c.nsymbols, .pid = c.pid);
+	SZ_OPTS(sz_scanner_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
+		.pid = c.pid);
 	rc = sz_scanner_new(&o, &s);
 	if (rc) {
 		fprintf(stderr, "symbolyze: bad glob or symbol: %s\n", strerror(-rc));
@@ -361,7 +358,8 @@ static void print_call(const struct sz_call *k, void *ctx)
 		else
 			printf(",\"args\":[\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64
 			       "\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\"]}\n",
-			       k->args[0], k->args[1], k->args[2], k->args[3], k->args[4], k->args[5]);
+			       k->args[0], k->args[1], k->args[2], k->args[3], k->args[4],
+			       k->args[5]);
 		return;
 	}
 	sz_escape(k->comm, comm, sizeof(comm));
@@ -412,16 +410,16 @@ static void print_latency(const char *symbol, const uint64_t *b, size_t n, void 
 		sz_json_str(stdout, symbol);
 		fputs(",\"buckets\":[", stdout);
 		for (size_t i = lo; i <= hi && i < n; i++) {
-			printf("%s{\"low_ns\":%" PRIu64 ",\"high_ns\":%" PRIu64 ",\"count\":%" PRIu64
-			       "}",
+			printf("%s{\"low_ns\":%" PRIu64 ",\"high_ns\":%" PRIu64
+			       ",\"count\":%" PRIu64 "}",
 			       first ? "" : ",", (uint64_t)1 << i, ((uint64_t)2 << i) - 1, b[i]);
 			first = 0;
 		}
 		fputs("]}\n", stdout);
 		return;
 	}
-	printf("\n%s\n%24s : %-9s distribution\n", sz_escape(symbol, sym, sizeof(sym)),
-	       "nsecs", "count");
+	printf("\n%s\n%24s : %-9s distribution\n", sz_escape(symbol, sym, sizeof(sym)), "nsecs",
+	       "count");
 	for (size_t i = lo; i <= hi && i < n; i++) {
 		char bar[41];
 		size_t len = max ? (size_t)(b[i] * 40 / max) : 0;
@@ -559,7 +557,8 @@ static int cmd_watch(int argc, char **argv)
 		" exits, %" PRIu64 " lost, %" PRIu64 " repaired, %" PRIu64 " malformed",
 		st.events, st.duplicates, st.exits, st.lost, st.repaired, st.bad_records);
 	if (c.probe)
-		fprintf(stderr, "; %" PRIu64 " uprobes, %" PRIu64 " call records dropped, %" PRIu64
+		fprintf(stderr,
+			"; %" PRIu64 " uprobes, %" PRIu64 " call records dropped, %" PRIu64
 			" processes frozen and resumed",
 			st.probes, st.probe_drops, st.frozen);
 	fputc('\n', stderr);
@@ -593,8 +592,8 @@ static int cmd_resolve(int argc, char **argv)
 	}
 	rc = sz_resolve_file(argv[optind], argv[optind + 1], &info, err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "symbolyze: %s: %s\n",
-			sz_escape(argv[optind], path, sizeof(path)), err);
+		fprintf(stderr, "symbolyze: %s: %s\n", sz_escape(argv[optind], path, sizeof(path)),
+			err);
 		return EXIT_NOMATCH;
 	}
 	if (json) {
@@ -617,11 +616,11 @@ static int cmd_resolve(int argc, char **argv)
 		return 0;
 	}
 	printf("symbol       %s\n", sz_escape(argv[optind + 1], path, sizeof(path)));
-	printf("version      %s\n", info.version[0] ? sz_escape(info.version, path, sizeof(path))
-					     : "-");
+	printf("version      %s\n",
+	       info.version[0] ? sz_escape(info.version, path, sizeof(path)) : "-");
 	printf("type         %s\n", sz_sym_type_str(info.type));
-	printf("bind         %s\n", info.bind == STB_GLOBAL ? "global"
-				    : info.bind == STB_WEAK ? "weak"
+	printf("bind         %s\n", info.bind == STB_GLOBAL  ? "global"
+				    : info.bind == STB_WEAK  ? "weak"
 				    : info.bind == STB_LOCAL ? "local"
 							     : "other");
 	printf("value        0x%" PRIx64 "\n", info.value);

@@ -17,8 +17,8 @@
 #define VERSYM_INDEX 0x7fff
 #define MAX_VERDEFS 4096u
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen,
-							  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
+							 ...)
 {
 	va_list ap;
 
@@ -135,8 +135,8 @@ static int load_verdefs(struct sz_elf *e, Elf_Scn *scn, const GElf_Shdr *sh)
 
 static void find_build_id(struct sz_elf *e)
 {
-	int swap = e->ehdr.e_ident[EI_DATA] != (__BYTE_ORDER == __LITTLE_ENDIAN ? ELFDATA2LSB
-										   : ELFDATA2MSB);
+	int swap = e->ehdr.e_ident[EI_DATA] !=
+		   (__BYTE_ORDER == __LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB);
 	Elf_Scn *scn = NULL;
 	int r;
 
@@ -219,8 +219,8 @@ int sz_elf_open(int fd, struct sz_elf **out, char *err, size_t errlen)
 			seterr(err, errlen, "unreadable program header %zu", i);
 			goto fail;
 		}
-		e->seg[e->nseg++] = (struct sz_segment){ ph.p_type,   ph.p_flags,  ph.p_offset,
-							 ph.p_vaddr,  ph.p_filesz, ph.p_memsz,
+		e->seg[e->nseg++] = (struct sz_segment){ ph.p_type,  ph.p_flags,  ph.p_offset,
+							 ph.p_vaddr, ph.p_filesz, ph.p_memsz,
 							 ph.p_align };
 	}
 	while ((scn = elf_nextscn(e->elf, scn))) {
@@ -493,9 +493,8 @@ static int lookup_sysv(const struct sz_elf *e, const struct want *w, struct sz_e
 	return 0;
 }
 
-static void lookup_linear(const struct sz_elf *e, const struct sz_symtab *t,
-			  enum sz_elf_table tab, const struct want *w, struct sz_elf_sym *best,
-			  int *best_rank)
+static void lookup_linear(const struct sz_elf *e, const struct sz_symtab *t, enum sz_elf_table tab,
+			  const struct want *w, struct sz_elf_sym *best, int *best_rank)
 {
 	for (size_t i = 1; i < t->count; i++)
 		consider(e, t, tab, i, w, best, best_rank);

@@ -25,8 +25,8 @@ static uint32_t rd32(const unsigned char *p, int swap)
 	return swap ? bswap_32(v) : v;
 }
 
-int sz_notes_build_id(const void *buf, size_t len, uint64_t align, int swap,
-		      unsigned char *id, size_t *id_len)
+int sz_notes_build_id(const void *buf, size_t len, uint64_t align, int swap, unsigned char *id,
+		      size_t *id_len)
 {
 	const unsigned char *p = buf;
 	uint64_t off = 0;

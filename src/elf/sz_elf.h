@@ -12,16 +12,16 @@
 #include <stdint.h>
 
 #define SZ_BUILD_ID_MAX 64
-#define SZ_NOTE_MAX 1048576u	       /* a note's name or desc (elfexec's maxNoteSize) */
-#define SZ_NOTE_AREA_MAX (16u << 20)   /* a whole note segment or section */
+#define SZ_NOTE_MAX 1048576u	     /* a note's name or desc (elfexec's maxNoteSize) */
+#define SZ_NOTE_AREA_MAX (16u << 20) /* a whole note segment or section */
 #define SZ_MAX_PHDRS 4096u
-#define SZ_INFLATE_MAX (512u << 20)    /* a compressed section's claimed size */
-#define SZ_MAX_SYMS (64u << 20)	       /* sanity bound on a symbol table's entries */
+#define SZ_INFLATE_MAX (512u << 20) /* a compressed section's claimed size */
+#define SZ_MAX_SYMS (64u << 20)	    /* sanity bound on a symbol table's entries */
 
 enum sz_elf_table { SZ_TAB_DYNSYM = 1, SZ_TAB_SYMTAB = 2 };
 
 struct sz_elf_sym {
-	const char *name;    /* points into the image; without any "@VER" suffix length */
+	const char *name; /* points into the image; without any "@VER" suffix length */
 	size_t name_len;
 	const char *version; /* NULL if unversioned */
 	int hidden;	     /* non-default version (name@VER rather than name@@VER) */
@@ -65,7 +65,7 @@ struct sz_elf {
 };
 
 /* Flags for sz_elf_lookup. */
-#define SZ_LOOKUP_LINEAR 1   /* ignore hash tables (tests and benchmarks) */
+#define SZ_LOOKUP_LINEAR 1 /* ignore hash tables (tests and benchmarks) */
 #define SZ_LOOKUP_NO_SYMTAB 2
 
 /* Open an image over FD (not taken over: the caller closes it after sz_elf_close).
@@ -90,8 +90,8 @@ int sz_elf_build_id(const struct sz_elf *e, const unsigned char **id, size_t *le
  * build-ID.  ALIGN is the area's alignment (0, 1 and 4 mean 4; 8 is 8; anything
  * else is -EINVAL).  Returns 1 found, 0 none, -EBADMSG truncated or oversized
  * note, -ENOTUNIQ two build-IDs. */
-int sz_notes_build_id(const void *buf, size_t len, uint64_t align, int swap,
-		      unsigned char *id, size_t *id_len);
+int sz_notes_build_id(const void *buf, size_t len, uint64_t align, int swap, unsigned char *id,
+		      size_t *id_len);
 
 /* Load bias for a mapping of the file: runtime address = bias + symbol value.
  * START/END/PGOFF describe the mapping, PROT its PROT_* bits, PAGESZ the

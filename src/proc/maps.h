@@ -13,9 +13,9 @@
 struct sz_map {
 	uint64_t start, end, pgoff, ino;
 	unsigned dev_major, dev_minor;
-	unsigned prot;	 /* PROT_* bits */
-	int shared;	 /* 's' rather than 'p' */
-	int deleted;	 /* the line ended in " (deleted)" (stripped from path) */
+	unsigned prot;	  /* PROT_* bits */
+	int shared;	  /* 's' rather than 'p' */
+	int deleted;	  /* the line ended in " (deleted)" (stripped from path) */
 	const char *path; /* points into the line; NUL-terminated by the parser */
 	size_t path_len;
 };

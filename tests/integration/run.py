@@ -492,6 +492,32 @@ def watch_reports_exec():
 
 
 @test
+def watch_reports_interpreter_from_exec():
+    """ld.so is mapped by execve, not mmap: the exec hook reports it, at the
+    bias the kernel gave it (AT_BASE, as the process reads it)."""
+    ld = os.path.realpath("/lib64/ld-linux-x86-64.so.2")
+    value = int(json.loads(run_sz("resolve", "--json", ld, "__tls_get_addr",
+                                  expect=0).stdout)["value"], 16)
+    w = Watch(os.path.basename(ld), ["__tls_get_addr"])
+    try:
+        tg = Target([fix("target-pie"), "-b"])
+        try:
+            base = tg.truth[0][0]
+            recs = w.wait_for(lambda r: r["event"] == "found" and r["pid"] == tg.pid, 10,
+                              "interpreter not reported")
+            time.sleep(0.1)
+            check(len(w.found(tg.pid)) == 1, "reported %d times" % len(w.found(tg.pid)))
+            r = recs[0]
+            check(r["source"] == "exec", "source %s" % r["source"])
+            check(int(r["load_bias"], 16) == base and int(r["address"], 16) == base + value,
+                  "bias %s address %s, AT_BASE 0x%x" % (r["load_bias"], r["address"], base))
+        finally:
+            tg.close()
+    finally:
+        w.stop()
+
+
+@test
 def watch_process_that_exits_at_once():
     """Maps the library and is gone before symbolyze reads anything of it."""
     d, lib = fresh_copy(fix("libfix-nosep.so"), "libfixw2.so")

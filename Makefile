@@ -49,7 +49,8 @@ BPF_APPS := watch probe
 BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
-UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec
+UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec \
+	test_loads
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures

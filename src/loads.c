@@ -39,15 +39,16 @@ int sz_loads_add(struct sz_loads *l, pid_t pid, dev_t dev, ino_t ino, uint64_t b
 	return 1;
 }
 
-size_t sz_loads_forget(struct sz_loads *l, pid_t pid, uint64_t before)
+/* Unlink and free the entries of one chain that DROP selects. */
+static size_t drop_if(struct sz_load **pp, int (*drop)(const struct sz_load *e, void *ctx),
+		      void *ctx)
 {
-	struct sz_load **pp = &l->bucket[bucket(pid)];
 	size_t n = 0;
 
 	while (*pp) {
 		struct sz_load *e = *pp;
 
-		if (e->pid == pid && e->ts < before) {
+		if (drop(e, ctx)) {
 			*pp = e->next;
 			free(e);
 			n++;
@@ -55,29 +56,49 @@ size_t sz_loads_forget(struct sz_loads *l, pid_t pid, uint64_t before)
 			pp = &e->next;
 		}
 	}
+	return n;
+}
+
+struct forget_ctx {
+	pid_t pid;
+	uint64_t before;
+};
+
+static int seen_before(const struct sz_load *e, void *ctx)
+{
+	const struct forget_ctx *f = ctx;
+
+	return e->pid == f->pid && e->ts < f->before;
+}
+
+size_t sz_loads_forget(struct sz_loads *l, pid_t pid, uint64_t before)
+{
+	struct forget_ctx f = { pid, before };
+	size_t n = drop_if(&l->bucket[bucket(pid)], seen_before, &f);
+
 	l->count -= n;
 	return n;
 }
 
+struct prune_ctx {
+	int (*alive)(pid_t pid, void *ctx);
+	void *ctx;
+};
+
+static int process_gone(const struct sz_load *e, void *ctx)
+{
+	const struct prune_ctx *p = ctx;
+
+	return !p->alive(e->pid, p->ctx);
+}
+
 size_t sz_loads_prune(struct sz_loads *l, int (*alive)(pid_t pid, void *ctx), void *ctx)
 {
+	struct prune_ctx p = { alive, ctx };
 	size_t n = 0;
 
-	for (size_t b = 0; b < SZ_LOADS_BUCKETS; b++) {
-		struct sz_load **pp = &l->bucket[b];
-
-		while (*pp) {
-			struct sz_load *e = *pp;
-
-			if (!alive(e->pid, ctx)) {
-				*pp = e->next;
-				free(e);
-				n++;
-			} else {
-				pp = &e->next;
-			}
-		}
-	}
+	for (size_t b = 0; b < SZ_LOADS_BUCKETS; b++)
+		n += drop_if(&l->bucket[b], process_gone, &p);
 	l->count -= n;
 	return n;
 }

@@ -33,6 +33,19 @@ def check(cond, msg):
         raise Fail(msg)
 
 
+def close_child(p, timeout):
+    """Close a fixture's stdin (its cue to exit) and reap it, killing if need be."""
+    try:
+        p.stdin.close()
+    except OSError:
+        pass
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 class Target:
     """A fixture process; its ground truth is read from its stdout."""
 
@@ -57,15 +70,7 @@ class Target:
         return self.p.pid
 
     def close(self):
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        close_child(self.p, 5)
 
 
 def run_sz(*args, expect=None):
@@ -708,15 +713,7 @@ class Caller:
         self.p.stdin.flush()
 
     def close(self):
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        close_child(self.p, 10)
 
 
 def probed(w, pid, sym):

@@ -3,7 +3,8 @@
 # Install the Debian packages symbolyze builds and tests with, if missing.
 set -euo pipefail
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev pkg-config
-      libpython3-dev python3 libclang-rt-14-dev binutils)
+      libpython3-dev python3 libclang-rt-14-dev binutils clang-tidy cppcheck clang-format
+      man-db groff-base util-linux)
 # The benchmark also measures the tools users would otherwise reach for.
 [ "${1:-}" = bench ] && pkgs+=(bpftrace bpfcc-tools libllvm15)
 missing=()

@@ -310,7 +310,8 @@ static __always_inline void fill_task(struct sz_watch_rec *r, __u32 type, __u32 
 static __always_inline void emit(struct sz_watch_rec *r)
 {
 	__u8 one = 1;
-	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT;
+	/* A forked child inherits its parent's uprobes: nothing to wait for. */
+	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT && r->type != SZ_WATCH_FORK;
 
 	/* Stop first, then publish: were the record visible first, userspace
 	 * could send its SIGCONT before our SIGSTOP and leave the process
@@ -488,6 +489,29 @@ int BPF_PROG(sz_sys_exit, struct pt_regs *regs, long ret)
 }
 
 /* ---- exit ---- */
+
+/* A process known to map a matching file forks: the child maps it too, without
+ * any mmap or exec of its own (pre-fork servers, workers after a reload). */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sz_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct sz_watch_rec *r;
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), tgid = BPF_CORE_READ(child, tgid);
+
+	/* Threads share their process's mappings: only new processes count. */
+	if (targ_tgid || tgid != BPF_CORE_READ(child, pid) ||
+	    !bpf_map_lookup_elem(&seen, &ptgid))
+		return 0;
+	r = scratch_rec();
+	if (!r)
+		return 0;
+	zero_rec(r);
+	zero_path(r);
+	fill_task(r, SZ_WATCH_FORK, tgid, tgid);
+	r->start = ptgid;
+	emit(r);
+	return 0;
+}
 
 /* Fires per thread; report once the whole thread group is dead
  * (signal->live hit 0 before this tracepoint; on >= 6.16 that is the

@@ -33,6 +33,7 @@ enum sz_watch_type {
 	SZ_WATCH_EXEC_INTERP = 2, /* its ELF interpreter (VMA at AT_BASE) */
 	SZ_WATCH_MMAP = 3,	  /* successful file mmap(2) */
 	SZ_WATCH_EXIT = 4,	  /* thread group gone (only tgids that produced records) */
+	SZ_WATCH_FORK = 5,	  /* new process forked by one we know of; start = parent tgid */
 };
 
 /*

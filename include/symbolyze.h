@@ -30,6 +30,7 @@ enum sz_source {
 	SZ_SOURCE_SCAN = 0, /* found by reading /proc */
 	SZ_SOURCE_EXEC = 1, /* mapped by execve() */
 	SZ_SOURCE_MMAP = 2, /* mapped by mmap() */
+	SZ_SOURCE_FORK = 3, /* inherited: forked by a process that maps it */
 };
 
 enum sz_sym_type {
@@ -216,6 +217,10 @@ SZ_API int sz_watch_start(struct sz_watch *w);
 SZ_API int sz_watch_poll(struct sz_watch *w, int timeout_ms);
 SZ_API void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out);
 SZ_API const char *sz_watch_error(const struct sz_watch *w);
+/* Stop watching: detach, then deliver the records still queued (resuming any
+ * process frozen for them).  Counts and histograms stay readable until
+ * sz_watch_free(), which stops first if needed. */
+SZ_API void sz_watch_stop(struct sz_watch *w);
 /* Probes: the call stream (SZ_PROBE_TRACE), and what BPF aggregated so far. */
 SZ_API int sz_watch_on_call(struct sz_watch *w, sz_call_fn fn, void *ctx);
 SZ_API int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx);

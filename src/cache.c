@@ -107,6 +107,30 @@ struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st)
 	return f;
 }
 
+size_t sz_cache_evict(struct sz_cache *c, int (*keep)(const struct sz_file *f, void *ctx),
+		      void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t b = 0; b < SZ_CACHE_BUCKETS; b++) {
+		struct sz_file **pp = &c->bucket[b];
+
+		while (*pp) {
+			struct sz_file *f = *pp;
+
+			if (keep(f, ctx)) {
+				pp = &f->next;
+				continue;
+			}
+			*pp = f->next;
+			file_free(f);
+			n++;
+		}
+	}
+	c->nfiles -= n;
+	return n;
+}
+
 const struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *name)
 {
 	struct sz_symres *r = &f->syms[i];

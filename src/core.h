@@ -60,6 +60,10 @@ struct sz_file *sz_cache_find(struct sz_cache *c, const struct stat *st);
 /* Parse the file open on FD (taken over) and cache it; never NULL except on
  * ENOMEM, a failed parse is cached too, with err set. */
 struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st);
+/* Drop the files KEEP does not want (it returns 0): no parsed copy or open
+ * descriptor outlives the loads that needed it. */
+size_t sz_cache_evict(struct sz_cache *c, int (*keep)(const struct sz_file *f, void *ctx),
+		      void *ctx);
 /* Resolve requested symbol I in F (memoized). */
 const struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *name);
 
@@ -78,8 +82,13 @@ int sz_loads_add(struct sz_loads *l, pid_t pid, dev_t dev, ino_t ino, uint64_t b
  * seen after it belongs to the new one; UINT64_MAX forgets all). */
 size_t sz_loads_forget(struct sz_loads *l, pid_t pid, uint64_t before);
 uint64_t sz_now_ns(void);
+enum sz_sym_type sz_sym_type_of(unsigned char stt);
 size_t sz_loads_prune(struct sz_loads *l, int (*alive)(pid_t pid, void *ctx), void *ctx);
 void sz_loads_fini(struct sz_loads *l);
+/* True if some load is of the file (DEV, INO). */
+int sz_loads_has_file(const struct sz_loads *l, dev_t dev, ino_t ino);
+/* FN for the pid of every load (once per load, so a pid may come again). */
+void sz_loads_for_each_pid(const struct sz_loads *l, void (*fn)(pid_t pid, void *ctx), void *ctx);
 
 struct sz_observer {
 	sz_found_fn found;
@@ -119,6 +128,9 @@ void sz_problem_emit(struct sz_scanner *s, enum sz_reason reason, int err,
 
 /* The pipeline: one mapping of one file in one process, file open or cached.
  * Emits found records and problems.  Returns 0 or an observer's stop value. */
+/* Scan one process, reporting its loads with source SRC. */
+int sz_scanner_scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src);
+
 int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_ctx *p,
 		      const struct sz_map *m, struct sz_file *f);
 

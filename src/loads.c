@@ -116,3 +116,19 @@ void sz_loads_fini(struct sz_loads *l)
 	}
 	l->count = 0;
 }
+
+void sz_loads_for_each_pid(const struct sz_loads *l, void (*fn)(pid_t pid, void *ctx), void *ctx)
+{
+	for (size_t b = 0; b < SZ_LOADS_BUCKETS; b++)
+		for (const struct sz_load *e = l->bucket[b]; e; e = e->next)
+			fn(e->pid, ctx);
+}
+
+int sz_loads_has_file(const struct sz_loads *l, dev_t dev, ino_t ino)
+{
+	for (size_t b = 0; b < SZ_LOADS_BUCKETS; b++)
+		for (const struct sz_load *e = l->bucket[b]; e; e = e->next)
+			if (e->dev == dev && e->ino == ino)
+				return 1;
+	return 0;
+}

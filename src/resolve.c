@@ -14,6 +14,7 @@
 int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out, char *err,
 		    size_t errlen)
 {
+	struct sz_symbol_info info;
 	struct sz_elf *e = NULL;
 	struct sz_elf_sym sym;
 	struct sz_layout l;
@@ -38,25 +39,22 @@ int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info 
 		goto out;
 	}
 	sz_elf_layout(e, &l);
-	memset((char *)out + sizeof(out->sz), 0, sizeof(*out) - sizeof(out->sz));
-	out->type = sym.type == STT_FUNC	? SZ_SYM_FUNC
-		    : sym.type == STT_OBJECT	? SZ_SYM_OBJECT
-		    : sym.type == STT_GNU_IFUNC ? SZ_SYM_IFUNC
-		    : sym.type == STT_TLS	? SZ_SYM_TLS
-		    : sym.type == STT_NOTYPE	? SZ_SYM_NOTYPE
-		    : sym.type == STT_COMMON	? SZ_SYM_COMMON
-						: SZ_SYM_OTHER;
-	out->bind = sym.bind;
+	memset(&info, 0, sizeof(info));
+	info.type = sz_sym_type_of(sym.type);
+	info.bind = sym.bind;
 	if (sym.version)
-		snprintf(out->version, sizeof(out->version), "%s", sym.version);
-	out->value = sym.value;
-	out->size = sym.size;
-	out->has_file_offset = !sz_elf_vaddr_to_offset(&l, sym.value, &out->file_offset);
-	out->from_symtab = sym.table == SZ_TAB_SYMTAB;
-	out->elf_type = l.e_type;
+		snprintf(info.version, sizeof(info.version), "%s", sym.version);
+	info.value = sym.value;
+	info.size = sym.size;
+	info.has_file_offset = !sz_elf_vaddr_to_offset(&l, sym.value, &info.file_offset);
+	info.from_symtab = sym.table == SZ_TAB_SYMTAB;
+	info.elf_type = l.e_type;
 	if (sz_elf_build_id(e, &id, &idlen) == 0)
 		for (size_t i = 0; i < idlen; i++)
-			snprintf(out->build_id + 2 * i, 3, "%02x", id[i]);
+			snprintf(info.build_id + 2 * i, 3, "%02x", id[i]);
+	/* Copy only what the caller's (possibly older, smaller) struct holds. */
+	info.sz = out->sz;
+	memcpy(out, &info, out->sz < sizeof(info) ? out->sz : sizeof(info));
 out:
 	sz_elf_close(e);
 	close(fd);

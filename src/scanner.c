@@ -48,11 +48,13 @@ const char *sz_source_str(enum sz_source s)
 		return "exec";
 	case SZ_SOURCE_MMAP:
 		return "mmap";
+	case SZ_SOURCE_FORK:
+		return "fork";
 	}
 	return "unknown";
 }
 
-static enum sz_sym_type sym_type(unsigned char stt)
+enum sz_sym_type sz_sym_type_of(unsigned char stt)
 {
 	switch (stt) {
 	case STT_NOTYPE:
@@ -230,7 +232,7 @@ static void load_comm(struct sz_scanner *s, struct sz_proc_ctx *p)
 static void attach_probe(struct sz_scanner *s, const struct sz_proc_ctx *p, const struct sz_map *m,
 			 const struct sz_file *f, size_t i, struct sz_found *fd)
 {
-	char err[160];
+	char err[160] = "uprobe attach failed";
 	int r;
 
 	if (fd->type == SZ_SYM_IFUNC) {
@@ -315,7 +317,7 @@ int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_c
 		fd.build_id = f->build_id[0] ? f->build_id : NULL;
 		fd.symbol = s->symbols[i];
 		fd.version = r->sym.version;
-		fd.type = sym_type(r->sym.type);
+		fd.type = sz_sym_type_of(r->sym.type);
 		fd.value = r->sym.value;
 		fd.size = r->sym.size;
 		fd.load_bias = bias;
@@ -338,15 +340,6 @@ int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_c
 	return 0;
 }
 
-/* Files already opened for this process, by maps identity, so the several
- * mappings of one library cost one stat, not one each. */
-struct seen {
-	unsigned maj, min;
-	uint64_t ino;
-	struct sz_file *f;
-	int err;
-};
-
 static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p, const struct sz_map *m,
 				int *errp)
 {
@@ -359,7 +352,7 @@ static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p, con
 	/* stat() through map_files is cheaper than open() and enough for a hit. */
 	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", s->proc, (int)p->pid,
 		 (unsigned long long)m->start, (unsigned long long)m->end);
-	if (stat(path, &st) == 0 && (uint64_t)st.st_ino == m->ino) {
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_ino == m->ino) {
 		f = sz_cache_find(&s->cache, &st);
 		if (f)
 			return f;
@@ -380,71 +373,115 @@ static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p, con
 	return f;
 }
 
-static int scan_pid(struct sz_scanner *s, pid_t pid)
+/* One matching mapping of a process, with its file. */
+struct cand {
+	struct sz_map m;
+	struct sz_file *f;
+	int err;
+};
+
+/* A first-load mapping is a load only if the file's code is mapped where that
+ * load puts it: a tool that merely mmaps a library to read it (a profiler, a
+ * debugger, libelf) maps no code there.  Files without code need no proof. */
+static int code_mapped(const struct sz_scanner *s, const struct cand *c, size_t n, size_t k)
+{
+	const struct sz_layout *l = &c[k].f->layout;
+	int x = sz_elf_exec_segment(l);
+	uint64_t bias, want;
+
+	if (x < 0 || (c[k].m.prot & PROT_EXEC) || l->e_type == ET_REL)
+		return 1;
+	if (sz_elf_load_bias(l, c[k].m.start, c[k].m.end, c[k].m.pgoff, c[k].m.prot, s->pagesz,
+			     &bias))
+		return 1; /* let the pipeline explain the layout problem */
+	want = bias + (l->seg[x].vaddr & ~(s->pagesz - 1));
+	for (size_t i = 0; i < n; i++)
+		if (c[i].f == c[k].f && (c[i].m.prot & PROT_EXEC) && c[i].m.start <= want &&
+		    want < c[i].m.end)
+			return 1;
+	return 0;
+}
+
+static int scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src)
 {
 	struct sz_proc_ctx p = { .pid = pid, .ts = sz_now_ns() };
-	struct seen seen[64];
-	size_t nseen = 0;
+	struct cand *c = NULL;
+	size_t n = 0, cap = 0;
 	char path[320], *buf = NULL, *line, *next;
-	ssize_t n;
+	ssize_t len;
 	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/%d/maps", s->proc, (int)pid);
-	n = sz_read_file(AT_FDCWD, path, SZ_MAPS_MAX, &buf);
-	if (n < 0) {
+	len = sz_read_file(AT_FDCWD, path, SZ_MAPS_MAX, &buf);
+	if (len < 0) {
 		s->stats.processes_unreadable++;
-		sz_problem_emit(s, reason_of((int)n), (int)n, &p, NULL, NULL, 1,
-				"cannot read %s: %s", path, strerror((int)-n));
+		sz_problem_emit(s, reason_of((int)len), (int)len, &p, NULL, NULL, 1,
+				"cannot read %s: %s", path, strerror((int)-len));
 		return 0;
 	}
 	s->stats.processes++;
+	/* First the matching mappings with their files (several mappings of one
+	 * file cost one open), then the loads among them. */
 	for (line = buf; line && *line; line = next) {
-		struct sz_map m;
-		struct sz_file *f = NULL;
-		size_t len;
-		int err = 0;
+		struct cand k = { 0 };
+		size_t ll;
 
 		next = strchr(line, '\n');
-		len = next ? (size_t)(next - line) : strlen(line);
+		ll = next ? (size_t)(next - line) : strlen(line);
 		if (next)
 			*next++ = '\0';
-		if (sz_maps_parse_line(line, len, &m) || !sz_map_is_file(&m) ||
-		    !sz_glob_match_path(&s->glob, m.path))
+		if (sz_maps_parse_line(line, ll, &k.m) || !sz_map_is_file(&k.m) || k.m.shared ||
+		    !sz_glob_match_path(&s->glob, k.m.path))
 			continue;
-		for (size_t i = 0; i < nseen; i++)
-			if (seen[i].ino == m.ino && seen[i].maj == m.dev_major &&
-			    seen[i].min == m.dev_minor) {
-				f = seen[i].f;
-				err = seen[i].err ? seen[i].err : 0;
-				if (!f && !err)
-					err = -EIO;
-				goto have;
+		for (size_t i = 0; i < n; i++)
+			if (c[i].m.ino == k.m.ino && c[i].m.dev_major == k.m.dev_major &&
+			    c[i].m.dev_minor == k.m.dev_minor) {
+				k.f = c[i].f;
+				k.err = c[i].err;
+				break;
 			}
-		f = file_for(s, &p, &m, &err);
-		if (nseen < sizeof(seen) / sizeof(seen[0]))
-			seen[nseen++] = (struct seen){ m.dev_major, m.dev_minor, m.ino, f, err };
-have:
-		if (!f) {
+		if (!k.f && !k.err)
+			k.f = file_for(s, &p, &k.m, &k.err);
+		if (n == cap) {
+			struct cand *nc = realloc(c, (cap = cap ? 2 * cap : 16) * sizeof(*c));
+
+			if (!nc) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			c = nc;
+		}
+		c[n++] = k;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct cand *k = &c[i];
+
+		if (!k->f) {
 			/* Only the load-instance mapping speaks for the file, so one
 			 * unreadable library is one problem, not one per mapping. */
-			if (m.pgoff == 0 && (m.prot & PROT_READ)) {
+			if (k->m.pgoff == 0 && (k->m.prot & PROT_READ)) {
 				load_comm(s, &p);
-				sz_problem_emit(s, reason_of(err), err, &p, m.path, NULL, 1,
-						"cannot open mapped file: %s", strerror(-err));
+				sz_problem_emit(s, reason_of(k->err), k->err, &p, k->m.path, NULL, 1,
+						"cannot open mapped file: %s", strerror(-k->err));
 			}
 			continue;
 		}
-		if (!f->err &&
-		    !sz_elf_is_first_load_mapping(&f->layout, m.pgoff, m.prot, s->pagesz))
+		if (k->f->err ? k->m.pgoff != 0
+			      : !sz_elf_is_first_load_mapping(&k->f->layout, k->m.pgoff, k->m.prot,
+							      s->pagesz) ||
+					!code_mapped(s, c, n, i))
 			continue;
-		if (f->err && m.pgoff != 0)
-			continue;
-		rc = sz_handle_mapping(s, SZ_SOURCE_SCAN, &p, &m, f);
-		if (rc)
-			break;
+		rc = sz_handle_mapping(s, src, &p, &k->m, k->f);
 	}
+out:
+	free(c);
 	free(buf);
 	return rc;
+}
+
+int sz_scanner_scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src)
+{
+	return scan_pid(s, pid, src);
 }
 
 int sz_scanner_scan(struct sz_scanner *s)
@@ -456,7 +493,7 @@ int sz_scanner_scan(struct sz_scanner *s)
 	if (!s)
 		return -EINVAL;
 	if (s->opts.pid > 0)
-		return scan_pid(s, s->opts.pid);
+		return scan_pid(s, s->opts.pid, SZ_SOURCE_SCAN);
 	dir = opendir(s->proc);
 	if (!dir)
 		return -errno;
@@ -472,7 +509,7 @@ int sz_scanner_scan(struct sz_scanner *s)
 		/* Not ourselves: libelf maps the files we parse. */
 		if ((pid_t)pid == s->self)
 			continue;
-		rc = scan_pid(s, (pid_t)pid);
+		rc = scan_pid(s, (pid_t)pid, SZ_SOURCE_SCAN);
 		if (rc)
 			break;
 	}

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/membarrier.h>
+#include <linux/openat2.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +28,15 @@
 
 #define DEFAULT_RING_BYTES (4u << 20)
 #define PRUNE_INTERVAL_NS (5ull * 1000000000ull)
+#define FORK_GRACE_NS (20ull * 1000000ull) /* an exec within this wins over the fork */
+
+struct pending_fork {
+	pid_t pid;
+	uint64_t due_ns;
+};
+
+struct sz_watch;
+static int forks_due(struct sz_watch *w, int force);
 
 struct sz_watch {
 	struct sz_scanner *sc;
@@ -43,6 +53,9 @@ struct sz_watch {
 	} lost_obs[SZ_MAX_OBSERVERS];
 	size_t nlost_obs;
 	uint64_t drops_seen;
+	int stopped; /* detached: only the final drain's records are still delivered */
+	struct pending_fork *forks; /* forked children not yet scanned */
+	size_t nforks, forks_cap;
 	uint64_t last_prune_ns;
 	struct sz_watch_stats st;
 	char error[512];
@@ -82,8 +95,8 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 		free(w);
 		return -EINVAL;
 	}
-	SZ_OPTS(sz_scanner_opts, so, .glob = opts->glob, .symbols = opts->symbols,
-		.nsymbols = opts->nsymbols, .pid = opts->pid, .proc = opts->proc);
+	SZ_OPTS(sz_scanner_opts, so, .glob = w->opts.glob, .symbols = w->opts.symbols,
+		.nsymbols = w->opts.nsymbols, .pid = w->opts.pid, .proc = w->opts.proc);
 	err = sz_scanner_new(&so, &w->sc);
 	if (err) {
 		free(w);
@@ -98,27 +111,35 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 	return 0;
 }
 
+void sz_watch_stop(struct sz_watch *w)
+{
+	if (!w || !w->skel || w->stopped)
+		return;
+	w->stopped = 1;
+	/* No stop may follow the last drain: turn freezing off, detach, then
+	 * resume whatever the remaining records stopped. */
+	w->skel->bss->freeze_off = 1;
+	watch_bpf__detach(w->skel);
+	/* synchronize_rcu(): programs still running when we detached have
+	 * finished, so their records are in the ring for the drain. */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		usleep(50000); /* no membarrier: grace periods are short */
+	if (w->rb)
+		ring_buffer__consume(w->rb);
+	forks_due(w, 1);
+}
+
 void sz_watch_free(struct sz_watch *w)
 {
 	if (!w)
 		return;
-	if (w->skel) {
-		/* No stop may follow the last drain: turn freezing off, detach,
-		 * then resume whatever the remaining records stopped. */
-		w->skel->bss->freeze_off = 1;
-		watch_bpf__detach(w->skel);
-		/* synchronize_rcu(): programs still running when we detached have
-		 * finished, so their records are in the ring for the drain. */
-		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
-			usleep(50000); /* no membarrier: grace periods are short */
-		if (w->rb)
-			ring_buffer__consume(w->rb);
-	}
+	sz_watch_stop(w);
 	ring_buffer__free(w->rb);
 	watch_bpf__destroy(w->skel);
 	w->sc->probes = NULL;
 	sz_probe_mgr_free(w->probes);
 	sz_loads_fini(&w->loads);
+	free(w->forks);
 	sz_scanner_free(w->sc);
 	free(w);
 }
@@ -185,37 +206,26 @@ int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 	return sz_probe_mgr_latency(w->probes, fn, ctx);
 }
 
-static int same_ident(const struct stat *st, const struct sz_map *m)
-{
-	return (uint64_t)st->st_ino == m->ino && major(st->st_dev) == m->dev_major &&
-	       minor(st->st_dev) == m->dev_minor;
-}
-
-/* Open PATH only if it is the very inode of the record. */
-static struct sz_file *file_by_path(struct sz_scanner *s, const char *path, const struct sz_map *m)
+/* The record's file by its path, walked without symlinks under DIRFD (the
+ * root, or the process's root for a path of another mount namespace), and
+ * used only if it is the very inode the kernel reported. */
+static struct sz_file *file_by_path(struct sz_scanner *s, int dirfd, const char *path,
+				    uint64_t resolve, const struct sz_map *m)
 {
 	struct sz_file *f;
 	struct stat st;
-	int fd;
+	int fd = sz_open_checked(dirfd, path, resolve | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+				 m, 1, &st);
 
-	if (stat(path, &st) || !same_ident(&st, m))
-		return NULL;
-	f = sz_cache_find(&s->cache, &st);
-	if (f)
-		return f;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !same_ident(&st, m)) {
-		close(fd);
-		return NULL;
-	}
 	f = sz_cache_find(&s->cache, &st);
 	if (f) {
 		close(fd);
 		return f;
 	}
-	return sz_cache_add(&s->cache, fd, &st);
+	fd = sz_reopen_read(fd);
+	return fd < 0 ? NULL : sz_cache_add(&s->cache, fd, &st);
 }
 
 /* The live process: the VMA now holding the record's start (ld.so's first
@@ -269,6 +279,57 @@ static unsigned vm_prot(uint64_t vm_flags)
 	       (vm_flags & 4 ? PROT_EXEC : 0);
 }
 
+static int fork_pending(struct sz_watch *w, pid_t pid, uint64_t ts)
+{
+	if (w->nforks == w->forks_cap) {
+		size_t cap = w->forks_cap ? 2 * w->forks_cap : 64;
+		struct pending_fork *n = realloc(w->forks, cap * sizeof(*n));
+
+		if (!n)
+			return sz_scanner_scan_pid(w->sc, pid, SZ_SOURCE_FORK) ? -ECANCELED : 0;
+		w->forks = n;
+		w->forks_cap = cap;
+	}
+	w->forks[w->nforks].pid = pid;
+	w->forks[w->nforks++].due_ns = ts + FORK_GRACE_NS;
+	return 0;
+}
+
+static void fork_done(struct sz_watch *w, pid_t pid)
+{
+	for (size_t i = 0; i < w->nforks; i++)
+		if (w->forks[i].pid == pid)
+			w->forks[i--] = w->forks[--w->nforks];
+}
+
+/* Scan the children whose grace period is over (all of them if FORCE). */
+static int forks_due(struct sz_watch *w, int force)
+{
+	uint64_t now = sz_now_ns();
+	int rc = 0;
+
+	for (size_t i = 0; i < w->nforks && !rc; i++) {
+		pid_t pid = w->forks[i].pid;
+
+		if (!force && w->forks[i].due_ns > now)
+			continue;
+		w->forks[i--] = w->forks[--w->nforks];
+		rc = sz_scanner_scan_pid(w->sc, pid, SZ_SOURCE_FORK);
+	}
+	return rc;
+}
+
+static int is_code_mapping(const struct sz_scanner *s, const struct sz_file *f,
+			   const struct sz_map *m)
+{
+	int x = sz_elf_exec_segment(&f->layout);
+
+	if (x < 0) /* no code: the load's first mapping is all there is */
+		return sz_elf_is_first_load_mapping(&f->layout, m->pgoff, m->prot, s->pagesz);
+	return (m->prot & PROT_EXEC) &&
+	       sz_elf_mapping_segment(&f->layout, m->pgoff, m->prot, s->pagesz) == x;
+}
+
 static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 {
 	struct sz_scanner *s = w->sc;
@@ -292,13 +353,22 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	p.have_comm = 1;
 	switch (r->type) {
 	case SZ_WATCH_EXIT:
-		sz_loads_forget(&w->loads, p.pid, UINT64_MAX);
+		fork_done(w, p.pid);
+		/* Only what was seen before the exit: a scan may already have seen
+		 * a new process that reuses the pid. */
+		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
 		w->st.exits++;
 		return 0;
+	case SZ_WATCH_FORK:
+		/* The child maps what its parent maps.  Most children exec at
+		 * once (shells, spawners) and are better reported by their exec;
+		 * the others are scanned when the grace period ends. */
+		return fork_pending(w, p.pid, r->ts_ns);
 	case SZ_WATCH_EXEC:
 		/* A new image: the old one's loads are gone (but not what a scan
 		 * already saw of the new one). */
 		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
+		fork_done(w, p.pid);
 		src = SZ_SOURCE_EXEC;
 		m.prot = vm_prot(r->vm_flags);
 		break;
@@ -307,6 +377,10 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		m.prot = vm_prot(r->vm_flags);
 		break;
 	default:
+		/* A shared mapping is someone reading the file, never a load. */
+		if ((r->mflags & MAP_TYPE) == MAP_SHARED ||
+		    (r->mflags & MAP_TYPE) == MAP_SHARED_VALIDATE)
+			return 0;
 		m.prot = r->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
 		break;
 	}
@@ -323,17 +397,28 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	m.path_len = strlen(path);
 	m.deleted = !!(r->path_flags & SZ_WATCH_PATH_DELETED);
 	/* BPF matched the base name; a path pattern is checked on the whole path. */
-	if ((s->glob.flags & SZ_GLOB_PATHNAME) &&
-	    (!have_path || !sz_glob_match_path(&s->glob, path)))
-		return 0;
+	if (s->glob.flags & SZ_GLOB_PATHNAME) {
+		if (!have_path) {
+			sz_problem_emit(s, SZ_REASON_IO, -ENAMETOOLONG, &p, r->name, NULL, 1,
+					"the file's full path is unknown (too deep or too long): "
+					"a path pattern cannot be checked against it");
+			return 0;
+		}
+		if (!sz_glob_match_path(&s->glob, path))
+			return 0;
+	}
 	if (have_path && !m.deleted && !(r->path_flags & SZ_WATCH_PATH_FOREIGN)) {
-		f = file_by_path(s, path, &m);
+		f = file_by_path(s, AT_FDCWD, path, 0, &m);
 	} else if (have_path && !m.deleted) {
 		/* The path is the one inside the process's mount namespace. */
-		char rooted[SZ_WATCH_PATH_LEN + 64];
+		char root[320];
+		int rootfd;
 
-		snprintf(rooted, sizeof(rooted), "%s/%d/root%s", s->proc, (int)p.pid, path);
-		f = file_by_path(s, rooted, &m);
+		snprintf(root, sizeof(root), "%s/%d/root", s->proc, (int)p.pid);
+		rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		f = rootfd < 0 ? NULL : file_by_path(s, rootfd, path, RESOLVE_IN_ROOT, &m);
+		if (rootfd >= 0)
+			close(rootfd);
 	} else {
 		f = NULL;
 	}
@@ -348,10 +433,13 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 					strerror(err ? -err : EIO));
 		return 0;
 	}
-	/* mmap records: only the mapping that starts a load (ld.so maps the whole
-	 * span with the first segment first; the rest are MAP_FIXED overlays).
-	 * The exec record already names the text segment's VMA. */
-	if (r->type != SZ_WATCH_EXEC && !f->err &&
+	/* One record speaks for a load.  mmap: the one that maps the code, which
+	 * a tool merely reading the library never does, and before which no
+	 * call can happen (so --freeze loses none).  The interpreter's record is
+	 * its first mapping; the executable's, its text. */
+	if (!f->err && r->type == SZ_WATCH_MMAP && !is_code_mapping(s, f, &m))
+		return 0;
+	if (!f->err && r->type == SZ_WATCH_EXEC_INTERP &&
 	    !sz_elf_is_first_load_mapping(&f->layout, m.pgoff, m.prot, s->pagesz))
 		return 0;
 	if (f->err && m.pgoff != 0)
@@ -372,7 +460,8 @@ static int handle_rec(void *ctx, void *data, size_t size)
 		kill((pid_t)r->tgid, SIGCONT);
 		w->st.frozen++;
 	}
-	return rc;
+	/* The final drain must reach every record, whatever observers say. */
+	return w->stopped ? 0 : rc;
 }
 
 /* The BPF side matches base names: a path pattern contributes its last part. */
@@ -395,9 +484,35 @@ static void report_lost(struct sz_watch *w, uint64_t records, uint64_t repaired)
 		w->lost_obs[i].fn(&l, w->lost_obs[i].ctx);
 }
 
+static int file_in_use(const struct sz_file *f, void *ctx)
+{
+	const struct sz_watch *w = ctx;
+
+	return sz_loads_has_file(&w->loads, f->dev, f->ino);
+}
+
 static int pid_alive(pid_t pid, void *ctx)
 {
 	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+static void mark_seen(pid_t pid, void *ctx)
+{
+	struct sz_watch *w = ctx;
+	__u32 key = (__u32)pid;
+	__u8 one = 1;
+
+	bpf_map__update_elem(w->skel->maps.seen, &key, sizeof(key), &one, sizeof(one), BPF_ANY);
+}
+
+/* Processes a scan found are known to the BPF side too, so their forks and
+ * exits are reported like those of processes it saw itself. */
+static int scan_and_mark(struct sz_watch *w)
+{
+	int rc = sz_scanner_scan(w->sc);
+
+	sz_loads_for_each_pid(&w->loads, mark_seen, w);
+	return rc;
 }
 
 /* Rescan /proc: loads the lost records announced are found there (if the
@@ -408,7 +523,7 @@ static int repair(struct sz_watch *w, uint64_t dropped)
 	int rc;
 
 	sz_loads_prune(&w->loads, pid_alive, NULL);
-	rc = sz_scanner_scan(w->sc);
+	rc = scan_and_mark(w);
 	report_lost(w, dropped, w->sc->stats.mappings - before);
 	return rc;
 }
@@ -451,11 +566,8 @@ int sz_watch_start(struct sz_watch *w)
 		     strerror(-err));
 		goto fail;
 	}
-	err = watch_bpf__attach(w->skel);
-	if (err) {
-		fail(w, "cannot attach the BPF program to tracepoints: %s", strerror(-err));
-		goto fail;
-	}
+	/* Everything that can fail goes before attach: once attached with
+	 * --freeze, processes stop, and only a consumer resumes them. */
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.rb), handle_rec, w, NULL);
 	if (!w->rb) {
 		err = -errno;
@@ -477,11 +589,16 @@ int sz_watch_start(struct sz_watch *w)
 		}
 		w->sc->probes = w->probes;
 	}
+	err = watch_bpf__attach(w->skel);
+	if (err) {
+		fail(w, "cannot attach the BPF program to tracepoints: %s", strerror(-err));
+		goto fail;
+	}
 	w->last_prune_ns = sz_now_ns();
 	/* The watch is live: whatever maps a file from now on is recorded, so the
 	 * scan cannot miss anything in between. */
 	if (!w->opts.no_scan) {
-		err = sz_scanner_scan(w->sc);
+		err = scan_and_mark(w);
 		if (err < 0 && err != -ECANCELED) {
 			fail(w, "cannot scan %s: %s", w->sc->proc, strerror(-err));
 			goto fail;
@@ -489,6 +606,7 @@ int sz_watch_start(struct sz_watch *w)
 	}
 	return 0;
 fail:
+	sz_watch_stop(w); /* resumes whatever a partial start froze */
 	ring_buffer__free(w->rb);
 	w->rb = NULL;
 	watch_bpf__destroy(w->skel);
@@ -496,6 +614,7 @@ fail:
 	w->sc->probes = NULL;
 	sz_probe_mgr_free(w->probes);
 	w->probes = NULL;
+	w->stopped = 0;
 	return err;
 }
 
@@ -504,7 +623,7 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 	uint64_t drops;
 	int n;
 
-	if (!w || !w->rb)
+	if (!w || !w->rb || w->stopped)
 		return -EINVAL;
 	n = ring_buffer__poll(w->rb, timeout_ms);
 	if (n < 0 && n != -EINTR)
@@ -521,9 +640,14 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 		if (rc < 0)
 			return rc;
 	}
+	if (w->nforks && forks_due(w, 0))
+		return -ECANCELED;
 	if (sz_now_ns() - w->last_prune_ns > PRUNE_INTERVAL_NS) {
-		/* Exit records can be dropped too: forget processes that are gone. */
+		/* Exit records can be dropped too: forget processes that are gone,
+		 * then the files no live load needs (a deleted library's inode is
+		 * freed once its last user is gone). */
 		sz_loads_prune(&w->loads, pid_alive, NULL);
+		sz_cache_evict(&w->sc->cache, file_in_use, w);
 		w->last_prune_ns = sz_now_ns();
 	}
 	return n;

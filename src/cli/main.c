@@ -325,6 +325,11 @@ static int cmd_scan(int argc, char **argv)
 		return EXIT_ENV;
 	}
 	print_summary(&st);
+	if (!st.processes && st.problems[SZ_REASON_PERMISSION]) {
+		fprintf(stderr, "symbolyze: no process's memory map was readable: run as root "
+				"(or with CAP_SYS_PTRACE and CAP_SYS_ADMIN)\n");
+		return EXIT_ENV;
+	}
 	return st.found ? 0 : EXIT_NOMATCH;
 }
 
@@ -444,20 +449,24 @@ static void print_aggregates(struct sz_watch *w, struct cli *c)
 	(void)fflush(stdout);
 }
 
-/* Signals only set a flag; the poll loop shuts down in order.  SA_RESETHAND:
- * a second signal takes the default action, should shutdown ever hang. */
-static int install_signals(void)
+/* Signals only set a flag; the poll loop shuts down in order.  SIGHUP (the
+ * SSH session dropped) and SIGQUIT shut down like SIGTERM.  A second signal
+ * takes the default action should shutdown hang (SA_RESETHAND), except with
+ * --freeze: then the drain that resumes frozen processes must not be cut. */
+static int install_signals(int freeze)
 {
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
-
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = freeze ? 0 : SA_RESETHAND };
 	struct sigaction usr = { .sa_handler = on_usr1 };
 
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&usr.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
-	    sigaction(SIGUSR1, &usr, NULL))
+	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		if (sigaction(stops[i], &sa, NULL))
+			return -errno;
+	if (sigaction(SIGUSR1, &usr, NULL))
 		return -errno;
-	(void)signal(SIGPIPE, SIG_IGN); /* cannot fail for a valid signal number */
+	(void)signal(SIGPIPE, SIG_IGN); /* a closed pipe is an EPIPE, not a death */
 	return 0;
 }
 
@@ -508,7 +517,7 @@ static int cmd_watch(int argc, char **argv)
 	sz_watch_on_problem(w, print_problem, &c);
 	sz_watch_on_lost(w, print_lost, &c);
 	sz_watch_on_call(w, print_call, &c);
-	rc = install_signals();
+	rc = install_signals(c.freeze);
 	if (!rc)
 		rc = sz_watch_start(w);
 	if (rc) {
@@ -545,9 +554,9 @@ static int cmd_watch(int argc, char **argv)
 		}
 		rc = 0;
 	}
-	/* Drain what is already in the ring, print what BPF aggregated, then
-	 * detach everything. */
-	sz_watch_poll(w, 0);
+	/* Detach and deliver what is still queued, then print what BPF
+	 * aggregated: the tables come after the last record. */
+	sz_watch_stop(w);
 	print_aggregates(w, &c);
 	sz_watch_stats(w, &st);
 	sz_watch_free(w);

@@ -67,6 +67,14 @@ int sz_elf_first_load(const struct sz_layout *l)
 	return -ENOENT;
 }
 
+int sz_elf_exec_segment(const struct sz_layout *l)
+{
+	for (size_t i = 0; i < l->nseg; i++)
+		if (l->seg[i].type == PT_LOAD && l->seg[i].filesz && (l->seg[i].flags & PF_X))
+			return (int)i;
+	return -ENOENT;
+}
+
 int sz_elf_is_first_load_mapping(const struct sz_layout *l, uint64_t pgoff, unsigned prot,
 				 uint64_t pagesz)
 {

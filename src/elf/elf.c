@@ -50,7 +50,7 @@ static Elf_Data *section_data(Elf_Scn *scn, const GElf_Shdr *sh)
 {
 	Elf_Data *d;
 
-	if (sh->sh_type == SHT_NOBITS)
+	if (sh->sh_type == SHT_NOBITS || sh->sh_size > SZ_SECTION_MAX)
 		return NULL;
 	if (sh->sh_flags & SHF_COMPRESSED) {
 		GElf_Chdr ch;
@@ -197,7 +197,9 @@ int sz_elf_open(int fd, struct sz_elf **out, char *err, size_t errlen)
 	if (!e)
 		return -ENOMEM;
 	e->fd = fd;
-	e->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* Read, not mmap: a file mapped by a user who can truncate it would
+	 * otherwise SIGBUS us.  libelf reads a section only when asked. */
+	e->elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !gelf_getehdr(e->elf, &e->ehdr)) {
 		seterr(err, errlen, "not an ELF file");
 		r = -ENOEXEC;
@@ -377,10 +379,11 @@ static int rank(const struct sz_elf_sym *s, const struct want *w)
 			return -1;
 		return 3;
 	}
-	/* No version asked: the default definition, as dlsym() picks it. */
-	if (!s->hidden)
-		return s->bind == STB_LOCAL ? 1 : 2;
-	return 0;
+	/* No version asked: the default definition, as dlsym() picks it; a
+	 * hidden (non-default) version never answers a plain name. */
+	if (s->hidden)
+		return -1;
+	return s->bind == STB_LOCAL ? 1 : 2;
 }
 
 static uint32_t gnu_hash(const char *s, size_t n)
@@ -539,24 +542,4 @@ int sz_elf_for_each(const struct sz_elf *e, enum sz_elf_table table,
 			return r;
 	}
 	return 0;
-}
-
-const char *sz_elf_type_name(unsigned char stt)
-{
-	switch (stt) {
-	case STT_FUNC:
-		return "func";
-	case STT_OBJECT:
-		return "object";
-	case STT_GNU_IFUNC:
-		return "ifunc";
-	case STT_TLS:
-		return "tls";
-	case STT_NOTYPE:
-		return "notype";
-	case STT_COMMON:
-		return "common";
-	default:
-		return "other";
-	}
 }

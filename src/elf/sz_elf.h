@@ -16,6 +16,7 @@
 #define SZ_NOTE_AREA_MAX (16u << 20) /* a whole note segment or section */
 #define SZ_MAX_PHDRS 4096u
 #define SZ_INFLATE_MAX (512u << 20) /* a compressed section's claimed size */
+#define SZ_SECTION_MAX (256u << 20) /* a section we read into memory */
 #define SZ_MAX_SYMS (64u << 20)	    /* sanity bound on a symbol table's entries */
 
 enum sz_elf_table { SZ_TAB_DYNSYM = 1, SZ_TAB_SYMTAB = 2 };
@@ -107,6 +108,9 @@ int sz_elf_load_bias(const struct sz_layout *l, uint64_t start, uint64_t end, ui
 int sz_elf_mapping_segment(const struct sz_layout *l, uint64_t pgoff, unsigned prot,
 			   uint64_t pagesz);
 int sz_elf_first_load(const struct sz_layout *l);
+/* Index of the first executable PT_LOAD segment, or -ENOENT. */
+int sz_elf_exec_segment(const struct sz_layout *l);
+
 /* True if the mapping is the start of a load instance: the first PT_LOAD
  * segment, with exactly its protection.  Every loaded instance of a file has
  * one such mapping, and relying on it alone avoids two segments that share a
@@ -119,6 +123,5 @@ int sz_elf_is_first_load_mapping(const struct sz_layout *l, uint64_t pgoff, unsi
 int sz_elf_vaddr_to_offset(const struct sz_layout *l, uint64_t vaddr, uint64_t *off);
 int sz_elf_offset_to_vaddr(const struct sz_layout *l, uint64_t off, uint64_t *vaddr);
 
-const char *sz_elf_type_name(unsigned char stt);
 
 #endif

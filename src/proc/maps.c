@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -163,43 +165,82 @@ ssize_t sz_read_file(int dirfd, const char *path, size_t max, char **out)
 	return (ssize_t)len;
 }
 
-static int same_file(const struct sz_map *m, const struct stat *st)
+int sz_map_same_file(const struct sz_map *m, const struct stat *st)
 {
 	return (uint64_t)st->st_ino == m->ino && major(st->st_dev) == m->dev_major &&
 	       minor(st->st_dev) == m->dev_minor;
 }
 
+/* openat2(2), 5.6+; without it, O_NOFOLLOW guards the last component only. */
+static int open_beneath(int dirfd, const char *path, uint64_t resolve)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = resolve };
+	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dirfd, path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+int sz_open_checked(int dirfd, const char *path, uint64_t resolve, const struct sz_map *m,
+		    int check_dev, struct stat *st)
+{
+	int pfd = open_beneath(dirfd, path, resolve);
+
+	if (pfd < 0)
+		return pfd;
+	if (fstat(pfd, st) || !S_ISREG(st->st_mode) || (uint64_t)st->st_ino != m->ino ||
+	    (check_dev && !sz_map_same_file(m, st))) {
+		close(pfd);
+		return -ESTALE;
+	}
+	return pfd;
+}
+
+int sz_reopen_read(int pfd)
+{
+	char path[64];
+	int fd;
+
+	/* Reopening an O_PATH descriptor through /proc/self/fd gets the very
+	 * inode it holds, with no path walk. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = fd < 0 ? -errno : fd;
+	close(pfd);
+	return fd;
+}
+
 int sz_open_mapped(const char *proc, pid_t pid, const struct sz_map *m, struct stat *st)
 {
 	char path[PATH_MAX + 64];
-	int fd, err;
+	int pfd, rootfd;
 
+	/* The kernel's own link to the mapped inode; O_PATH first so that a
+	 * mapped device or FIFO is never opened for real.  Only the inode number
+	 * is checked: st_dev can differ from maps' device on overlayfs, btrfs. */
 	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", proc, (int)pid,
 		 (unsigned long long)m->start, (unsigned long long)m->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		/* The kernel handed us the mapped inode itself: check only the
-		 * inode number (st_dev can differ from maps' device on overlayfs
-		 * and btrfs). */
-		if (fstat(fd, st) == 0 && (uint64_t)st->st_ino == m->ino)
-			return fd;
-		close(fd);
-		return -ESTALE;
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd >= 0) {
+		if (fstat(pfd, st) || !S_ISREG(st->st_mode) || (uint64_t)st->st_ino != m->ino) {
+			close(pfd);
+			return -ESTALE;
+		}
+		return sz_reopen_read(pfd);
 	}
-	err = -errno;
-	if (err == -ENOENT || err == -ESRCH)
+	if (errno == ENOENT || errno == ESRCH)
 		return -ESRCH; /* mapping or process gone */
-	/* No map_files (no CAP_SYS_ADMIN, old kernel): the path inside the
-	 * process's root, trusted only if it is the very inode mapped. */
-	if (m->deleted || (size_t)snprintf(path, sizeof(path), "%s/%d/root%s", proc, (int)pid,
-					   m->path) >= sizeof(path))
-		return err;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st) || !S_ISREG(st->st_mode) || !same_file(m, st)) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
+	/* No map_files (no CAP_SYS_ADMIN): the path inside the process's root,
+	 * walked without symlinks, trusted only if it is the very inode mapped. */
+	if (m->deleted)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/%d/root", proc, (int)pid);
+	rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	pfd = sz_open_checked(rootfd, m->path, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+						     RESOLVE_NO_MAGICLINKS, m, 1, st);
+	close(rootfd);
+	return pfd < 0 ? pfd : sz_reopen_read(pfd);
 }

@@ -32,6 +32,17 @@ int sz_map_is_file(const struct sz_map *m);
  * of at most MAX bytes.  Returns the length or a negative errno. */
 ssize_t sz_read_file(int dirfd, const char *path, size_t max, char **out);
 
+/* True if ST is the file of mapping M: same inode and device. */
+int sz_map_same_file(const struct sz_map *m, const struct stat *st);
+
+/* An O_PATH descriptor of PATH, resolved under DIRFD with openat2 RESOLVE
+ * flags (no symlinks, say), only if it is a regular file with M's inode
+ * (and device, if CHECK_DEV).  -ESTALE if it is another file. */
+int sz_open_checked(int dirfd, const char *path, uint64_t resolve, const struct sz_map *m,
+		    int check_dev, struct stat *st);
+/* Open the file an O_PATH descriptor holds for reading; closes PFD. */
+int sz_reopen_read(int pfd);
+
 /* Open the file behind mapping M of PID: /proc/PID/map_files/START-END (the
  * exact inode, across mount namespaces, deleted or not), falling back to
  * /proc/PID/root/PATH checked against the mapping's device and inode.

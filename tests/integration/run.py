@@ -292,7 +292,7 @@ def problems_are_explained_and_scan_goes_on():
     bogus = os.path.join(d, "libfixbogus.so")
     with open(bogus, "wb") as f:
         f.write(b"\x7fELF this is not really an ELF file" * 200)
-    code = ("import mmap,sys\nf=open(%r,'rb')\nm=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ)\n"
+    code = ("import mmap,sys\nf=open(%r,'rb')\nm=mmap.mmap(f.fileno(),0,flags=mmap.MAP_PRIVATE,prot=mmap.PROT_READ)\n"
             "print('ready',flush=True)\nsys.stdin.read()\n" % bogus)
     py = Target(["/usr/bin/python3", "-c", code])
     tg = Target([fix("target-pie"), "-l", fix("libfix.so"), "-s", "fix_func"])
@@ -657,6 +657,70 @@ def watch_loss_is_reported_and_repaired():
         w.stop()
         for t in tgs:
             t.close()
+        shutil.rmtree(d)
+
+
+@test
+def watch_reports_forked_children():
+    """A child inherits its parent's libraries without mmap or exec: reported
+    with source fork, whether the parent was seen by an event or by the scan."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixfork.so")
+    early = Caller(lib, 0, ["-w", "-F"])  # loaded before watch: found by the scan
+    w = None
+    late = None
+    try:
+        early.expect("loaded")
+        w = Watch("libfixfork.so", ["fix_func"])
+        addr = {}
+        parent = probed(w, early.pid, "fix_func")
+        check(parent["source"] == "scan", "parent source %s" % parent["source"])
+        early.go()
+        child = int(early.expect("child").split()[1])
+        rec = probed(w, child, "fix_func")
+        check(rec["source"] == "fork" and rec["address"] == parent["address"],
+              "child %s vs parent %s" % (rec, parent))
+        late = Caller(lib, 0, ["-F"])  # loads under watch: found by mmap
+        child = int(late.expect("child").split()[1])
+        parent = probed(w, late.pid, "fix_func")
+        rec = probed(w, child, "fix_func")
+        check(parent["source"] == "mmap" and rec["source"] == "fork" and
+              rec["address"] == parent["address"], "late: %s / %s" % (parent, rec))
+        time.sleep(0.2)
+        check(len(w.found(child)) == 1, "child reported %d times" % len(w.found(child)))
+    finally:
+        if w:
+            w.stop()
+        for c in (early, late):
+            if c:
+                c.close()
+        shutil.rmtree(d)
+
+
+@test
+def reading_a_library_is_not_loading_it():
+    """A process that mmaps a library to read it (as profilers and libelf do)
+    maps no code: neither scan nor watch reports it."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixread.so")
+    code = ("import mmap,sys\nf=open(%r,'rb')\n"
+            "a=mmap.mmap(f.fileno(),0,flags=mmap.MAP_PRIVATE,prot=mmap.PROT_READ)\n"
+            "b=mmap.mmap(f.fileno(),0,flags=mmap.MAP_SHARED,prot=mmap.PROT_READ)\n"
+            "print('ready',flush=True)\nsys.stdin.read()\n" % lib)
+    w = Watch("libfixread.so", ["fix_func"])
+    py = tg = None
+    try:
+        py = Target(["/usr/bin/python3", "-c", code])
+        tg = Target([fix("target-pie"), "-l", lib, "-s", "fix_func"])
+        probed(w, tg.pid, "fix_func")
+        time.sleep(0.3)
+        check(not w.found(py.pid), "watch reported a reader: %s" % w.found(py.pid))
+        recs, _ = scan_json("libfixread.so", ["fix_func"])
+        check(not found(recs, py.pid), "scan reported a reader: %s" % found(recs, py.pid))
+        compare(tg, recs, "the real load next to the reader")
+    finally:
+        w.stop()
+        for t in (py, tg):
+            if t:
+                t.close()
         shutil.rmtree(d)
 
 

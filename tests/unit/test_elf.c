@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "elf/sz_elf.h"
+#include "core.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
@@ -271,6 +271,11 @@ static void test_libc_versions(void **state)
 	assert_int_equal(exact.value, def.value);
 	lookup_absent(im.e, "memcpy@@GLIBC_2.2.5", 0); /* not the default */
 	lookup_absent(im.e, "memcpy@NOPE", 0);
+	/* Only hidden (compat) versions: a plain name finds none, as with dlsym(). */
+	lookup_absent(im.e, "sys_errlist", 0);
+	lookup_absent(im.e, "sys_errlist", SZ_LOOKUP_LINEAR);
+	lookup_ok(im.e, "sys_errlist@GLIBC_2.12", &s);
+	assert_int_equal(s.hidden, 1);
 	lookup_absent(im.e, "memcpy@", 0);
 	lookup_absent(im.e, "memcpyy", 0);
 	lookup_absent(im.e, "memcp", 0);
@@ -402,9 +407,9 @@ static void test_types_and_offsets(void **state)
 	assert_int_equal(bss.type, STT_OBJECT);
 	assert_int_equal(data.size, 4);
 	assert_int_equal(bss.size, 4);
-	assert_string_equal(sz_elf_type_name(fn.type), "func");
-	assert_string_equal(sz_elf_type_name(data.type), "object");
-	assert_string_equal(sz_elf_type_name(STT_GNU_IFUNC), "ifunc");
+	assert_string_equal(sz_sym_type_str(sz_sym_type_of(fn.type)), "func");
+	assert_string_equal(sz_sym_type_str(sz_sym_type_of(data.type)), "object");
+	assert_string_equal(sz_sym_type_str(sz_sym_type_of(STT_GNU_IFUNC)), "ifunc");
 
 	/* .bss has no file bytes; .data holds the initializer 42. */
 	assert_int_equal(sz_elf_vaddr_to_offset(&l, bss.value, &off), -ENOENT);

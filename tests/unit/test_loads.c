@@ -52,9 +52,13 @@ static void test_forget_before(void **state)
 	assert_int_equal(sz_loads_add(&l, 7, 1, 1, 0x1000, 400), 1); /* new image: new report */
 	assert_int_equal(sz_loads_add(&l, 7, 1, 2, 0x2000, 400), 0); /* seen after the exec */
 	assert_int_equal(sz_loads_add(&l, 7 + SZ_LOADS_BUCKETS, 1, 1, 0x1000, 60), 0);
+	assert_true(sz_loads_has_file(&l, 1, 2));
+	assert_false(sz_loads_has_file(&l, 2, 1));
 	/* Exit: everything of that pid, nothing of its bucket neighbour. */
 	assert_int_equal(sz_loads_forget(&l, 7, UINT64_MAX), 2);
 	assert_int_equal(l.count, 1);
+	assert_false(sz_loads_has_file(&l, 1, 2)); /* its last load went with it */
+	assert_true(sz_loads_has_file(&l, 1, 1));
 	sz_loads_fini(&l);
 }
 

@@ -82,6 +82,16 @@ struct {
 	__type(value, __u8);
 } seen SEC(".maps");
 
+/* --freeze: files whose probes userspace has attached.  The kernel puts a
+ * registered uprobe into every later mapping of the inode by itself, so a
+ * process mapping such a file need not be stopped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct sz_file_key);
+	__type(value, __u8);
+} probed SEC(".maps");
+
 /*
  * Record under construction (too big for the 512-byte stack).  The slack after
  * it lets the path walk write a component of up to NAME_MAX + 1 bytes at any
@@ -310,8 +320,10 @@ static __always_inline void fill_task(struct sz_watch_rec *r, __u32 type, __u32 
 static __always_inline void emit(struct sz_watch_rec *r)
 {
 	__u8 one = 1;
+	struct sz_file_key fk = { r->dev, 0, r->ino };
 	/* A forked child inherits its parent's uprobes: nothing to wait for. */
-	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT && r->type != SZ_WATCH_FORK;
+	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT &&
+		   r->type != SZ_WATCH_FORK && !bpf_map_lookup_elem(&probed, &fk);
 
 	/* Stop first, then publish: were the record visible first, userspace
 	 * could send its SIGCONT before our SIGSTOP and leave the process

@@ -89,6 +89,13 @@ struct sz_watch_rec {
 	char path[SZ_WATCH_PATH_LEN]; /* components leaf first, NUL-terminated each */
 };
 
+/* Key of the BPF map of files already probed (--freeze skips them). */
+struct sz_file_key {
+	__u32 dev; /* kernel encoding, as in the record */
+	__u32 pad;
+	__u64 ino;
+};
+
 _Static_assert(sizeof(struct sz_watch_rec) == 1384, "sz_watch_rec layout changed");
 
 #endif /* SZ_WATCH_H */

@@ -339,7 +339,7 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	struct sz_file *f;
 	struct sz_map m = { 0 };
 	char path[SZ_WATCH_PATH_LEN + 1];
-	int have_path, err = 0;
+	int have_path, err = 0, rc;
 
 	w->st.events++;
 	if (sz_watch_rec_check(data, size)) {
@@ -445,7 +445,18 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	if (f->err && m.pgoff != 0)
 		return 0;
 	/* An observer's stop value ends the poll, like a scan. */
-	return sz_handle_mapping(s, src, &p, &m, f) ? -ECANCELED : 0;
+	rc = sz_handle_mapping(s, src, &p, &m, f);
+	if (w->probes && !f->err) {
+		/* Probes are on this inode now: no later mapping of it needs a
+		 * freeze (per-process probes are keyed by inode too, -p watches
+		 * one process). */
+		struct sz_file_key k = { r->dev, 0, r->ino };
+		__u8 one = 1;
+
+		bpf_map__update_elem(w->skel->maps.probed, &k, sizeof(k), &one, sizeof(one),
+				     BPF_ANY);
+	}
+	return rc ? -ECANCELED : 0;
 }
 
 /* Every record a process was stopped for is followed by SIGCONT, whatever

@@ -946,6 +946,23 @@ def probe_freeze_counts_first_calls():
                 c.close()
         check(results[True] == (100000, 3), "--freeze counted %s of (100000, 3)"
               % (results[True],))
+        # Once the inode is probed, later processes need no freeze (the kernel
+        # puts the uprobes in their mappings) and are still counted exactly.
+        w = Watch("libfixfreeze.so", ["fix_func"], ["--count", "--freeze"])
+        pids = []
+        try:
+            for _ in range(2):
+                c = Caller(lib, 50000, [])
+                c.expect("done")
+                pids.append(c.pid)
+                c.close()
+            w.stop()
+            got = counts(w)
+            check([got.get((p, "fix_func")) for p in pids] == [50000, 50000], "%s" % got)
+            check("2 processes frozen and resumed" in w.stderr,
+                  "only the first load should freeze: %s" % w.stderr)
+        finally:
+            w.stop()
         check(results[False][0] <= 100000, "more calls than made")
         print("    (--freeze: %d of 100000; without: %d of 100000)"
               % (results[True][0], results[False][0]))

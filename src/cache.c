@@ -59,14 +59,27 @@ struct sz_file *sz_cache_find(struct sz_cache *c, const struct stat *st)
 		if (f->dev != st->st_dev || f->ino != st->st_ino)
 			continue;
 		if (f->size == st->st_size && f->mtime.tv_sec == st->st_mtim.tv_sec &&
-		    f->mtime.tv_nsec == st->st_mtim.tv_nsec)
+		    f->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+			f->checked_ns = sz_now_ns();
 			return f;
+		}
 		/* Same inode, new contents (rewritten in place): parse again. */
 		*pp = f->next;
 		file_free(f);
 		c->nfiles--;
 		return NULL;
 	}
+	return NULL;
+}
+
+struct sz_file *sz_cache_find_recent(struct sz_cache *c, dev_t dev, ino_t ino,
+				     uint64_t max_age_ns)
+{
+	uint64_t now = sz_now_ns();
+
+	for (struct sz_file *f = c->bucket[bucket_of(dev, ino)]; f; f = f->next)
+		if (f->dev == dev && f->ino == ino && now - f->checked_ns < max_age_ns)
+			return f;
 	return NULL;
 }
 
@@ -85,6 +98,7 @@ struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st)
 	f->ino = st->st_ino;
 	f->size = st->st_size;
 	f->mtime = st->st_mtim;
+	f->checked_ns = sz_now_ns();
 	c->parsed++;
 	f->err = sz_elf_open(fd, &f->elf, f->errmsg, sizeof(f->errmsg));
 	if (!f->err) {

@@ -35,6 +35,7 @@ struct sz_file {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	uint64_t checked_ns; /* when size and mtime were last found unchanged */
 	int fd;
 	struct sz_elf *elf; /* NULL if the file is not a readable ELF image */
 	struct sz_layout layout;
@@ -57,6 +58,10 @@ void sz_cache_init(struct sz_cache *c, size_t nsyms);
 void sz_cache_fini(struct sz_cache *c);
 /* The cached file for ST, if still valid (a stale entry is dropped). */
 struct sz_file *sz_cache_find(struct sz_cache *c, const struct stat *st);
+/* The cached file (DEV, INO) if it was checked within MAX_AGE_NS: a burst of
+ * records for one library costs no system call. */
+struct sz_file *sz_cache_find_recent(struct sz_cache *c, dev_t dev, ino_t ino,
+				     uint64_t max_age_ns);
 /* Parse the file open on FD (taken over) and cache it; never NULL except on
  * ENOMEM, a failed parse is cached too, with err set. */
 struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st);

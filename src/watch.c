@@ -29,6 +29,8 @@
 #define DEFAULT_RING_BYTES (4u << 20)
 #define PRUNE_INTERVAL_NS (5ull * 1000000000ull)
 #define FORK_GRACE_NS (20ull * 1000000ull) /* an exec within this wins over the fork */
+#define RECHECK_NS (1000ull * 1000000ull)   /* trust a file's size/mtime check this long */
+#define REPAIR_INTERVAL_NS (100ull * 1000000ull) /* at most one repair rescan per interval */
 
 struct pending_fork {
 	pid_t pid;
@@ -57,6 +59,7 @@ struct sz_watch {
 	struct pending_fork *forks; /* forked children not yet scanned */
 	size_t nforks, forks_cap;
 	uint64_t last_prune_ns;
+	uint64_t last_repair_ns;
 	struct sz_watch_stats st;
 	char error[512];
 };
@@ -407,7 +410,11 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		if (!sz_glob_match_path(&s->glob, path))
 			return 0;
 	}
-	if (have_path && !m.deleted && !(r->path_flags & SZ_WATCH_PATH_FOREIGN)) {
+	f = sz_cache_find_recent(&s->cache, makedev(m.dev_major, m.dev_minor), m.ino,
+				 RECHECK_NS);
+	if (f) {
+		/* checked moments ago */
+	} else if (have_path && !m.deleted && !(r->path_flags & SZ_WATCH_PATH_FOREIGN)) {
 		f = file_by_path(s, AT_FDCWD, path, 0, &m);
 	} else if (have_path && !m.deleted) {
 		/* The path is the one inside the process's mount namespace. */
@@ -640,11 +647,14 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 	if (n < 0 && n != -EINTR)
 		return n;
 	drops = __atomic_load_n(&w->skel->bss->drops, __ATOMIC_RELAXED);
-	if (drops != w->drops_seen) {
+	/* Under a flood one rescan per interval repairs as much as one per poll
+	 * would, and does not add a full /proc walk to every burst. */
+	if (drops != w->drops_seen && sz_now_ns() - w->last_repair_ns >= REPAIR_INTERVAL_NS) {
 		uint64_t delta = drops - w->drops_seen;
 		int rc;
 
 		w->drops_seen = drops;
+		w->last_repair_ns = sz_now_ns();
 		/* Drain what did arrive first, so the rescan sees a settled set. */
 		ring_buffer__consume(w->rb);
 		rc = repair(w, delta);

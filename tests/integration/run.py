@@ -821,6 +821,11 @@ def probe_count_exact_two_processes():
             c.go()
             for c, _ in cs:
                 c.expect("done")
+            # Counts on demand: SIGUSR1 prints them and the watch goes on.
+            w.p.send_signal(signal.SIGUSR1)
+            w.wait_for(lambda r: r["event"] == "count" and r["pid"] == cs[0][0].pid and
+                       r["calls"] == 100000, 10, "no counts on SIGUSR1")
+            check(w.p.poll() is None, "watch ended on SIGUSR1")
             w.stop()
         finally:
             shutil.rmtree(d2)

@@ -323,7 +323,8 @@ static __always_inline void emit(struct sz_watch_rec *r)
 	struct sz_file_key fk = { r->dev, 0, r->ino };
 	/* A forked child inherits its parent's uprobes: nothing to wait for. */
 	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT &&
-		   r->type != SZ_WATCH_FORK && !bpf_map_lookup_elem(&probed, &fk);
+		   r->type != SZ_WATCH_FORK && r->type != SZ_WATCH_EXEC_OTHER &&
+		   !bpf_map_lookup_elem(&probed, &fk);
 
 	/* Stop first, then publish: were the record visible first, userspace
 	 * could send its SIGCONT before our SIGSTOP and leave the process
@@ -380,7 +381,7 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
 	__u64 at_base = 0;
 	/* saved_auxv's length varies by kernel and arch (AT_VECTOR_SIZE) */
-	int i, auxv_pairs = bpf_core_field_size(mm->saved_auxv) / 16;
+	int i, auxv_pairs = bpf_core_field_size(mm->saved_auxv) / 16, sent = 0;
 
 	if (targ_tgid && tgid != targ_tgid)
 		return 0;
@@ -397,6 +398,7 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		if (bpf_find_vma(task, BPF_CORE_READ(mm, start_code), vma_cb, &v, 0) == 0)
 			fill_vma(r, &v);
 		emit(r);
+		sent = 1;
 	}
 
 	/* the interpreter: the VMA at AT_BASE of mm->saved_auxv */
@@ -413,17 +415,27 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		}
 	}
 	if (!at_base)
-		return 0;
+		goto out;
 	__builtin_memset(&v, 0, sizeof(v));
 	if (bpf_find_vma(task, at_base, vma_cb, &v, 0) || !v.file)
-		return 0;
+		goto out;
 	zero_rec(r);
 	if (fill_file(r, (struct file *)v.file) || !name_matches(r))
-		return 0;
+		goto out;
 	fill_task(r, SZ_WATCH_EXEC_INTERP, tgid, tid);
 	fill_path(r, (struct file *)v.file);
 	fill_vma(r, &v);
 	emit(r);
+	sent = 1;
+out:
+	/* A process we know of became something that matches nothing: its old
+	 * loads are gone, and a pending fork is settled by this exec. */
+	if (!sent && bpf_map_lookup_elem(&seen, &tgid)) {
+		zero_rec(r);
+		zero_path(r);
+		fill_task(r, SZ_WATCH_EXEC_OTHER, tgid, tid);
+		emit(r);
+	}
 	return 0;
 }
 

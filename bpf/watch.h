@@ -34,6 +34,7 @@ enum sz_watch_type {
 	SZ_WATCH_MMAP = 3,	  /* successful file mmap(2) */
 	SZ_WATCH_EXIT = 4,	  /* thread group gone (only tgids that produced records) */
 	SZ_WATCH_FORK = 5,	  /* new process forked by one we know of; start = parent tgid */
+	SZ_WATCH_EXEC_OTHER = 6,  /* a process we know of exec'd nothing that matches */
 };
 
 /*

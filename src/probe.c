@@ -116,6 +116,14 @@ void sz_probe_mgr_on_call(struct sz_probe_mgr *m, sz_call_fn fn, void *ctx)
 	m->call_ctx = ctx;
 }
 
+int sz_probe_mgr_has_file(const struct sz_probe_mgr *m, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < m->natt; i++)
+		if (m->att[i].dev == dev && m->att[i].ino == ino)
+			return 1;
+	return 0;
+}
+
 size_t sz_probe_mgr_attached(const struct sz_probe_mgr *m)
 {
 	return m->natt;

@@ -25,6 +25,8 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m);
 int sz_probe_mgr_attach(struct sz_probe_mgr *m, int fd, dev_t dev, ino_t ino, uint32_t sym,
 			uint64_t file_offset, pid_t process, char *err, size_t errlen);
 size_t sz_probe_mgr_attached(const struct sz_probe_mgr *m);
+/* True if at least one uprobe is attached to the file (DEV, INO). */
+int sz_probe_mgr_has_file(const struct sz_probe_mgr *m, dev_t dev, ino_t ino);
 void sz_probe_mgr_on_call(struct sz_probe_mgr *m, sz_call_fn fn, void *ctx);
 /* With --trace, add the call stream to RB (created if NULL). */
 int sz_probe_mgr_add_ring(struct sz_probe_mgr *m, struct ring_buffer **rb);

@@ -39,6 +39,7 @@ struct pending_fork {
 
 struct sz_watch;
 static int forks_due(struct sz_watch *w, int force);
+static int repair(struct sz_watch *w, uint64_t dropped);
 
 struct sz_watch {
 	struct sz_scanner *sc;
@@ -116,6 +117,8 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 
 void sz_watch_stop(struct sz_watch *w)
 {
+	uint64_t drops;
+
 	if (!w || !w->skel || w->stopped)
 		return;
 	w->stopped = 1;
@@ -130,6 +133,14 @@ void sz_watch_stop(struct sz_watch *w)
 	if (w->rb)
 		ring_buffer__consume(w->rb);
 	forks_due(w, 1);
+	/* A loss in the last moments, or in the drain itself, is reported too. */
+	drops = __atomic_load_n(&w->skel->bss->drops, __ATOMIC_RELAXED);
+	if (drops != w->drops_seen) {
+		uint64_t delta = drops - w->drops_seen;
+
+		w->drops_seen = drops;
+		repair(w, delta);
+	}
 }
 
 void sz_watch_free(struct sz_watch *w)
@@ -362,6 +373,10 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
 		w->st.exits++;
 		return 0;
+	case SZ_WATCH_EXEC_OTHER:
+		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
+		fork_done(w, p.pid);
+		return 0;
 	case SZ_WATCH_FORK:
 		/* The child maps what its parent maps.  Most children exec at
 		 * once (shells, spawners) and are better reported by their exec;
@@ -453,7 +468,7 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		return 0;
 	/* An observer's stop value ends the poll, like a scan. */
 	rc = sz_handle_mapping(s, src, &p, &m, f);
-	if (w->probes && !f->err) {
+	if (w->probes && sz_probe_mgr_has_file(w->probes, f->dev, f->ino)) {
 		/* Probes are on this inode now: no later mapping of it needs a
 		 * freeze (per-process probes are keyed by inode too, -p watches
 		 * one process). */
@@ -506,7 +521,9 @@ static int file_in_use(const struct sz_file *f, void *ctx)
 {
 	const struct sz_watch *w = ctx;
 
-	return sz_loads_has_file(&w->loads, f->dev, f->ino);
+	/* Failed parses stay: they are small, and keep their problem explained
+	 * once rather than again after every eviction. */
+	return f->err || sz_loads_has_file(&w->loads, f->dev, f->ino);
 }
 
 static int pid_alive(pid_t pid, void *ctx)

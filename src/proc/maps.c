@@ -171,14 +171,25 @@ int sz_map_same_file(const struct sz_map *m, const struct stat *st)
 	       minor(st->st_dev) == m->dev_minor;
 }
 
-/* openat2(2), 5.6+; without it, O_NOFOLLOW guards the last component only. */
+/* openat2(2), 5.6+.  Without it (or under a seccomp policy that refuses it)
+ * O_NOFOLLOW guards the last component only, and a path meant to be inside
+ * DIRFD is made relative; the identity check that follows stays the guard. */
 static int open_beneath(int dirfd, const char *path, uint64_t resolve)
 {
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = resolve };
-	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	int fd = -1;
 
-	if (fd < 0 && errno == ENOSYS)
+	for (int tries = 0; tries < 3; tries++) {
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN) /* EAGAIN: a rename raced the walk */
+			break;
+	}
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+		if (resolve & RESOLVE_IN_ROOT)
+			while (*path == '/')
+				path++;
 		fd = openat(dirfd, path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+	}
 	return fd < 0 ? -errno : fd;
 }
 
@@ -232,9 +243,10 @@ int sz_open_mapped(const char *proc, pid_t pid, const struct sz_map *m, struct s
 	if (errno == ENOENT || errno == ESRCH)
 		return -ESRCH; /* mapping or process gone */
 	/* No map_files (no CAP_SYS_ADMIN): the path inside the process's root,
-	 * walked without symlinks, trusted only if it is the very inode mapped. */
+	 * walked without symlinks, trusted only if it is the very inode mapped.
+	 * A deleted file has no path: map_files' refusal is the reason. */
 	if (m->deleted)
-		return -ENOENT;
+		return -errno;
 	snprintf(path, sizeof(path), "%s/%d/root", proc, (int)pid);
 	rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)

@@ -697,6 +697,36 @@ def watch_reports_forked_children():
 
 
 @test
+def watch_fork_then_exec_reports_no_stale_child():
+    """A known process forks and the child execs something that matches nothing
+    at once: the child's short pre-exec life is not reported as a load."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixspawn.so")
+    code = ("import ctypes,os,sys\nctypes.CDLL(%r)\nprint('ready',flush=True)\n"
+            "sys.stdin.readline()\npid=os.fork()\n"
+            "if pid==0: os.execv('/bin/sleep',['sleep','1'])\n"
+            "print('addr 0x0 child %%d' %% pid, flush=True)\nos.waitpid(pid,0)\n"
+            "print('done',flush=True)\nsys.stdin.read()\n" % lib)
+    w = Watch("libfixspawn.so", ["fix_func"])
+    py = None
+    try:
+        py = subprocess.Popen(["/usr/bin/python3", "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+        check(py.stdout.readline().strip() == "ready", "python fixture failed")
+        probed(w, py.pid, "fix_func")
+        py.stdin.write("go\n")
+        py.stdin.flush()
+        child = int(py.stdout.readline().split()[3])
+        check(py.stdout.readline().strip() == "done", "child did not finish")
+        time.sleep(0.3)
+        check(not w.found(child), "pre-exec child reported: %s" % w.found(child))
+    finally:
+        w.stop()
+        if py:
+            close_child(py, 5)
+        shutil.rmtree(d)
+
+
+@test
 def reading_a_library_is_not_loading_it():
     """A process that mmaps a library to read it (as profilers and libelf do)
     maps no code: neither scan nor watch reports it."""

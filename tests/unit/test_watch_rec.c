@@ -157,10 +157,10 @@ static void test_check(void **state)
 	memcpy(buf + 1, &r, sizeof(r));
 	assert_int_equal(sz_watch_rec_check(buf + 1, sizeof(r)), 0);
 
-	for (__u32 t = 0; t < 7; t++) {
+	for (__u32 t = 0; t < 8; t++) {
 		r.type = t;
 		assert_int_equal(sz_watch_rec_check(&r, sizeof(r)),
-				 t >= SZ_WATCH_EXEC && t <= SZ_WATCH_FORK ? 0 : -EBADMSG);
+				 t >= SZ_WATCH_EXEC && t <= SZ_WATCH_EXEC_OTHER ? 0 : -EBADMSG);
 	}
 	r.type = SZ_WATCH_EXEC;
 	r.name_len = SZ_WATCH_NAME_LEN; /* no room for the NUL */

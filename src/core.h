@@ -133,6 +133,10 @@ void sz_problem_emit(struct sz_scanner *s, enum sz_reason reason, int err,
 
 /* The pipeline: one mapping of one file in one process, file open or cached.
  * Emits found records and problems.  Returns 0 or an observer's stop value. */
+/* The parsed file behind mapping M of PID, from the cache when it is still
+ * valid; NULL with *ERRP set if it cannot be opened. */
+struct sz_file *sz_scanner_file(struct sz_scanner *s, pid_t pid, const struct sz_map *m,
+				int *errp);
 /* Scan one process, reporting its loads with source SRC. */
 int sz_scanner_scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src);
 

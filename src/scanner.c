@@ -340,8 +340,7 @@ int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_c
 	return 0;
 }
 
-static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p, const struct sz_map *m,
-				int *errp)
+struct sz_file *sz_scanner_file(struct sz_scanner *s, pid_t pid, const struct sz_map *m, int *errp)
 {
 	struct stat st;
 	struct sz_file *f;
@@ -350,14 +349,14 @@ static struct sz_file *file_for(struct sz_scanner *s, struct sz_proc_ctx *p, con
 
 	*errp = 0;
 	/* stat() through map_files is cheaper than open() and enough for a hit. */
-	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", s->proc, (int)p->pid,
+	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", s->proc, (int)pid,
 		 (unsigned long long)m->start, (unsigned long long)m->end);
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_ino == m->ino) {
 		f = sz_cache_find(&s->cache, &st);
 		if (f)
 			return f;
 	}
-	fd = sz_open_mapped(s->proc, p->pid, m, &st);
+	fd = sz_open_mapped(s->proc, pid, m, &st);
 	if (fd < 0) {
 		*errp = fd;
 		return NULL;
@@ -406,32 +405,25 @@ static int scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src)
 {
 	struct sz_proc_ctx p = { .pid = pid, .ts = sz_now_ns() };
 	struct cand *c = NULL;
+	struct sz_maps_iter it;
+	struct sz_map m;
 	size_t n = 0, cap = 0;
-	char path[320], *buf = NULL, *line, *next;
-	ssize_t len;
-	int rc = 0;
+	int rc;
 
-	snprintf(path, sizeof(path), "%s/%d/maps", s->proc, (int)pid);
-	len = sz_read_file(AT_FDCWD, path, SZ_MAPS_MAX, &buf);
-	if (len < 0) {
+	rc = sz_maps_open(&it, s->proc, pid, SZ_MAPS_MAX);
+	if (rc) {
 		s->stats.processes_unreadable++;
-		sz_problem_emit(s, reason_of((int)len), (int)len, &p, NULL, NULL, 1,
-				"cannot read %s: %s", path, strerror((int)-len));
+		sz_problem_emit(s, reason_of(rc), rc, &p, NULL, NULL, 1,
+				"cannot read %s/%d/maps: %s", s->proc, (int)pid, strerror(-rc));
 		return 0;
 	}
 	s->stats.processes++;
 	/* First the matching mappings with their files (several mappings of one
 	 * file cost one open), then the loads among them. */
-	for (line = buf; line && *line; line = next) {
-		struct cand k = { 0 };
-		size_t ll;
+	while (sz_maps_next(&it, &m)) {
+		struct cand k = { .m = m };
 
-		next = strchr(line, '\n');
-		ll = next ? (size_t)(next - line) : strlen(line);
-		if (next)
-			*next++ = '\0';
-		if (sz_maps_parse_line(line, ll, &k.m) || !sz_map_is_file(&k.m) || k.m.shared ||
-		    !sz_glob_match_path(&s->glob, k.m.path))
+		if (!sz_map_is_file(&m) || m.shared || !sz_glob_match_path(&s->glob, m.path))
 			continue;
 		for (size_t i = 0; i < n; i++)
 			if (c[i].m.ino == k.m.ino && c[i].m.dev_major == k.m.dev_major &&
@@ -441,7 +433,7 @@ static int scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src)
 				break;
 			}
 		if (!k.f && !k.err)
-			k.f = file_for(s, &p, &k.m, &k.err);
+			k.f = sz_scanner_file(s, pid, &k.m, &k.err);
 		if (n == cap) {
 			struct cand *nc = realloc(c, (cap = cap ? 2 * cap : 16) * sizeof(*c));
 
@@ -475,7 +467,7 @@ static int scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src)
 	}
 out:
 	free(c);
-	free(buf);
+	sz_maps_close(&it);
 	return rc;
 }
 

@@ -247,43 +247,23 @@ static struct sz_file *file_by_path(struct sz_scanner *s, int dirfd, const char 
 static struct sz_file *file_by_vma(struct sz_scanner *s, pid_t pid, const struct sz_map *m,
 				   int *errp)
 {
-	char path[320], *buf = NULL, *line, *next;
+	struct sz_maps_iter it;
+	struct sz_map v;
 	struct sz_file *f = NULL;
-	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/%d/maps", s->proc, (int)pid);
-	n = sz_read_file(AT_FDCWD, path, SZ_MAPS_MAX, &buf);
-	if (n < 0) {
-		*errp = n == -ENOENT ? -ESRCH : (int)n;
+	*errp = sz_maps_open(&it, s->proc, pid, SZ_MAPS_MAX);
+	if (*errp) {
+		if (*errp == -ENOENT)
+			*errp = -ESRCH;
 		return NULL;
 	}
 	*errp = -ESRCH;
-	for (line = buf; line && *line; line = next) {
-		struct sz_map v;
-		struct stat st;
-		size_t len;
-		int fd;
-
-		next = strchr(line, '\n');
-		len = next ? (size_t)(next - line) : strlen(line);
-		if (next)
-			*next++ = '\0';
-		if (sz_maps_parse_line(line, len, &v) || v.ino != m->ino || m->start < v.start ||
-		    m->start >= v.end)
-			continue;
-		fd = sz_open_mapped(s->proc, pid, &v, &st);
-		if (fd < 0) {
-			*errp = fd;
+	while (sz_maps_next(&it, &v))
+		if (v.ino == m->ino && v.start <= m->start && m->start < v.end) {
+			f = sz_scanner_file(s, pid, &v, errp);
 			break;
 		}
-		f = sz_cache_find(&s->cache, &st);
-		if (f)
-			close(fd);
-		else
-			f = sz_cache_add(&s->cache, fd, &st);
-		break;
-	}
-	free(buf);
+	sz_maps_close(&it);
 	return f;
 }
 

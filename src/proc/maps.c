@@ -108,6 +108,38 @@ int sz_maps_parse_line(char *line, size_t len, struct sz_map *m)
 	return 0;
 }
 
+int sz_maps_open(struct sz_maps_iter *it, const char *proc, pid_t pid, size_t max)
+{
+	char path[320];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%d/maps", proc, (int)pid);
+	n = sz_read_file(AT_FDCWD, path, max, &it->buf);
+	it->next = n < 0 ? NULL : it->buf;
+	return n < 0 ? (int)n : 0;
+}
+
+int sz_maps_next(struct sz_maps_iter *it, struct sz_map *m)
+{
+	while (it->next && *it->next) {
+		char *line = it->next, *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		it->next = nl ? nl + 1 : line + len;
+		if (nl)
+			*nl = '\0';
+		if (sz_maps_parse_line(line, len, m) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void sz_maps_close(struct sz_maps_iter *it)
+{
+	free(it->buf);
+	it->buf = it->next = NULL;
+}
+
 int sz_map_is_file(const struct sz_map *m)
 {
 	return m->ino != 0 && m->path_len > 0 && m->path[0] == '/';

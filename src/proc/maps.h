@@ -25,6 +25,17 @@ struct sz_map {
  * for anonymous regions; pseudo names like "[vdso]" are kept as they are. */
 int sz_maps_parse_line(char *line, size_t len, struct sz_map *m);
 
+/* Walk the lines of /proc/PID/maps: sz_maps_open reads the file whole (at
+ * most MAX bytes; a negative errno if it cannot), sz_maps_next gives one
+ * parsed line at a time (1, or 0 at the end; malformed lines are skipped),
+ * and the maps it gives stay valid until sz_maps_close. */
+struct sz_maps_iter {
+	char *buf, *next;
+};
+int sz_maps_open(struct sz_maps_iter *it, const char *proc, pid_t pid, size_t max);
+int sz_maps_next(struct sz_maps_iter *it, struct sz_map *m);
+void sz_maps_close(struct sz_maps_iter *it);
+
 /* True if M is a mapping of a regular file we could symbolize. */
 int sz_map_is_file(const struct sz_map *m);
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -286,6 +288,51 @@ static void test_every_prefix(void **state)
 	}
 }
 
+/* The iterator over a whole maps file: malformed lines skipped, a last line
+ * without its newline kept, paths valid until close; a missing file is an
+ * errno.  A directory stands in for /proc (the scanner takes its root). */
+static void test_iterator(void **state)
+{
+	static const char text[] =
+		"7f0000000000-7f0000001000 r--p 00000000 fe:00 42   /lib/a b.so\n"
+		"garbage line\n"
+		"\n"
+		"7f0000001000-7f0000002000 r-xp 00001000 fe:00 42   /lib/a b.so\n"
+		"7ffd0000-7ffd1000 rw-p 00000000 00:00 0                          [stack]";
+	char dir[] = "/tmp/sz-maps-XXXXXX", path[64];
+	struct sz_maps_iter it;
+	struct sz_map m[4];
+	int n = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/123", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/123/maps", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+	assert_int_equal(fclose(f), 0);
+
+	assert_int_equal(sz_maps_open(&it, dir, 123, 1 << 20), 0);
+	while (n < 4 && sz_maps_next(&it, &m[n]))
+		n++;
+	assert_int_equal(n, 3);
+	assert_string_equal(m[0].path, "/lib/a b.so");
+	assert_int_equal(m[1].pgoff, 0x1000);
+	assert_int_equal(m[1].prot, PROT_READ | PROT_EXEC);
+	assert_string_equal(m[2].path, "[stack]");
+	assert_int_equal(sz_maps_next(&it, &m[0]), 0);
+	sz_maps_close(&it);
+	/* Too big for the bound, and absent. */
+	assert_int_equal(sz_maps_open(&it, dir, 123, 16), -EFBIG);
+	assert_int_equal(sz_maps_open(&it, dir, 124, 1 << 20), -ENOENT);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/123", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_length_bounds_line),
 		cmocka_unit_test(test_malformed_lines),
 		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_iterator),
 	};
 
 	return cmocka_run_group_tests_name("maps", tests, NULL, NULL);

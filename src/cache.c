@@ -46,7 +46,6 @@ void sz_cache_fini(struct sz_cache *c)
 		}
 		c->bucket[b] = NULL;
 	}
-	c->nfiles = 0;
 }
 
 struct sz_file *sz_cache_find(struct sz_cache *c, const struct stat *st)
@@ -66,7 +65,6 @@ struct sz_file *sz_cache_find(struct sz_cache *c, const struct stat *st)
 		/* Same inode, new contents (rewritten in place): parse again. */
 		*pp = f->next;
 		file_free(f);
-		c->nfiles--;
 		return NULL;
 	}
 	return NULL;
@@ -117,7 +115,6 @@ struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st)
 	b = bucket_of(st->st_dev, st->st_ino);
 	f->next = c->bucket[b];
 	c->bucket[b] = f;
-	c->nfiles++;
 	return f;
 }
 
@@ -141,11 +138,10 @@ size_t sz_cache_evict(struct sz_cache *c, int (*keep)(const struct sz_file *f, v
 			n++;
 		}
 	}
-	c->nfiles -= n;
 	return n;
 }
 
-const struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *name)
+struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *name)
 {
 	struct sz_symres *r = &f->syms[i];
 

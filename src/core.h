@@ -50,7 +50,7 @@ struct sz_file {
 
 struct sz_cache {
 	struct sz_file *bucket[SZ_CACHE_BUCKETS];
-	size_t nfiles, nsyms;
+	size_t nsyms;
 	uint64_t parsed;
 };
 
@@ -70,7 +70,7 @@ struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st);
 size_t sz_cache_evict(struct sz_cache *c, int (*keep)(const struct sz_file *f, void *ctx),
 		      void *ctx);
 /* Resolve requested symbol I in F (memoized). */
-const struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *name);
+struct sz_symres *sz_file_symbol(struct sz_file *f, size_t i, const char *name);
 
 #define SZ_LOADS_BUCKETS 1024
 

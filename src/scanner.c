@@ -288,13 +288,13 @@ int sz_handle_mapping(struct sz_scanner *s, enum sz_source src, struct sz_proc_c
 	}
 	s->stats.mappings++;
 	for (size_t i = 0; i < s->nsymbols; i++) {
-		const struct sz_symres *r = sz_file_symbol(f, i, s->symbols[i]);
+		struct sz_symres *r = sz_file_symbol(f, i, s->symbols[i]);
 		struct sz_found fd;
 
 		if (r->err || r->sym.type == STT_TLS) {
 			int first = !r->reported;
 
-			((struct sz_symres *)r)->reported = 1;
+			r->reported = 1;
 			if (r->err)
 				sz_problem_emit(s, SZ_REASON_SYMBOL_ABSENT, r->err, p, m->path,
 						s->symbols[i], first, "symbol %s not found",

@@ -39,7 +39,7 @@ struct pending_fork {
 
 struct sz_watch;
 static int forks_due(struct sz_watch *w, int force);
-static int repair(struct sz_watch *w, uint64_t dropped);
+static int repair_if_lost(struct sz_watch *w);
 
 struct sz_watch {
 	struct sz_scanner *sc;
@@ -65,14 +65,13 @@ struct sz_watch {
 	char error[512];
 };
 
-static __attribute__((format(printf, 2, 3))) int fail(struct sz_watch *w, const char *fmt, ...)
+static __attribute__((format(printf, 2, 3))) void fail(struct sz_watch *w, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(w->error, sizeof(w->error), fmt, ap);
 	va_end(ap);
-	return 0;
 }
 
 /* libbpf talks to stderr by default; the library never prints. */
@@ -117,8 +116,6 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 
 void sz_watch_stop(struct sz_watch *w)
 {
-	uint64_t drops;
-
 	if (!w || !w->skel || w->stopped)
 		return;
 	w->stopped = 1;
@@ -134,13 +131,7 @@ void sz_watch_stop(struct sz_watch *w)
 		ring_buffer__consume(w->rb);
 	forks_due(w, 1);
 	/* A loss in the last moments, or in the drain itself, is reported too. */
-	drops = __atomic_load_n(&w->skel->bss->drops, __ATOMIC_RELAXED);
-	if (drops != w->drops_seen) {
-		uint64_t delta = drops - w->drops_seen;
-
-		w->drops_seen = drops;
-		repair(w, delta);
-	}
+	repair_if_lost(w);
 }
 
 void sz_watch_free(struct sz_watch *w)
@@ -220,17 +211,29 @@ int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 	return sz_probe_mgr_latency(w->probes, fn, ctx);
 }
 
-/* The record's file by its path, walked without symlinks under DIRFD (the
- * root, or the process's root for a path of another mount namespace), and
- * used only if it is the very inode the kernel reported. */
-static struct sz_file *file_by_path(struct sz_scanner *s, int dirfd, const char *path,
-				    uint64_t resolve, const struct sz_map *m)
+/* The record's file by its path, walked without symlinks from our root, or
+ * from the process's root for a path of another mount namespace (FOREIGN),
+ * and used only if it is the very inode the kernel reported. */
+static struct sz_file *file_by_path(struct sz_scanner *s, pid_t pid, const char *path,
+				    int foreign, const struct sz_map *m)
 {
+	uint64_t resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	int fd, dirfd = AT_FDCWD;
 	struct sz_file *f;
 	struct stat st;
-	int fd = sz_open_checked(dirfd, path, resolve | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-				 m, 1, &st);
 
+	if (foreign) {
+		char root[320];
+
+		snprintf(root, sizeof(root), "%s/%d/root", s->proc, (int)pid);
+		dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0)
+			return NULL;
+		resolve |= RESOLVE_IN_ROOT;
+	}
+	fd = sz_open_checked(dirfd, path, resolve, m, 1, &st);
+	if (foreign)
+		close(dirfd);
 	if (fd < 0)
 		return NULL;
 	f = sz_cache_find(&s->cache, &st);
@@ -405,25 +408,12 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		if (!sz_glob_match_path(&s->glob, path))
 			return 0;
 	}
+	/* A file checked moments ago, else the record's own path, else the live
+	 * process's mapping. */
 	f = sz_cache_find_recent(&s->cache, makedev(m.dev_major, m.dev_minor), m.ino,
 				 RECHECK_NS);
-	if (f) {
-		/* checked moments ago */
-	} else if (have_path && !m.deleted && !(r->path_flags & SZ_WATCH_PATH_FOREIGN)) {
-		f = file_by_path(s, AT_FDCWD, path, 0, &m);
-	} else if (have_path && !m.deleted) {
-		/* The path is the one inside the process's mount namespace. */
-		char root[320];
-		int rootfd;
-
-		snprintf(root, sizeof(root), "%s/%d/root", s->proc, (int)p.pid);
-		rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		f = rootfd < 0 ? NULL : file_by_path(s, rootfd, path, RESOLVE_IN_ROOT, &m);
-		if (rootfd >= 0)
-			close(rootfd);
-	} else {
-		f = NULL;
-	}
+	if (!f && have_path && !m.deleted)
+		f = file_by_path(s, p.pid, path, !!(r->path_flags & SZ_WATCH_PATH_FOREIGN), &m);
 	if (!f)
 		f = file_by_vma(s, p.pid, &m, &err);
 	if (!f) {
@@ -530,13 +520,23 @@ static int scan_and_mark(struct sz_watch *w)
 	return rc;
 }
 
-/* Rescan /proc: loads the lost records announced are found there (if the
- * process still lives); the set of reported loads suppresses the rest. */
-static int repair(struct sz_watch *w, uint64_t dropped)
+/* If BPF dropped records since we last looked: drain what did arrive, then
+ * rescan /proc, where the lost loads are found (if the process still lives)
+ * and the set of reported loads suppresses the rest; report both counts. */
+static int repair_if_lost(struct sz_watch *w)
 {
-	uint64_t before = w->sc->stats.mappings;
+	uint64_t drops = __atomic_load_n(&w->skel->bss->drops, __ATOMIC_RELAXED);
+	uint64_t before, dropped = drops - w->drops_seen;
 	int rc;
 
+	if (!dropped)
+		return 0;
+	w->drops_seen = drops;
+	w->last_repair_ns = sz_now_ns();
+	ring_buffer__consume(w->rb);
+	/* Only what the rescan finds counts as repaired, not what the drain
+	 * delivered. */
+	before = w->sc->stats.mappings;
 	sz_loads_prune(&w->loads, pid_alive, NULL);
 	rc = scan_and_mark(w);
 	report_lost(w, dropped, w->sc->stats.mappings - before);
@@ -635,7 +635,6 @@ fail:
 
 int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 {
-	uint64_t drops;
 	int n;
 
 	if (!w || !w->rb || w->stopped)
@@ -643,18 +642,11 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 	n = ring_buffer__poll(w->rb, timeout_ms);
 	if (n < 0 && n != -EINTR)
 		return n;
-	drops = __atomic_load_n(&w->skel->bss->drops, __ATOMIC_RELAXED);
 	/* Under a flood one rescan per interval repairs as much as one per poll
 	 * would, and does not add a full /proc walk to every burst. */
-	if (drops != w->drops_seen && sz_now_ns() - w->last_repair_ns >= REPAIR_INTERVAL_NS) {
-		uint64_t delta = drops - w->drops_seen;
-		int rc;
+	if (sz_now_ns() - w->last_repair_ns >= REPAIR_INTERVAL_NS) {
+		int rc = repair_if_lost(w);
 
-		w->drops_seen = drops;
-		w->last_repair_ns = sz_now_ns();
-		/* Drain what did arrive first, so the rescan sees a settled set. */
-		ring_buffer__consume(w->rb);
-		rc = repair(w, delta);
 		if (rc < 0)
 			return rc;
 	}

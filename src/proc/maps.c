@@ -197,7 +197,8 @@ ssize_t sz_read_file(int dirfd, const char *path, size_t max, char **out)
 	return (ssize_t)len;
 }
 
-int sz_map_same_file(const struct sz_map *m, const struct stat *st)
+/* True if ST is the file of mapping M: same inode and device. */
+static int same_file(const struct sz_map *m, const struct stat *st)
 {
 	return (uint64_t)st->st_ino == m->ino && major(st->st_dev) == m->dev_major &&
 	       minor(st->st_dev) == m->dev_minor;
@@ -233,7 +234,7 @@ int sz_open_checked(int dirfd, const char *path, uint64_t resolve, const struct 
 	if (pfd < 0)
 		return pfd;
 	if (fstat(pfd, st) || !S_ISREG(st->st_mode) || (uint64_t)st->st_ino != m->ino ||
-	    (check_dev && !sz_map_same_file(m, st))) {
+	    (check_dev && !same_file(m, st))) {
 		close(pfd);
 		return -ESTALE;
 	}

@@ -43,9 +43,6 @@ int sz_map_is_file(const struct sz_map *m);
  * of at most MAX bytes.  Returns the length or a negative errno. */
 ssize_t sz_read_file(int dirfd, const char *path, size_t max, char **out);
 
-/* True if ST is the file of mapping M: same inode and device. */
-int sz_map_same_file(const struct sz_map *m, const struct stat *st);
-
 /* An O_PATH descriptor of PATH, resolved under DIRFD with openat2 RESOLVE
  * flags (no symlinks, say), only if it is a regular file with M's inode
  * (and device, if CHECK_DEV).  -ESTALE if it is another file. */

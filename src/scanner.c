@@ -372,42 +372,21 @@ struct sz_file *sz_scanner_file(struct sz_scanner *s, pid_t pid, const struct sz
 	return f;
 }
 
-/* One matching mapping of a process, with its file. */
-struct cand {
-	struct sz_map m;
+/* One matching file of a process, so that its several mappings cost one open. */
+struct seen_file {
+	unsigned maj, min;
+	uint64_t ino;
 	struct sz_file *f;
 	int err;
 };
 
-/* A first-load mapping is a load only if the file's code is mapped where that
- * load puts it: a tool that merely mmaps a library to read it (a profiler, a
- * debugger, libelf) maps no code there.  Files without code need no proof. */
-static int code_mapped(const struct sz_scanner *s, const struct cand *c, size_t n, size_t k)
-{
-	const struct sz_layout *l = &c[k].f->layout;
-	int x = sz_elf_exec_segment(l);
-	uint64_t bias, want;
-
-	if (x < 0 || (c[k].m.prot & PROT_EXEC) || l->e_type == ET_REL)
-		return 1;
-	if (sz_elf_load_bias(l, c[k].m.start, c[k].m.end, c[k].m.pgoff, c[k].m.prot, s->pagesz,
-			     &bias))
-		return 1; /* let the pipeline explain the layout problem */
-	want = bias + (l->seg[x].vaddr & ~(s->pagesz - 1));
-	for (size_t i = 0; i < n; i++)
-		if (c[i].f == c[k].f && (c[i].m.prot & PROT_EXEC) && c[i].m.start <= want &&
-		    want < c[i].m.end)
-			return 1;
-	return 0;
-}
-
 static int scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src)
 {
 	struct sz_proc_ctx p = { .pid = pid, .ts = sz_now_ns() };
-	struct cand *c = NULL;
+	struct seen_file *seen = NULL;
+	size_t n = 0, cap = 0;
 	struct sz_maps_iter it;
 	struct sz_map m;
-	size_t n = 0, cap = 0;
 	int rc;
 
 	rc = sz_maps_open(&it, s->proc, pid, SZ_MAPS_MAX);
@@ -418,55 +397,48 @@ static int scan_pid(struct sz_scanner *s, pid_t pid, enum sz_source src)
 		return 0;
 	}
 	s->stats.processes++;
-	/* First the matching mappings with their files (several mappings of one
-	 * file cost one open), then the loads among them. */
-	while (sz_maps_next(&it, &m)) {
-		struct cand k = { .m = m };
+	while (!rc && sz_maps_next(&it, &m)) {
+		struct seen_file *k = NULL;
 
 		if (!sz_map_is_file(&m) || m.shared || !sz_glob_match_path(&s->glob, m.path))
 			continue;
-		for (size_t i = 0; i < n; i++)
-			if (c[i].m.ino == k.m.ino && c[i].m.dev_major == k.m.dev_major &&
-			    c[i].m.dev_minor == k.m.dev_minor) {
-				k.f = c[i].f;
-				k.err = c[i].err;
-				break;
-			}
-		if (!k.f && !k.err)
-			k.f = sz_scanner_file(s, pid, &k.m, &k.err);
-		if (n == cap) {
-			struct cand *nc = realloc(c, (cap = cap ? 2 * cap : 16) * sizeof(*c));
+		for (size_t i = 0; i < n && !k; i++)
+			if (seen[i].ino == m.ino && seen[i].maj == m.dev_major &&
+			    seen[i].min == m.dev_minor)
+				k = &seen[i];
+		if (!k) {
+			if (n == cap) {
+				struct seen_file *ns = realloc(seen, (cap = cap ? 2 * cap : 8) *
+									     sizeof(*seen));
 
-			if (!nc) {
-				rc = -ENOMEM;
-				goto out;
+				if (!ns) {
+					rc = -ENOMEM;
+					break;
+				}
+				seen = ns;
 			}
-			c = nc;
+			k = &seen[n++];
+			*k = (struct seen_file){ m.dev_major, m.dev_minor, m.ino, NULL, 0 };
+			k->f = sz_scanner_file(s, pid, &m, &k->err);
 		}
-		c[n++] = k;
-	}
-	for (size_t i = 0; i < n && !rc; i++) {
-		struct cand *k = &c[i];
-
 		if (!k->f) {
 			/* Only the load-instance mapping speaks for the file, so one
 			 * unreadable library is one problem, not one per mapping. */
-			if (k->m.pgoff == 0 && (k->m.prot & PROT_READ)) {
+			if (m.pgoff == 0 && (m.prot & PROT_READ)) {
 				load_comm(s, &p);
-				sz_problem_emit(s, reason_of(k->err), k->err, &p, k->m.path, NULL, 1,
+				sz_problem_emit(s, reason_of(k->err), k->err, &p, m.path, NULL, 1,
 						"cannot open mapped file: %s", strerror(-k->err));
 			}
 			continue;
 		}
-		if (k->f->err ? k->m.pgoff != 0
-			      : !sz_elf_is_first_load_mapping(&k->f->layout, k->m.pgoff, k->m.prot,
-							      s->pagesz) ||
-					!code_mapped(s, c, n, i))
+		/* The load's code mapping speaks for it (as in the watch); a file
+		 * that is not ELF, through its first page. */
+		if (k->f->err ? m.pgoff != 0
+			      : !sz_elf_is_code_mapping(&k->f->layout, m.pgoff, m.prot, s->pagesz))
 			continue;
-		rc = sz_handle_mapping(s, src, &p, &k->m, k->f);
+		rc = sz_handle_mapping(s, src, &p, &m, k->f);
 	}
-out:
-	free(c);
+	free(seen);
 	sz_maps_close(&it);
 	return rc;
 }

@@ -316,17 +316,6 @@ static int forks_due(struct sz_watch *w, int force)
 	return rc;
 }
 
-static int is_code_mapping(const struct sz_scanner *s, const struct sz_file *f,
-			   const struct sz_map *m)
-{
-	int x = sz_elf_exec_segment(&f->layout);
-
-	if (x < 0) /* no code: the load's first mapping is all there is */
-		return sz_elf_is_first_load_mapping(&f->layout, m->pgoff, m->prot, s->pagesz);
-	return (m->prot & PROT_EXEC) &&
-	       sz_elf_mapping_segment(&f->layout, m->pgoff, m->prot, s->pagesz) == x;
-}
-
 static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 {
 	struct sz_scanner *s = w->sc;
@@ -429,7 +418,8 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	 * a tool merely reading the library never does, and before which no
 	 * call can happen (so --freeze loses none).  The interpreter's record is
 	 * its first mapping; the executable's, its text. */
-	if (!f->err && r->type == SZ_WATCH_MMAP && !is_code_mapping(s, f, &m))
+	if (!f->err && r->type == SZ_WATCH_MMAP &&
+	    !sz_elf_is_code_mapping(&f->layout, m.pgoff, m.prot, s->pagesz))
 		return 0;
 	if (!f->err && r->type == SZ_WATCH_EXEC_INTERP &&
 	    !sz_elf_is_first_load_mapping(&f->layout, m.pgoff, m.prot, s->pagesz))

@@ -7,7 +7,8 @@
  *     bias = start - pgoff + (p_offset - p_vaddr)            (pprof's GetBase)
  * The work is in choosing the segment: with -z noseparate-code or small
  * segments two segments can share a file page, so we match the mapping's
- * offset to a segment start and break ties with the protection bits.
+ * offset to a segment start and break ties with the protection bits; and in
+ * choosing the mapping: one per load speaks for it, its code.
  */
 #include "sz_elf.h"
 
@@ -67,7 +68,8 @@ int sz_elf_first_load(const struct sz_layout *l)
 	return -ENOENT;
 }
 
-int sz_elf_exec_segment(const struct sz_layout *l)
+/* Index of the first executable PT_LOAD segment, or -ENOENT. */
+static int exec_segment(const struct sz_layout *l)
 {
 	for (size_t i = 0; i < l->nseg; i++)
 		if (l->seg[i].type == PT_LOAD && l->seg[i].filesz && (l->seg[i].flags & PF_X))
@@ -87,6 +89,17 @@ int sz_elf_is_first_load_mapping(const struct sz_layout *l, uint64_t pgoff, unsi
 		return 0;
 	s = &l->seg[first];
 	return prot_score(s->flags, prot) == 4;
+}
+
+int sz_elf_is_code_mapping(const struct sz_layout *l, uint64_t pgoff, unsigned prot,
+			   uint64_t pagesz)
+{
+	int x = exec_segment(l);
+
+	if (x < 0 || l->e_type == ET_REL) /* no code: the load's first mapping is all */
+		return sz_elf_is_first_load_mapping(l, pgoff, prot, pagesz);
+	return (prot & PROT_EXEC) && pgoff == (l->seg[x].offset & ~(pagesz - 1)) &&
+	       sz_elf_mapping_segment(l, pgoff, prot, pagesz) == x;
 }
 
 int sz_elf_load_bias(const struct sz_layout *l, uint64_t start, uint64_t end, uint64_t pgoff,

@@ -108,8 +108,6 @@ int sz_elf_load_bias(const struct sz_layout *l, uint64_t start, uint64_t end, ui
 int sz_elf_mapping_segment(const struct sz_layout *l, uint64_t pgoff, unsigned prot,
 			   uint64_t pagesz);
 int sz_elf_first_load(const struct sz_layout *l);
-/* Index of the first executable PT_LOAD segment, or -ENOENT. */
-int sz_elf_exec_segment(const struct sz_layout *l);
 
 /* True if the mapping is the start of a load instance: the first PT_LOAD
  * segment, with exactly its protection.  Every loaded instance of a file has
@@ -117,6 +115,14 @@ int sz_elf_exec_segment(const struct sz_layout *l);
  * file page (small files, -z noseparate-code) yielding a false second base. */
 int sz_elf_is_first_load_mapping(const struct sz_layout *l, uint64_t pgoff, unsigned prot,
 				 uint64_t pagesz);
+
+/* True if the mapping is where a load's code begins: the first executable
+ * PT_LOAD segment, mapped executable from its page-aligned offset (for a file
+ * without code, the load's first mapping).  Every load has exactly one such
+ * mapping, and a tool that maps a library only to read it has none, so this
+ * mapping is the one that speaks for a load, in scan and in watch alike. */
+int sz_elf_is_code_mapping(const struct sz_layout *l, uint64_t pgoff, unsigned prot,
+			   uint64_t pagesz);
 
 /* File offset of virtual address VADDR (a uprobe offset): 0 or -ENOENT if no
  * PT_LOAD segment holds it in its file-backed part. */

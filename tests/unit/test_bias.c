@@ -325,6 +325,48 @@ static void test_bad_range(void **state)
 	assert_int_equal(bias, 0x2000);
 }
 
+/* The mapping that speaks for a load: its code, mapped executable from the
+ * code segment's page; never a reader's read-only mapping, never a piece. */
+static void test_code_mapping(void **state)
+{
+	static const struct sz_segment data_only_seg[] = {
+		{ PT_LOAD, RO, 0, 0, 0x100, 0x100, 0x1000 },
+	};
+	static const struct sz_layout data_only = LAYOUT(ET_DYN, data_only_seg);
+	static const struct {
+		const struct sz_layout *l;
+		uint64_t pgoff;
+		unsigned prot;
+		int want;
+	} rows[] = {
+		{ &libfix, 0x1000, PROT_READ | PROT_EXEC, 1 },
+		{ &libfix, 0x0000, PROT_READ, 0 },		 /* first load, no code */
+		{ &libfix, 0x1000, PROT_READ, 0 },		 /* code page mapped to be read */
+		{ &libfix, 0x2000, PROT_READ, 0 },
+		{ &nosep, 0x0000, PROT_READ | PROT_EXEC, 1 }, /* first segment is the code */
+		{ &nosep, 0x0000, PROT_READ | PROT_WRITE, 0 }, /* the data page at offset 0 */
+		{ &nosep, 0x0000, PROT_READ, 0 },		 /* a reader of the whole file */
+		{ &maxpage, 0x200000, PROT_READ | PROT_EXEC, 1 },
+		{ &maxpage, 0x000000, PROT_READ, 0 },
+		{ &nosep64k, 0x0000, PROT_READ | PROT_EXEC, 1 },
+		{ &exec, 0x1000, PROT_READ | PROT_EXEC, 1 },
+		{ &libc, 0x26000, PROT_READ | PROT_EXEC, 1 },
+		{ &libc, 0x27000, PROT_READ | PROT_EXEC, 0 }, /* a piece of split code */
+		{ &data_only, 0, PROT_READ, 1 },		 /* no code: the first mapping */
+		{ &data_only, 0, PROT_READ | PROT_WRITE, 0 },
+		{ &libfix, 0x1000, PROT_NONE, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int got = sz_elf_is_code_mapping(rows[i].l, rows[i].pgoff, rows[i].prot, 4096);
+
+		if (got != rows[i].want)
+			fail_msg("row %zu: pgoff 0x%llx prot %u: got %d, want %d", i,
+				 (unsigned long long)rows[i].pgoff, rows[i].prot, got, rows[i].want);
+	}
+}
+
 static void test_first_load(void **state)
 {
 	static const struct sz_segment nothing[] = {
@@ -423,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_one_first_load_per_instance),
 		cmocka_unit_test(test_bad_range),
 		cmocka_unit_test(test_first_load),
+		cmocka_unit_test(test_code_mapping),
 		cmocka_unit_test(test_vaddr_to_offset),
 		cmocka_unit_test(test_offset_to_vaddr),
 	};

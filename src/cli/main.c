@@ -296,6 +296,31 @@ static void print_summary(const struct sz_stats *st)
 			st->problems[r], r + 1 < SZ_REASON_COUNT ? "," : "\n");
 }
 
+/* The final JSON event: every figure of the stderr summary, for scripts. */
+static void json_summary(const char *command, const struct sz_stats *st,
+			 const struct sz_watch_stats *w)
+{
+	printf("{\"event\":\"summary\",\"command\":\"%s\",\"found\":%" PRIu64
+	       ",\"loads\":%" PRIu64 ",\"processes\":%" PRIu64
+	       ",\"processes_unreadable\":%" PRIu64 ",\"files_parsed\":%" PRIu64
+	       ",\"problems\":{",
+	       command, st->found, st->mappings, st->processes, st->processes_unreadable,
+	       st->files_parsed);
+	for (int r = 0; r < SZ_REASON_COUNT; r++)
+		printf("%s\"%s\":%" PRIu64, r ? "," : "", sz_reason_str((enum sz_reason)r),
+		       st->problems[r]);
+	putchar('}');
+	if (w)
+		printf(",\"events\":%" PRIu64 ",\"bad_records\":%" PRIu64
+		       ",\"duplicates\":%" PRIu64 ",\"exits\":%" PRIu64 ",\"lost\":%" PRIu64
+		       ",\"repaired\":%" PRIu64 ",\"uprobes\":%" PRIu64
+		       ",\"call_records_dropped\":%" PRIu64 ",\"frozen\":%" PRIu64,
+		       w->events, w->bad_records, w->duplicates, w->exits, w->lost, w->repaired,
+		       w->probes, w->probe_drops, w->frozen);
+	fputs("}\n", stdout);
+	(void)fflush(stdout);
+}
+
 static int cmd_scan(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -324,6 +349,8 @@ static int cmd_scan(int argc, char **argv)
 			strerror(-rc));
 		return EXIT_ENV;
 	}
+	if (c.json)
+		json_summary("scan", &st, NULL);
 	print_summary(&st);
 	if (!st.processes && st.problems[SZ_REASON_PERMISSION]) {
 		fprintf(stderr, "symbolyze: no process's memory map was readable: run as root "
@@ -560,6 +587,8 @@ static int cmd_watch(int argc, char **argv)
 	print_aggregates(w, &c);
 	sz_watch_stats(w, &st);
 	sz_watch_free(w);
+	if (c.json)
+		json_summary("watch", &st.scan, &st);
 	print_summary(&st.scan);
 	fprintf(stderr,
 		"symbolyze: watch: %" PRIu64 " events, %" PRIu64 " duplicates, %" PRIu64

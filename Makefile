@@ -37,14 +37,18 @@ endif
 LIBS := -lbpf -lelf -lz
 LLVM_STRIP ?= llvm-strip
 
-LIB_SRCS := src/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/proc/maps.c \
-	src/cache.c src/loads.c src/scanner.c src/resolve.c src/watch_rec.c src/watch.c \
-	src/probe.c
+# The library, by room: ELF and /proc parsing, files (identity, cache), the
+# pipeline, its sources (scan, watch) and its consumers (probes).
+LIB_SRCS := src/util/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/elf/resolve.c \
+	src/proc/maps.c src/files/cache.c src/pipeline/loads.c \
+	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
+	src/consumers/probe.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
-# BPF programs, each paired with its loader in src/ (bpf/X.bpf.c <-> src/X.c).
+# BPF programs, each paired with its loader (bpf/watch.bpf.c <-> src/sources/watch.c,
+# bpf/probe.bpf.c <-> src/consumers/probe.c).
 BPF_APPS := watch probe
 BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
@@ -91,8 +95,8 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # Each loader needs its skeleton before it compiles.
-$(BUILD)/src/watch.o: $(BUILD)/watch.skel.h
-$(BUILD)/src/probe.o: $(BUILD)/probe.skel.h
+$(BUILD)/src/sources/watch.o: $(BUILD)/watch.skel.h
+$(BUILD)/src/consumers/probe.o: $(BUILD)/probe.skel.h
 
 # --- fixtures: target programs and libraries in every layout we claim -------
 # Fixtures are built with gcc whatever CC is (noipa keeps symbols where tests expect them).

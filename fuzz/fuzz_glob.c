@@ -3,7 +3,7 @@
  * libFuzzer target for the glob matcher, with fnmatch(3) as the oracle: input
  * is "pattern\0subject"; every pattern we accept must match as fnmatch does.
  */
-#include "glob.h"
+#include "util/glob.h"
 
 #include <fnmatch.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * libFuzzer target for the watch record checker and path decoder: any bytes go
  * to sz_watch_rec_check, records it accepts to sz_watch_rec_path.
  */
-#include "watch_rec.h"
+#include "sources/watch_rec.h"
 
 #include <errno.h>
 #include <stdint.h>

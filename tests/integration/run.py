@@ -1063,6 +1063,8 @@ def hostile_file_names_are_escaped():
         check(r.returncode == 0, "scan failed: %s" % r.stderr)
         out = r.stdout.decode("utf-8")  # must be valid UTF-8
         recs = [json.loads(l) for l in out.splitlines()]
+        check(recs[-1]["event"] == "summary" and recs[-1]["found"] == 1, str(recs))
+        recs = found(recs)
         check(len(recs) == 1 and int(recs[0]["address"], 16) == tg.truth[0][2], str(recs))
         want = d + '/libhost"ile\\x01\\x1b[31m\\xff\\\\.so'
         check(recs[0]["path"] == want, "path %r, want %r" % (recs[0]["path"], want))

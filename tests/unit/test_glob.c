@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "glob.h"
+#include "util/glob.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core.h"
+#include "pipeline/core.h"
 
 static void test_add_once(void **state)
 {

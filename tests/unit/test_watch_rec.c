@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "watch_rec.h"
+#include "sources/watch_rec.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -3,7 +3,7 @@
  * Offline resolution: one symbol in one file, no process involved.  Used by
  * `symbolyze resolve` and by anyone who wants a uprobe offset for a file.
  */
-#include "core.h"
+#include "pipeline/core.h"
 
 #include <errno.h>
 #include <fcntl.h>

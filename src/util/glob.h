@@ -12,7 +12,7 @@
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
 #endif
-#include "../bpf/glob.h"
+#include "../../bpf/glob.h"
 
 /* Compile PATTERN.  A pattern containing '/' matches whole paths with '/' only
  * matched literally (fnmatch's FNM_PATHNAME); otherwise it matches base names.

@@ -4,8 +4,8 @@
  * the one pipeline, and reports found symbols and explained problems to the
  * observers.  Nothing here prints.
  */
-#include "core.h"
-#include "probe.h"
+#include "pipeline/core.h"
+#include "consumers/probe.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -6,7 +6,7 @@
  * (process, inode, symbol) with -p.  Attach goes through /proc/self/fd/N of
  * the file we parsed, so it is the very inode, whatever its path.
  */
-#include "probe.h"
+#include "consumers/probe.h"
 #include "probe.skel.h"
 
 #include <bpf/bpf.h>

@@ -5,7 +5,7 @@
  * name another file in another mount namespace.  libc is parsed once however
  * many processes map it.
  */
-#include "core.h"
+#include "pipeline/core.h"
 
 #include <errno.h>
 #include <stdio.h>

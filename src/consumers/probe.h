@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #include <sys/types.h>
 
-#include "../bpf/probe.h"
+#include "../../bpf/probe.h"
 
 struct ring_buffer;
 struct sz_probe_mgr;

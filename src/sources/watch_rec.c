@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "watch_rec.h"
+#include "sources/watch_rec.h"
 
 static __u32 get_u32(const unsigned char *p, size_t off)
 {

@@ -5,9 +5,9 @@
  * record for the one pipeline.  Loss is counted by BPF, reported and repaired
  * here by a rescan; the set of reported loads keeps every load to one report.
  */
-#include "core.h"
-#include "probe.h"
-#include "watch_rec.h"
+#include "pipeline/core.h"
+#include "consumers/probe.h"
+#include "sources/watch_rec.h"
 #include "watch.skel.h"
 
 #include <bpf/libbpf.h>

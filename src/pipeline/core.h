@@ -8,7 +8,7 @@
 #define SZ_CORE_H
 
 #include "symbolyze.h"
-#include "glob.h"
+#include "util/glob.h"
 #include "elf/sz_elf.h"
 #include "proc/maps.h"
 

@@ -6,7 +6,7 @@
  * ("[:alpha:]"), an unterminated '[', "\\/" and a trailing lone '\\' are
  * rejected rather than matched differently from glibc.
  */
-#include "glob.h"
+#include "util/glob.h"
 
 #include <errno.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 
 #include <linux/types.h>
 
-#include "../bpf/watch.h"
+#include "../../bpf/watch.h"
 
 /*
  * 0 if DATA/SIZE is a whole record of a known type whose name_len and path_len

@@ -19,7 +19,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-__u64 drops = 0;
+__u64 drops = 0;      /* call records the ring could not take; counts the hash could not */
+__u64 lat_misses = 0; /* returns whose start was evicted or never seen */
+const volatile __u32 nsyms = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -37,7 +39,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SZ_HIST_SLOTS);
+	__uint(max_entries, SZ_LAT_BUCKETS); /* set to nsyms * SZ_LAT_BUCKETS before load */
 	__type(key, __u32);
 	__type(value, __u64);
 } hist SEC(".maps");
@@ -49,7 +51,7 @@ struct {
 
 static __always_inline __u32 sym_id(struct pt_regs *ctx)
 {
-	return (__u32)bpf_get_attach_cookie(ctx) & (SZ_PROBE_MAX_SYMS - 1);
+	return (__u32)bpf_get_attach_cookie(ctx);
 }
 
 SEC("uprobe")
@@ -115,7 +117,11 @@ int sz_lat_exit(struct pt_regs *ctx)
 	__u32 sym = sym_id(ctx), slot, b = 0;
 	__u64 d = end_call(sym, bpf_ktime_get_ns()), *v;
 
-	if (!d)
+	if (!d) {
+		__sync_fetch_and_add(&lat_misses, 1);
+		return 0;
+	}
+	if (sym >= nsyms)
 		return 0;
 	/* floor(log2(d)), d > 0 */
 	if (d >> 32) {
@@ -145,6 +151,8 @@ int sz_lat_exit(struct pt_regs *ctx)
 	v = bpf_map_lookup_elem(&hist, &slot);
 	if (v)
 		*v += 1;
+	else
+		__sync_fetch_and_add(&drops, 1);
 	return 0;
 }
 

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Record and map layouts shared by bpf/probe.bpf.c and src/probe.c.  Fixed-size
- * types only, explicit padding.  Include after __u32/__u64 are defined.
+ * Record and map layouts shared by bpf/probe.bpf.c and src/consumers/probe.c.
+ * Fixed-size types only, explicit padding.  Include after __u32/__u64 are
+ * defined.  Symbol ids travel as the uprobe's BPF cookie, whole (no mask):
+ * maps are sized from the number of symbols before load.
  */
 #ifndef SZ_PROBE_H
 #define SZ_PROBE_H
 
-#define SZ_PROBE_MAX_SYMS 64 /* symbol ids (the uprobe's BPF cookie) */
-#define SZ_LAT_BUCKETS 64    /* log2(ns) buckets */
+#define SZ_LAT_BUCKETS 64 /* log2(ns) buckets */
 #define SZ_PROBE_NARGS 6
-#define SZ_HIST_SLOTS (SZ_PROBE_MAX_SYMS * SZ_LAT_BUCKETS)
 
 enum sz_probe_rec_type {
 	SZ_PROBE_CALL = 1,

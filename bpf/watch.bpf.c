@@ -322,9 +322,8 @@ static __always_inline void emit(struct sz_watch_rec *r)
 	__u8 one = 1;
 	struct sz_file_key fk = { r->dev, 0, r->ino };
 	/* A forked child inherits its parent's uprobes: nothing to wait for. */
-	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT &&
-		   r->type != SZ_WATCH_FORK && r->type != SZ_WATCH_EXEC_OTHER &&
-		   !bpf_map_lookup_elem(&probed, &fk);
+	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT && r->type != SZ_WATCH_FORK &&
+		   r->type != SZ_WATCH_EXEC_OTHER && !bpf_map_lookup_elem(&probed, &fk);
 
 	/* Stop first, then publish: were the record visible first, userspace
 	 * could send its SIGCONT before our SIGSTOP and leave the process
@@ -523,8 +522,7 @@ int BPF_PROG(sz_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptgid = BPF_CORE_READ(parent, tgid), tgid = BPF_CORE_READ(child, tgid);
 
 	/* Threads share their process's mappings: only new processes count. */
-	if (targ_tgid || tgid != BPF_CORE_READ(child, pid) ||
-	    !bpf_map_lookup_elem(&seen, &ptgid))
+	if (targ_tgid || tgid != BPF_CORE_READ(child, pid) || !bpf_map_lookup_elem(&seen, &ptgid))
 		return 0;
 	r = scratch_rec();
 	if (!r)

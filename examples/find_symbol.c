@@ -17,7 +17,7 @@
 static int on_found(const struct sz_found *f, void *ctx)
 {
 	printf("%d 0x%" PRIx64 " %s\n", (int)f->pid, f->address, f->path);
-	return 0; /* go on scanning */
+	return SZ_CONTINUE;
 }
 
 static void on_problem(const struct sz_problem *p, void *ctx)
@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 {
 	const char *symbols[1];
 	struct sz_scanner *s;
-	struct sz_stats st;
+	struct sz_stats st = { .sz = sizeof(st) };
 	pid_t pid = 0;
 	int err;
 

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libsymbolyze: find where a symbol lives in every process that maps a
- * matching ELF file.  Opaque handles, options structs that start with their
- * size (grow the ABI without breaking it), negative errno returns, and observer
- * callbacks; the library never prints, it reports through callbacks.
+ * matching ELF file.  Opaque handles, options and stats structs that start
+ * with their size (grow the ABI without breaking it, libbpf's OPTS rules),
+ * observer callbacks.  Three channels, each for one thing: return values
+ * (0, SZ_STOP, or a negative errno), problem observers (per-mapping outcomes,
+ * data), and the log callback (human detail, e.g. the verifier's reason).
+ * The library never prints.
  */
 #ifndef SYMBOLYZE_H
 #define SYMBOLYZE_H
@@ -23,8 +26,22 @@ extern "C" {
 #define SZ_VERSION_PATCH 0
 #define SZ_VERSION "0.1.0"
 
-/* Declare and size an options struct: SZ_OPTS(sz_scanner_opts, o, .glob = "libc.so*"); */
+/* Declare and size an options struct: SZ_OPTS(sz_scanner_opts, o, .glob = "libc.so*");
+ * A struct from a newer header is accepted while the bytes this library does
+ * not know are zero; otherwise the call fails with -EINVAL (libbpf's rule). */
 #define SZ_OPTS(TYPE, NAME, ...) struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+
+/* What an observer returns: go on, or stop the scan or poll now. */
+#define SZ_CONTINUE 0
+#define SZ_STOP 1
+
+/* Log: where the library's human-readable detail goes (and libbpf's, while
+ * the library calls into libbpf: a load failure carries the verifier's log at
+ * SZ_LOG_DEBUG).  Process-wide, like libbpf_set_print; NULL discards.  The
+ * previous callback is returned. */
+enum sz_log_level { SZ_LOG_ERROR = 0, SZ_LOG_WARN, SZ_LOG_INFO, SZ_LOG_DEBUG };
+typedef void (*sz_log_fn)(enum sz_log_level level, const char *msg, void *ctx);
+SZ_API sz_log_fn sz_set_log(sz_log_fn fn, void *ctx);
 
 enum sz_source {
 	SZ_SOURCE_SCAN = 0, /* found by reading /proc */
@@ -64,6 +81,8 @@ struct sz_found {
 	const char *probe_note; /* why not, when probes were asked for; else NULL */
 };
 
+/* Why a mapping or symbol could not be resolved: one table (sz_reason_str,
+ * and the negative errno of each problem maps to exactly one reason). */
 enum sz_reason {
 	SZ_REASON_VANISHED = 0, /* process or mapping went away */
 	SZ_REASON_PERMISSION,	/* /proc or the file could not be read */
@@ -71,7 +90,10 @@ enum sz_reason {
 	SZ_REASON_SYMBOL_ABSENT,
 	SZ_REASON_LAYOUT, /* the mapping fits no segment / TLS symbol */
 	SZ_REASON_IO,	  /* anything else */
-	SZ_REASON_COUNT
+	SZ_REASON_PATH,	  /* the file's path is unknown or too long to match */
+	SZ_REASON_PROBE,  /* a uprobe could not be attached */
+	SZ_REASON_COUNT,
+	SZ_REASON_MAX = 16 /* room in struct sz_stats: new reasons keep its size */
 };
 
 /* Something that could not be resolved; counted and explained, never fatal. */
@@ -86,26 +108,32 @@ struct sz_problem {
 	int first;	     /* first report of this (file, symbol, reason); repeats have 0 */
 };
 
-/* Return 0 to go on; a non-zero return stops the scan and is returned by it. */
+/* Return SZ_CONTINUE to go on, SZ_STOP to stop the scan (it returns SZ_STOP). */
 typedef int (*sz_found_fn)(const struct sz_found *found, void *ctx);
 typedef void (*sz_problem_fn)(const struct sz_problem *problem, void *ctx);
 
 struct sz_scanner_opts {
 	size_t sz;		    /* sizeof(struct sz_scanner_opts) */
 	const char *glob;	    /* fnmatch(3) on the base name, or on the path if it has '/' */
-	const char *const *symbols; /* "name" or "name@VERSION" */
+	const char *const *symbols; /* "name" or "name@VERSION"; as many as you like */
 	size_t nsymbols;
-	pid_t pid;	  /* only this process; 0 for all */
-	const char *proc; /* procfs mount point; NULL for "/proc" */
+	pid_t pid;	       /* only this process; 0 for all */
+	const char *proc;      /* procfs mount point; NULL for "/proc" */
+	size_t max_open_files; /* parsed files kept open at once; 0: from RLIMIT_NOFILE */
 };
 
+/* Set sz before the call: the library fills what that size covers. */
 struct sz_stats {
+	size_t sz;		       /* sizeof(struct sz_stats) */
 	uint64_t processes;	       /* processes whose maps were read */
 	uint64_t processes_unreadable; /* maps not readable (vanished, permission) */
 	uint64_t mappings;	       /* loads of matching files examined */
 	uint64_t files_parsed;	       /* distinct files opened and parsed */
 	uint64_t found;		       /* found records delivered */
-	uint64_t problems[SZ_REASON_COUNT];
+	uint64_t problems[SZ_REASON_MAX];
+	uint64_t duplicates;   /* loads already reported by another source */
+	uint64_t files_cached; /* parsed files in the cache now */
+	uint64_t files_open;   /* of which open now */
 };
 
 struct sz_scanner;
@@ -117,7 +145,8 @@ SZ_API int sz_scanner_on_problem(struct sz_scanner *s, sz_problem_fn fn, void *c
 /* One pass over every process (or opts->pid).  Returns 0 or an observer's
  * non-zero return; per-process trouble goes to problem observers. */
 SZ_API int sz_scanner_scan(struct sz_scanner *s);
-SZ_API void sz_scanner_stats(const struct sz_scanner *s, struct sz_stats *out);
+/* 0, or -EINVAL if OUT->sz is smaller than its first field's end. */
+SZ_API int sz_scanner_stats(const struct sz_scanner *s, struct sz_stats *out);
 
 /* One-shot convenience: new, on_found, scan, free. */
 SZ_API int sz_scan(const struct sz_scanner_opts *opts, sz_found_fn fn, void *ctx);
@@ -135,8 +164,9 @@ struct sz_symbol_info {
 	int elf_type;		   /* ET_* */
 	char build_id[2 * 64 + 1]; /* hex, "" if none */
 };
-SZ_API int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out,
-			   char *err, size_t errlen);
+/* 0; -ESRCH: no such symbol; another negative errno: the file (-ENOENT, not
+ * found; -ENOEXEC, not a readable ELF image); detail goes to the log. */
+SZ_API int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out);
 
 /*
  * Watch: a BPF program reports files as they are mapped (execve, mmap); the
@@ -148,7 +178,6 @@ enum sz_probe_mode {
 	SZ_PROBE_COUNT,	  /* calls per process and symbol, aggregated in BPF */
 	SZ_PROBE_TRACE,	  /* one record per call and return, with arguments */
 	SZ_PROBE_LATENCY, /* log2 histograms of durations, aggregated in BPF */
-	SZ_PROBE_EMPTY,	  /* a uprobe that does nothing: the kernel's floor (benchmarks) */
 };
 
 /* One call or return (SZ_PROBE_TRACE). */
@@ -180,6 +209,7 @@ struct sz_watch_opts {
 	enum sz_probe_mode probe; /* attach uprobes to the functions found */
 	int freeze;		  /* stop a process that maps a matching file until
 				     * its probes are attached, so no call is missed */
+	size_t max_open_files;	  /* as in struct sz_scanner_opts */
 };
 
 /* Records the kernel side could not deliver, and what a rescan recovered. */
@@ -189,8 +219,9 @@ struct sz_lost {
 };
 typedef void (*sz_lost_fn)(const struct sz_lost *lost, void *ctx);
 
+/* Set sz before the call, as for struct sz_stats. */
 struct sz_watch_stats {
-	struct sz_stats scan;	 /* pipeline counters, all sources */
+	size_t sz;		 /* sizeof(struct sz_watch_stats) */
 	uint64_t events;	 /* records received from BPF */
 	uint64_t bad_records;	 /* malformed records (counted, dropped) */
 	uint64_t duplicates;	 /* loads already reported by another source */
@@ -209,19 +240,27 @@ SZ_API int sz_watch_on_found(struct sz_watch *w, sz_found_fn fn, void *ctx);
 SZ_API int sz_watch_on_problem(struct sz_watch *w, sz_problem_fn fn, void *ctx);
 SZ_API int sz_watch_on_lost(struct sz_watch *w, sz_lost_fn fn, void *ctx);
 /* Load and attach the BPF program, then scan running processes (unless
- * no_scan).  Negative errno if BPF cannot be used; sz_watch_error() says why. */
+ * no_scan).  0, SZ_STOP (an observer stopped the initial scan), or a negative
+ * errno if BPF cannot be used (why: the log callback, SZ_LOG_ERROR). */
 SZ_API int sz_watch_start(struct sz_watch *w);
 /* Wait up to TIMEOUT_MS for records and handle them, and repair any loss.
- * Returns the number of records handled, or a negative errno (-EINTR on a
- * signal: call again or stop). */
+ * Returns 0, SZ_STOP if an observer asked to stop, or a negative errno
+ * (-EINTR on a signal: call again or stop). */
 SZ_API int sz_watch_poll(struct sz_watch *w, int timeout_ms);
-SZ_API void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out);
-SZ_API const char *sz_watch_error(const struct sz_watch *w);
+/* A descriptor for the caller's own poll/epoll loop: readable when records
+ * wait or housekeeping is due; then call sz_watch_poll(w, 0).  Valid after
+ * sz_watch_start; owned by the watch. */
+SZ_API int sz_watch_fd(const struct sz_watch *w);
+/* The pipeline's counters (all sources) and the watch's own; either may be
+ * NULL.  0, or -EINVAL if a size field is too small. */
+SZ_API int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
+			  struct sz_watch_stats *watch);
 /* Stop watching: detach, then deliver the records still queued (resuming any
  * process frozen for them).  Counts and histograms stay readable until
  * sz_watch_free(), which stops first if needed. */
 SZ_API void sz_watch_stop(struct sz_watch *w);
-/* Probes: the call stream (SZ_PROBE_TRACE), and what BPF aggregated so far. */
+/* Probes: the call stream (SZ_PROBE_TRACE; observers are a list, like the
+ * others), and what BPF aggregated so far. */
 SZ_API int sz_watch_on_call(struct sz_watch *w, sz_call_fn fn, void *ctx);
 SZ_API int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx);
 SZ_API int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx);

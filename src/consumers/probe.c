@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Loader of bpf/probe.bpf.c: uprobes on what scan and watch find.  A uprobe
- * is (inode, file offset): one attach with pid -1 covers every process that
- * maps the inode, now and later, so we attach once per (inode, symbol), or per
- * (process, inode, symbol) with -p.  Attach goes through /proc/self/fd/N of
- * the file we parsed, so it is the very inode, whatever its path.
+ * Loader of bpf/probe.bpf.c, a consumer of the pipeline: uprobes on what scan
+ * and watch find.  A uprobe is (inode, file offset): one attach with pid -1
+ * covers every process that maps the inode, now and later, so we attach once
+ * per (inode, symbol), or per (process, inode, symbol) with -p.  Attach goes
+ * through /proc/self/fd/N of the file we parsed, so it is the very inode,
+ * whatever its path.  Maps are sized from the number of symbols before load.
  */
 #include "consumers/probe.h"
+#include "util/log.h"
 #include "probe.skel.h"
 
 #include <bpf/bpf.h>
@@ -17,7 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MAX_SYMBOLS (1u << 24) /* ids * SZ_LAT_BUCKETS fit in a u32 slot */
+#define COUNT_KEYS_MIN 65536u
+#define COUNT_KEYS_MAX (1u << 22)
+
 struct attachment {
+	struct attachment *next;
 	dev_t dev;
 	ino_t ino;
 	uint32_t sym;
@@ -25,29 +32,80 @@ struct attachment {
 	struct bpf_link *entry, *ret;
 };
 
+struct call_obs {
+	sz_call_fn fn;
+	void *ctx;
+};
+
 struct sz_probe_mgr {
 	enum sz_probe_mode mode;
 	pid_t pid; /* -1: every process */
 	struct probe_bpf *skel;
 	struct bpf_program *entry_prog, *ret_prog;
-	struct attachment *att;
-	size_t natt, cap;
+	struct attachment **bucket; /* (dev, ino, sym, pid) -> attachment */
+	size_t nbuckets, natt;
 	int ncpus;
-	sz_call_fn call_fn;
-	void *call_ctx;
+	struct call_obs *obs;
+	size_t nobs;
 	char *const *symbols;
 	size_t nsymbols;
 };
 
-int sz_probe_mgr_new(enum sz_probe_mode mode, pid_t pid, char *const *symbols, size_t nsymbols,
-		     struct sz_probe_mgr **out, char *err, size_t errlen)
+static size_t att_hash(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint32_t sym, pid_t pid)
+{
+	uint64_t h = ((uint64_t)ino * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)dev << 17) ^
+		     ((uint64_t)sym * 0xff51afd7ed558ccdull) ^ (uint64_t)(uint32_t)pid;
+
+	return (size_t)(h ^ (h >> 29)) & (m->nbuckets - 1);
+}
+
+static struct attachment *att_find(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint32_t sym,
+				   pid_t pid)
+{
+	for (struct attachment *a = m->bucket[att_hash(m, dev, ino, sym, pid)]; a; a = a->next)
+		if (a->dev == dev && a->ino == ino && a->sym == sym && a->pid == pid)
+			return a;
+	return NULL;
+}
+
+/* Double the table when it averages two per bucket: lookups stay O(1) with
+ * thousands of symbols on hundreds of files. */
+static int att_grow(struct sz_probe_mgr *m)
+{
+	size_t n = m->nbuckets * 2;
+	struct attachment **nb = calloc(n, sizeof(struct attachment *));
+	struct attachment **old = m->bucket;
+	size_t oldn = m->nbuckets;
+
+	if (!nb)
+		return -ENOMEM;
+	m->bucket = nb;
+	m->nbuckets = n;
+	for (size_t b = 0; b < oldn; b++)
+		while (old[b]) {
+			struct attachment *a = old[b];
+			size_t h = att_hash(m, a->dev, a->ino, a->sym, a->pid);
+
+			old[b] = a->next;
+			a->next = nb[h];
+			nb[h] = a;
+		}
+	free(old);
+	return 0;
+}
+
+int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const *symbols,
+		     size_t nsymbols, struct sz_probe_mgr **out)
 {
 	struct sz_probe_mgr *m;
+	void *saved;
+	__u32 keys;
 	int r;
 
 	*out = NULL;
-	if (nsymbols > SZ_PROBE_MAX_SYMS) {
-		snprintf(err, errlen, "at most %d symbols can be probed", SZ_PROBE_MAX_SYMS);
+	if (!nsymbols || nsymbols > MAX_SYMBOLS) {
+		sz_log(SZ_LOG_ERROR, "between 1 and %u symbols can be probed, not %zu", MAX_SYMBOLS,
+		       nsymbols);
 		return -E2BIG;
 	}
 	m = calloc(1, sizeof(*m));
@@ -57,42 +115,64 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, pid_t pid, char *const *symbols, s
 	m->pid = pid > 0 ? pid : -1;
 	m->symbols = symbols;
 	m->nsymbols = nsymbols;
+	m->nbuckets = 64;
+	m->bucket = calloc(m->nbuckets, sizeof(struct attachment *));
 	m->ncpus = libbpf_num_possible_cpus();
-	m->skel = probe_bpf__open();
+	saved = sz_libbpf_enter();
+	m->skel = m->bucket ? probe_bpf__open() : NULL;
 	if (!m->skel || m->ncpus <= 0) {
-		r = m->ncpus <= 0 ? m->ncpus : -errno;
-		snprintf(err, errlen, "cannot open the probe BPF program: %s", strerror(-r));
+		r = m->ncpus <= 0 ? m->ncpus : !m->bucket ? -ENOMEM : -errno;
+		sz_log(SZ_LOG_ERROR, "cannot open the probe BPF program: %s", strerror(-r));
 		goto fail;
 	}
-	switch (mode) {
-	case SZ_PROBE_COUNT:
-		m->entry_prog = m->skel->progs.sz_count;
-		break;
-	case SZ_PROBE_TRACE:
-		m->entry_prog = m->skel->progs.sz_trace_entry;
-		m->ret_prog = m->skel->progs.sz_trace_exit;
-		break;
-	case SZ_PROBE_LATENCY:
-		m->entry_prog = m->skel->progs.sz_lat_entry;
-		m->ret_prog = m->skel->progs.sz_lat_exit;
-		break;
-	case SZ_PROBE_EMPTY:
+	if (empty) {
 		m->entry_prog = m->skel->progs.sz_empty;
-		break;
-	default:
-		r = -EINVAL;
-		snprintf(err, errlen, "unknown probe mode");
-		goto fail;
+	} else {
+		switch (mode) {
+		case SZ_PROBE_COUNT:
+			m->entry_prog = m->skel->progs.sz_count;
+			break;
+		case SZ_PROBE_TRACE:
+			m->entry_prog = m->skel->progs.sz_trace_entry;
+			m->ret_prog = m->skel->progs.sz_trace_exit;
+			break;
+		case SZ_PROBE_LATENCY:
+			m->entry_prog = m->skel->progs.sz_lat_entry;
+			m->ret_prog = m->skel->progs.sz_lat_exit;
+			break;
+		default:
+			r = -EINVAL;
+			sz_log(SZ_LOG_ERROR, "unknown probe mode %d", (int)mode);
+			goto fail;
+		}
 	}
-	r = probe_bpf__load(m->skel);
+	/* Only the programs this mode runs are loaded: less to verify. */
+	for (struct bpf_program *prog = bpf_object__next_program(m->skel->obj, NULL); prog;
+	     prog = bpf_object__next_program(m->skel->obj, prog))
+		bpf_program__set_autoload(prog, prog == m->entry_prog || prog == m->ret_prog);
+	m->skel->rodata->nsyms = (__u32)nsymbols;
+	keys = (__u32)(nsymbols * 1024 < COUNT_KEYS_MIN	  ? COUNT_KEYS_MIN
+		       : nsymbols * 1024 > COUNT_KEYS_MAX ? COUNT_KEYS_MAX
+							  : nsymbols * 1024);
+	r = bpf_map__set_max_entries(m->skel->maps.counts, keys);
+	if (!r)
+		r = bpf_map__set_max_entries(m->skel->maps.hist, (__u32)nsymbols * SZ_LAT_BUCKETS);
+	if (!r && mode != SZ_PROBE_TRACE)
+		r = bpf_map__set_max_entries(m->skel->maps.events, 4096);
+	if (!r)
+		r = probe_bpf__load(m->skel);
 	if (r) {
-		snprintf(err, errlen, "cannot load the probe BPF program: %s", strerror(-r));
+		sz_log(SZ_LOG_ERROR, "cannot load the probe BPF program: %s%s", strerror(-r),
+		       r == -EPERM ? " (needs CAP_BPF and CAP_PERFMON, or root)" : "");
 		goto fail;
 	}
+	sz_libbpf_leave(saved);
 	*out = m;
 	return 0;
 fail:
+	sz_libbpf_leave(saved);
 	probe_bpf__destroy(m->skel);
+	free(m->bucket);
 	free(m);
 	return r;
 }
@@ -101,26 +181,29 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->natt; i++) {
-		bpf_link__destroy(m->att[i].ret);
-		bpf_link__destroy(m->att[i].entry);
-	}
-	free(m->att);
+	for (size_t b = 0; b < m->nbuckets; b++)
+		while (m->bucket[b]) {
+			struct attachment *a = m->bucket[b];
+
+			m->bucket[b] = a->next;
+			bpf_link__destroy(a->ret);
+			bpf_link__destroy(a->entry);
+			free(a);
+		}
+	free(m->bucket);
+	free(m->obs);
 	probe_bpf__destroy(m->skel);
 	free(m);
 }
 
-void sz_probe_mgr_on_call(struct sz_probe_mgr *m, sz_call_fn fn, void *ctx)
+int sz_probe_mgr_on_call(struct sz_probe_mgr *m, sz_call_fn fn, void *ctx)
 {
-	m->call_fn = fn;
-	m->call_ctx = ctx;
-}
+	struct call_obs *n = realloc(m->obs, (m->nobs + 1) * sizeof(*n));
 
-int sz_probe_mgr_has_file(const struct sz_probe_mgr *m, dev_t dev, ino_t ino)
-{
-	for (size_t i = 0; i < m->natt; i++)
-		if (m->att[i].dev == dev && m->att[i].ino == ino)
-			return 1;
+	if (!n)
+		return -ENOMEM;
+	m->obs = n;
+	m->obs[m->nobs++] = (struct call_obs){ fn, ctx };
 	return 0;
 }
 
@@ -129,50 +212,89 @@ size_t sz_probe_mgr_attached(const struct sz_probe_mgr *m)
 	return m->natt;
 }
 
-int sz_probe_mgr_attach(struct sz_probe_mgr *m, int fd, dev_t dev, ino_t ino, uint32_t sym,
-			uint64_t file_offset, pid_t process, char *err, size_t errlen)
+/* 1 attached, 0 already attached, negative errno (logged) otherwise. */
+static int attach(struct sz_probe_mgr *m, int fd, dev_t dev, ino_t ino, uint32_t sym,
+		  uint64_t file_offset, pid_t process)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = sym);
 	pid_t pid = m->pid > 0 ? process : -1;
-	struct attachment a = { dev, ino, sym, pid, NULL, NULL };
+	struct attachment *a;
 	char path[64];
-	int r;
+	void *saved;
+	int r = 0;
 
-	for (size_t i = 0; i < m->natt; i++)
-		if (m->att[i].dev == dev && m->att[i].ino == ino && m->att[i].sym == sym &&
-		    m->att[i].pid == pid)
-			return 0;
-	if (m->natt == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct attachment *n = realloc(m->att, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		m->att = n;
-		m->cap = cap;
-	}
+	if (att_find(m, dev, ino, sym, pid))
+		return 0;
+	if (m->natt >= 2 * m->nbuckets && att_grow(m))
+		return -ENOMEM;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	*a = (struct attachment){ NULL, dev, ino, sym, pid, NULL, NULL };
 	/* The kernel follows the magic link to the inode we hold open. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	a.entry = bpf_program__attach_uprobe_opts(m->entry_prog, pid, path, file_offset, &o);
-	if (!a.entry) {
+	saved = sz_libbpf_enter();
+	a->entry = bpf_program__attach_uprobe_opts(m->entry_prog, pid, path, file_offset, &o);
+	if (!a->entry)
 		r = -errno;
-		goto fail;
-	}
-	if (m->ret_prog) {
+	if (!r && m->ret_prog) {
 		o.retprobe = true;
-		a.ret = bpf_program__attach_uprobe_opts(m->ret_prog, pid, path, file_offset, &o);
-		if (!a.ret) {
+		a->ret = bpf_program__attach_uprobe_opts(m->ret_prog, pid, path, file_offset, &o);
+		if (!a->ret) {
 			r = -errno;
-			bpf_link__destroy(a.entry);
-			goto fail;
+			bpf_link__destroy(a->entry);
 		}
 	}
-	m->att[m->natt++] = a;
+	sz_libbpf_leave(saved);
+	if (r) {
+		free(a);
+		return r;
+	}
+	a->next = m->bucket[att_hash(m, dev, ino, sym, pid)];
+	m->bucket[att_hash(m, dev, ino, sym, pid)] = a;
+	m->natt++;
 	return 1;
-fail:
-	snprintf(err, errlen, "cannot attach uprobe at file offset 0x%llx: %s",
-		 (unsigned long long)file_offset, strerror(-r));
-	return r;
+}
+
+/* Probes go on before the found record is delivered: whoever sees the record
+ * may rely on the function being watched from then on. */
+static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
+{
+	struct sz_probe_mgr *m = ctx;
+	uint32_t sym = (uint32_t)sz_loaded_symbol(l);
+	int r, file;
+
+	if (fd->type == SZ_SYM_IFUNC) {
+		fd->probe_note = "ifunc: not probed (it only selects an implementation)";
+		return 0;
+	}
+	if (fd->type != SZ_SYM_FUNC && fd->type != SZ_SYM_NOTYPE) {
+		fd->probe_note = "not a function: not probed";
+		return 0;
+	}
+	if (!fd->has_file_offset) {
+		fd->probe_note = "no file offset: not probed";
+		return 0;
+	}
+	file = sz_loaded_fd(l);
+	r = file < 0 ? file
+		     : attach(m, file, sz_loaded_dev(l), sz_loaded_ino(l), sym, fd->file_offset,
+			      fd->pid);
+	if (r < 0) {
+		fd->probe_note = "uprobe attach failed";
+		sz_log(SZ_LOG_WARN, "pid %d %s: cannot attach uprobe at file offset 0x%llx: %s",
+		       (int)fd->pid, fd->symbol, (unsigned long long)fd->file_offset, strerror(-r));
+		return 0;
+	}
+	fd->probed = 1;
+	return 0;
+}
+
+int sz_probe_mgr_subscribe(struct sz_probe_mgr *m, struct sz_pipeline *p)
+{
+	struct sz_consumer c = { .found = on_found, .ctx = m };
+
+	return sz_pipeline_subscribe(p, &c, 1);
 }
 
 static int handle_call(void *ctx, void *data, size_t size)
@@ -183,7 +305,7 @@ static int handle_call(void *ctx, void *data, size_t size)
 	char comm[17];
 
 	if (size < sizeof(*r) || (r->type != SZ_PROBE_CALL && r->type != SZ_PROBE_RETURN) ||
-	    r->sym >= m->nsymbols || !m->call_fn)
+	    r->sym >= m->nsymbols)
 		return 0;
 	memcpy(comm, r->comm, sizeof(r->comm));
 	comm[16] = '\0';
@@ -196,7 +318,8 @@ static int handle_call(void *ctx, void *data, size_t size)
 	memcpy(c.args, r->args, sizeof(c.args));
 	c.ret = r->ret;
 	c.duration_ns = r->duration_ns;
-	m->call_fn(&c, m->call_ctx);
+	for (size_t i = 0; i < m->nobs; i++)
+		m->obs[i].fn(&c, m->obs[i].ctx);
 	return 0;
 }
 

@@ -3,17 +3,20 @@
  * Offline resolution: one symbol in one file, no process involved.  Used by
  * `symbolyze resolve` and by anyone who wants a uprobe offset for a file.
  */
-#include "pipeline/core.h"
+#include "pipeline/pipeline.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out, char *err,
-		    size_t errlen)
+int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info *out)
 {
+	char err[160];
+	struct stat st;
 	struct sz_symbol_info info;
 	struct sz_elf *e = NULL;
 	struct sz_elf_sym sym;
@@ -27,15 +30,23 @@ int sz_resolve_file(const char *path, const char *symbol, struct sz_symbol_info 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot open: %s", strerror(-r));
+		sz_log(SZ_LOG_ERROR, "cannot open %s: %s", path, strerror(-r));
 		return r;
 	}
-	r = sz_elf_open(fd, &e, err, errlen);
-	if (r)
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		r = -ENOEXEC;
+		sz_log(SZ_LOG_ERROR, "%s is not a regular file", path);
 		goto out;
+	}
+	r = sz_elf_open(fd, &e, err, sizeof(err));
+	if (r) {
+		sz_log(SZ_LOG_ERROR, "%s: %s", path, err);
+		goto out;
+	}
 	r = sz_elf_lookup(e, symbol, 0, &sym);
 	if (r) {
-		snprintf(err, errlen, "symbol %s not found", symbol);
+		r = -ESRCH;
+		sz_log(SZ_LOG_ERROR, "%s: symbol %s not found", path, symbol);
 		goto out;
 	}
 	sz_elf_layout(e, &l);

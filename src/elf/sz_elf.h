@@ -129,5 +129,4 @@ int sz_elf_is_code_mapping(const struct sz_layout *l, uint64_t pgoff, unsigned p
 int sz_elf_vaddr_to_offset(const struct sz_layout *l, uint64_t vaddr, uint64_t *off);
 int sz_elf_offset_to_vaddr(const struct sz_layout *l, uint64_t off, uint64_t *vaddr);
 
-
 #endif

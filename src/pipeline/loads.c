@@ -4,7 +4,7 @@
  * load seen both by the /proc scan and by a BPF event is reported once.
  * Buckets are chosen by pid alone, so forgetting a process is one chain walk.
  */
-#include "pipeline/core.h"
+#include "pipeline/pipeline.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -284,8 +284,9 @@ int sz_open_mapped(const char *proc, pid_t pid, const struct sz_map *m, struct s
 	rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	pfd = sz_open_checked(rootfd, m->path, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
-						     RESOLVE_NO_MAGICLINKS, m, 1, st);
+	pfd = sz_open_checked(rootfd, m->path,
+			      RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, m, 1,
+			      st);
 	close(rootfd);
 	return pfd < 0 ? pfd : sz_reopen_read(pfd);
 }

@@ -1,82 +1,79 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Loader of bpf/watch.bpf.c: attach the BPF watch, then scan /proc (so no load
- * falls between the two), then turn each ring-buffer record into a mapping
- * record for the one pipeline.  Loss is counted by BPF, reported and repaired
- * here by a rescan; the set of reported loads keeps every load to one report.
+ * The BPF source (loader of bpf/watch.bpf.c) and the public watch built on
+ * the pipeline: attach the BPF watch, then scan /proc (so no load falls
+ * between the two), then turn each ring-buffer record into a mapping record.
+ * Loss is counted by BPF, reported and repaired here by a rescan; the
+ * pipeline's set of reported loads keeps every load to one report.
  */
-#include "pipeline/core.h"
+#include "sources/watch.h"
 #include "consumers/probe.h"
+#include "pipeline/pipeline.h"
+#include "sources/scan.h"
 #include "sources/watch_rec.h"
+#include "util/log.h"
+#include "util/opts.h"
 #include "watch.skel.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/membarrier.h>
-#include <linux/openat2.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_RING_BYTES (4u << 20)
 #define PRUNE_INTERVAL_NS (5ull * 1000000000ull)
-#define FORK_GRACE_NS (20ull * 1000000ull) /* an exec within this wins over the fork */
-#define RECHECK_NS (1000ull * 1000000ull)   /* trust a file's size/mtime check this long */
+#define FORK_GRACE_NS (20ull * 1000000ull)	 /* an exec within this wins over the fork */
 #define REPAIR_INTERVAL_NS (100ull * 1000000ull) /* at most one repair rescan per interval */
+#define TICK_NS (50ull * 1000000ull)		 /* housekeeping wake-up of sz_watch_fd */
 
 struct pending_fork {
 	pid_t pid;
 	uint64_t due_ns;
 };
 
-struct sz_watch;
-static int forks_due(struct sz_watch *w, int force);
-static int repair_if_lost(struct sz_watch *w);
+struct obs {
+	void *fn;
+	void *ctx;
+};
 
 struct sz_watch {
-	struct sz_scanner *sc;
 	struct sz_watch_opts opts;
-	struct sz_loads loads;
+	struct sz_pipeline *p;
+	struct sz_scan_counts counts;
 	struct watch_bpf *skel;
 	struct ring_buffer *rb;
 	struct sz_probe_mgr *probes;
-	sz_call_fn call_fn;
-	void *call_ctx;
-	struct {
-		sz_lost_fn fn;
-		void *ctx;
-	} lost_obs[SZ_MAX_OBSERVERS];
-	size_t nlost_obs;
+	int empty_probe;
+	struct obs *calls, *losts;
+	size_t ncalls, nlosts;
 	uint64_t drops_seen;
-	int stopped; /* detached: only the final drain's records are still delivered */
+	int stopped;	/* detached: only the final drain's records are still delivered */
+	int stop_asked; /* an observer returned SZ_STOP */
 	struct pending_fork *forks; /* forked children not yet scanned */
 	size_t nforks, forks_cap;
 	uint64_t last_prune_ns;
 	uint64_t last_repair_ns;
+	int epfd, tfd;
 	struct sz_watch_stats st;
-	char error[512];
 };
 
-static __attribute__((format(printf, 2, 3))) void fail(struct sz_watch *w, const char *fmt, ...)
+static int add_obs(struct obs **list, size_t *n, void *fn, void *ctx)
 {
-	va_list ap;
+	struct obs *o = realloc(*list, (*n + 1) * sizeof(**list));
 
-	va_start(ap, fmt);
-	vsnprintf(w->error, sizeof(w->error), fmt, ap);
-	va_end(ap);
-}
-
-/* libbpf talks to stderr by default; the library never prints. */
-static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
+	if (!o)
+		return -ENOMEM;
+	*list = o;
+	o[(*n)++] = (struct obs){ fn, ctx };
 	return 0;
 }
 
@@ -85,34 +82,53 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 	struct sz_watch *w;
 	int err;
 
-	*out = NULL;
-	if (!opts || opts->sz < sizeof(size_t))
+	if (!out)
 		return -EINVAL;
+	*out = NULL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	memcpy(&w->opts, opts, opts->sz < sizeof(w->opts) ? opts->sz : sizeof(w->opts));
-	w->opts.sz = sizeof(w->opts);
-	if (w->opts.ring_bytes &&
-	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096)) {
-		free(w);
-		return -EINVAL;
+	w->epfd = w->tfd = -1;
+	err = SZ_OPTS_COPY(&w->opts, opts);
+	if (!err && w->opts.ring_bytes &&
+	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096))
+		err = -EINVAL;
+	if (!err && (unsigned)w->opts.probe > SZ_PROBE_LATENCY)
+		err = -EINVAL;
+	if (!err) {
+		struct sz_pipeline_opts po = {
+			.glob = w->opts.glob,
+			.symbols = w->opts.symbols,
+			.nsymbols = w->opts.nsymbols,
+			.proc = w->opts.proc,
+			.dedupe = 1,
+			.max_open_files = w->opts.max_open_files,
+		};
+
+		err = sz_pipeline_new(&po, &w->p);
 	}
-	SZ_OPTS(sz_scanner_opts, so, .glob = w->opts.glob, .symbols = w->opts.symbols,
-		.nsymbols = w->opts.nsymbols, .pid = w->opts.pid, .proc = w->opts.proc);
-	err = sz_scanner_new(&so, &w->sc);
 	if (err) {
 		free(w);
 		return err;
 	}
-	/* The scanner copied what it needs; do not keep the caller's pointers. */
+	/* The pipeline copied what it needs; keep none of the caller's pointers. */
 	w->opts.glob = NULL;
 	w->opts.symbols = NULL;
 	w->opts.proc = NULL;
-	w->sc->loads = &w->loads;
 	*out = w;
 	return 0;
 }
+
+int sz__watch_empty_probe(struct sz_watch *w)
+{
+	if (!w || w->skel)
+		return -EINVAL;
+	w->empty_probe = 1;
+	return 0;
+}
+
+static int forks_due(struct sz_watch *w, int force);
+static int repair_if_lost(struct sz_watch *w);
 
 void sz_watch_stop(struct sz_watch *w)
 {
@@ -134,67 +150,93 @@ void sz_watch_stop(struct sz_watch *w)
 	repair_if_lost(w);
 }
 
+static void teardown(struct sz_watch *w)
+{
+	sz_pipeline_unsubscribe(w->p, w->probes);
+	sz_pipeline_unsubscribe(w->p, w);
+	ring_buffer__free(w->rb);
+	w->rb = NULL;
+	watch_bpf__destroy(w->skel);
+	w->skel = NULL;
+	sz_probe_mgr_free(w->probes);
+	w->probes = NULL;
+	if (w->tfd >= 0)
+		close(w->tfd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	w->tfd = w->epfd = -1;
+}
+
 void sz_watch_free(struct sz_watch *w)
 {
 	if (!w)
 		return;
 	sz_watch_stop(w);
-	ring_buffer__free(w->rb);
-	watch_bpf__destroy(w->skel);
-	w->sc->probes = NULL;
-	sz_probe_mgr_free(w->probes);
-	sz_loads_fini(&w->loads);
+	/* The probes consumer goes with the pipeline's subscription list. */
+	teardown(w);
+	sz_pipeline_free(w->p);
 	free(w->forks);
-	sz_scanner_free(w->sc);
+	free(w->calls);
+	free(w->losts);
 	free(w);
 }
 
 int sz_watch_on_found(struct sz_watch *w, sz_found_fn fn, void *ctx)
 {
-	return w ? sz_scanner_on_found(w->sc, fn, ctx) : -EINVAL;
+	struct sz_consumer c = { .user_found = fn, .ctx = ctx };
+
+	return w && fn ? sz_pipeline_subscribe(w->p, &c, 0) : -EINVAL;
 }
 
 int sz_watch_on_problem(struct sz_watch *w, sz_problem_fn fn, void *ctx)
 {
-	return w ? sz_scanner_on_problem(w->sc, fn, ctx) : -EINVAL;
+	struct sz_consumer c = { .user_problem = fn, .ctx = ctx };
+
+	return w && fn ? sz_pipeline_subscribe(w->p, &c, 0) : -EINVAL;
 }
 
 int sz_watch_on_lost(struct sz_watch *w, sz_lost_fn fn, void *ctx)
 {
-	if (!w || !fn)
-		return -EINVAL;
-	if (w->nlost_obs >= SZ_MAX_OBSERVERS)
-		return -E2BIG;
-	w->lost_obs[w->nlost_obs].fn = fn;
-	w->lost_obs[w->nlost_obs++].ctx = ctx;
-	return 0;
-}
-
-const char *sz_watch_error(const struct sz_watch *w)
-{
-	return w && w->error[0] ? w->error : "no error";
-}
-
-void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out)
-{
-	*out = w->st;
-	sz_scanner_stats(w->sc, &out->scan);
-	out->duplicates = w->sc->duplicates;
-	if (w->probes) {
-		out->probes = sz_probe_mgr_attached(w->probes);
-		out->probe_drops = sz_probe_mgr_drops(w->probes);
-	}
+	return w && fn ? add_obs(&w->losts, &w->nlosts, (void *)fn, ctx) : -EINVAL;
 }
 
 int sz_watch_on_call(struct sz_watch *w, sz_call_fn fn, void *ctx)
 {
+	int err;
+
 	if (!w || !fn)
 		return -EINVAL;
-	w->call_fn = fn;
-	w->call_ctx = ctx;
-	if (w->probes)
-		sz_probe_mgr_on_call(w->probes, fn, ctx);
-	return 0;
+	err = add_obs(&w->calls, &w->ncalls, (void *)fn, ctx);
+	if (!err && w->probes)
+		err = sz_probe_mgr_on_call(w->probes, fn, ctx);
+	return err;
+}
+
+int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
+		   struct sz_watch_stats *watch)
+{
+	struct sz_watch_stats st;
+	struct sz_stats ps;
+	int err = 0;
+
+	if (!w)
+		return -EINVAL;
+	if (pipeline) {
+		sz_pipeline_stats(w->p, &ps);
+		ps.processes = w->counts.processes;
+		ps.processes_unreadable = w->counts.processes_unreadable;
+		err = SZ_STATS_FILL(pipeline, &ps);
+	}
+	if (watch && !err) {
+		st = w->st;
+		st.duplicates = w->p->stats.duplicates;
+		if (w->probes) {
+			st.probes = sz_probe_mgr_attached(w->probes);
+			st.probe_drops = sz_probe_mgr_drops(w->probes);
+		}
+		err = SZ_STATS_FILL(watch, &st);
+	}
+	return err;
 }
 
 int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx)
@@ -211,69 +253,9 @@ int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 	return sz_probe_mgr_latency(w->probes, fn, ctx);
 }
 
-/* The record's file by its path, walked without symlinks from our root, or
- * from the process's root for a path of another mount namespace (FOREIGN),
- * and used only if it is the very inode the kernel reported. */
-static struct sz_file *file_by_path(struct sz_scanner *s, pid_t pid, const char *path,
-				    int foreign, const struct sz_map *m)
+static int scan_one(struct sz_watch *w, pid_t pid, enum sz_source src)
 {
-	uint64_t resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-	int fd, dirfd = AT_FDCWD;
-	struct sz_file *f;
-	struct stat st;
-
-	if (foreign) {
-		char root[320];
-
-		snprintf(root, sizeof(root), "%s/%d/root", s->proc, (int)pid);
-		dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0)
-			return NULL;
-		resolve |= RESOLVE_IN_ROOT;
-	}
-	fd = sz_open_checked(dirfd, path, resolve, m, 1, &st);
-	if (foreign)
-		close(dirfd);
-	if (fd < 0)
-		return NULL;
-	f = sz_cache_find(&s->cache, &st);
-	if (f) {
-		close(fd);
-		return f;
-	}
-	fd = sz_reopen_read(fd);
-	return fd < 0 ? NULL : sz_cache_add(&s->cache, fd, &st);
-}
-
-/* The live process: the VMA now holding the record's start (ld.so's first
- * mapping has been split by later MAP_FIXED mappings), via map_files. */
-static struct sz_file *file_by_vma(struct sz_scanner *s, pid_t pid, const struct sz_map *m,
-				   int *errp)
-{
-	struct sz_maps_iter it;
-	struct sz_map v;
-	struct sz_file *f = NULL;
-
-	*errp = sz_maps_open(&it, s->proc, pid, SZ_MAPS_MAX);
-	if (*errp) {
-		if (*errp == -ENOENT)
-			*errp = -ESRCH;
-		return NULL;
-	}
-	*errp = -ESRCH;
-	while (sz_maps_next(&it, &v))
-		if (v.ino == m->ino && v.start <= m->start && m->start < v.end) {
-			f = sz_scanner_file(s, pid, &v, errp);
-			break;
-		}
-	sz_maps_close(&it);
-	return f;
-}
-
-static unsigned vm_prot(uint64_t vm_flags)
-{
-	return (vm_flags & 1 ? PROT_READ : 0) | (vm_flags & 2 ? PROT_WRITE : 0) |
-	       (vm_flags & 4 ? PROT_EXEC : 0);
+	return sz_scan_pid(w->p, pid, src, &w->counts);
 }
 
 static int fork_pending(struct sz_watch *w, pid_t pid, uint64_t ts)
@@ -283,7 +265,7 @@ static int fork_pending(struct sz_watch *w, pid_t pid, uint64_t ts)
 		struct pending_fork *n = realloc(w->forks, cap * sizeof(*n));
 
 		if (!n)
-			return sz_scanner_scan_pid(w->sc, pid, SZ_SOURCE_FORK) ? -ECANCELED : 0;
+			return scan_one(w, pid, SZ_SOURCE_FORK);
 		w->forks = n;
 		w->forks_cap = cap;
 	}
@@ -311,134 +293,53 @@ static int forks_due(struct sz_watch *w, int force)
 		if (!force && w->forks[i].due_ns > now)
 			continue;
 		w->forks[i--] = w->forks[--w->nforks];
-		rc = sz_scanner_scan_pid(w->sc, pid, SZ_SOURCE_FORK);
+		rc = scan_one(w, pid, SZ_SOURCE_FORK);
 	}
 	return rc;
 }
 
+/* One record: process events change what is known of a process; load
+ * records become mapping records for the pipeline.  0, SZ_STOP or -ENOMEM. */
 static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 {
-	struct sz_scanner *s = w->sc;
 	const struct sz_watch_rec *r = data;
-	struct sz_proc_ctx p = { 0 };
-	enum sz_source src = SZ_SOURCE_MMAP;
-	struct sz_file *f;
-	struct sz_map m = { 0 };
-	char path[SZ_WATCH_PATH_LEN + 1];
-	int have_path, err = 0, rc;
+	char path[SZ_WATCH_PATH_LEN + 1], comm[SZ_WATCH_COMM_LEN + 1];
+	struct sz_mapping m;
 
 	w->st.events++;
 	if (sz_watch_rec_check(data, size)) {
 		w->st.bad_records++;
 		return 0;
 	}
-	p.pid = (pid_t)r->tgid;
-	p.ts = r->ts_ns;
-	memcpy(p.comm, r->comm, sizeof(r->comm));
-	p.comm[sizeof(r->comm)] = '\0';
-	p.have_comm = 1;
 	switch (r->type) {
 	case SZ_WATCH_EXIT:
-		fork_done(w, p.pid);
+		fork_done(w, (pid_t)r->tgid);
 		/* Only what was seen before the exit: a scan may already have seen
 		 * a new process that reuses the pid. */
-		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
+		sz_pipeline_forget(w->p, (pid_t)r->tgid, r->ts_ns, 1);
 		w->st.exits++;
 		return 0;
 	case SZ_WATCH_EXEC_OTHER:
-		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
-		fork_done(w, p.pid);
+		sz_pipeline_forget(w->p, (pid_t)r->tgid, r->ts_ns, 0);
+		fork_done(w, (pid_t)r->tgid);
 		return 0;
 	case SZ_WATCH_FORK:
 		/* The child maps what its parent maps.  Most children exec at
 		 * once (shells, spawners) and are better reported by their exec;
 		 * the others are scanned when the grace period ends. */
-		return fork_pending(w, p.pid, r->ts_ns);
+		return fork_pending(w, (pid_t)r->tgid, r->ts_ns);
 	case SZ_WATCH_EXEC:
 		/* A new image: the old one's loads are gone (but not what a scan
 		 * already saw of the new one). */
-		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
-		fork_done(w, p.pid);
-		src = SZ_SOURCE_EXEC;
-		m.prot = vm_prot(r->vm_flags);
-		break;
-	case SZ_WATCH_EXEC_INTERP:
-		src = SZ_SOURCE_EXEC;
-		m.prot = vm_prot(r->vm_flags);
+		sz_pipeline_forget(w->p, (pid_t)r->tgid, r->ts_ns, 0);
+		fork_done(w, (pid_t)r->tgid);
 		break;
 	default:
-		/* A shared mapping is someone reading the file, never a load. */
-		if ((r->mflags & MAP_TYPE) == MAP_SHARED ||
-		    (r->mflags & MAP_TYPE) == MAP_SHARED_VALIDATE)
-			return 0;
-		m.prot = r->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
 		break;
 	}
-	m.start = r->start;
-	m.end = r->end;
-	m.pgoff = r->offset;
-	m.ino = r->ino;
-	m.dev_major = r->dev >> 20;
-	m.dev_minor = r->dev & 0xfffff;
-	have_path = sz_watch_rec_path(r, path, sizeof(path)) == 0;
-	if (!have_path)
-		snprintf(path, sizeof(path), "%s", r->name);
-	m.path = path;
-	m.path_len = strlen(path);
-	m.deleted = !!(r->path_flags & SZ_WATCH_PATH_DELETED);
-	/* BPF matched the base name; a path pattern is checked on the whole path. */
-	if (s->glob.flags & SZ_GLOB_PATHNAME) {
-		if (!have_path) {
-			sz_problem_emit(s, SZ_REASON_IO, -ENAMETOOLONG, &p, r->name, NULL, 1,
-					"the file's full path is unknown (too deep or too long): "
-					"a path pattern cannot be checked against it");
-			return 0;
-		}
-		if (!sz_glob_match_path(&s->glob, path))
-			return 0;
-	}
-	/* A file checked moments ago, else the record's own path, else the live
-	 * process's mapping. */
-	f = sz_cache_find_recent(&s->cache, makedev(m.dev_major, m.dev_minor), m.ino,
-				 RECHECK_NS);
-	if (!f && have_path && !m.deleted)
-		f = file_by_path(s, p.pid, path, !!(r->path_flags & SZ_WATCH_PATH_FOREIGN), &m);
-	if (!f)
-		f = file_by_vma(s, p.pid, &m, &err);
-	if (!f) {
-		/* Only a load's first mapping speaks for it, as in the scan. */
-		if (m.pgoff == 0)
-			sz_problem_emit(s, err == -ESRCH ? SZ_REASON_VANISHED : SZ_REASON_IO,
-					err ? err : -EIO, &p, path, NULL, 1,
-					"process exited before its mapped file could be read: %s",
-					strerror(err ? -err : EIO));
+	if (sz_watch_rec_mapping(r, path, sizeof(path), comm, &m))
 		return 0;
-	}
-	/* One record speaks for a load.  mmap: the one that maps the code, which
-	 * a tool merely reading the library never does, and before which no
-	 * call can happen (so --freeze loses none).  The interpreter's record is
-	 * its first mapping; the executable's, its text. */
-	if (!f->err && r->type == SZ_WATCH_MMAP &&
-	    !sz_elf_is_code_mapping(&f->layout, m.pgoff, m.prot, s->pagesz))
-		return 0;
-	if (!f->err && r->type == SZ_WATCH_EXEC_INTERP &&
-	    !sz_elf_is_first_load_mapping(&f->layout, m.pgoff, m.prot, s->pagesz))
-		return 0;
-	if (f->err && m.pgoff != 0)
-		return 0;
-	/* An observer's stop value ends the poll, like a scan. */
-	rc = sz_handle_mapping(s, src, &p, &m, f);
-	if (w->probes && sz_probe_mgr_has_file(w->probes, f->dev, f->ino)) {
-		/* Probes are on this inode now: no later mapping of it needs a
-		 * freeze (per-process probes are keyed by inode too, -p watches
-		 * one process). */
-		struct sz_file_key k = { r->dev, 0, r->ino };
-		__u8 one = 1;
-
-		bpf_map__update_elem(w->skel->maps.probed, &k, sizeof(k), &one, sizeof(one),
-				     BPF_ANY);
-	}
-	return rc ? -ECANCELED : 0;
+	return sz_pipeline_submit(w->p, &m);
 }
 
 /* Every record a process was stopped for is followed by SIGCONT, whatever
@@ -453,8 +354,26 @@ static int handle_rec(void *ctx, void *data, size_t size)
 		kill((pid_t)r->tgid, SIGCONT);
 		w->st.frozen++;
 	}
-	/* The final drain must reach every record, whatever observers say. */
-	return w->stopped ? 0 : rc;
+	if (rc == SZ_STOP)
+		w->stop_asked = 1;
+	/* The final drain must reach every record, whatever observers say;
+	 * before it, a stop ends this poll (libbpf stops on a negative value). */
+	return w->stopped || !rc ? 0 : -ECANCELED;
+}
+
+/* The freeze side of the watch subscribes like any consumer: once probes
+ * cover a file, later mappings of it need no stop (the kernel puts a
+ * registered uprobe into every later mapping of the inode by itself). */
+static int mark_probed(void *ctx, struct sz_found *found, struct sz_loaded *l)
+{
+	struct sz_watch *w = ctx;
+	struct sz_file_key k = { sz_loaded_kdev(l), 0, (__u64)sz_loaded_ino(l) };
+	__u8 one = 1;
+
+	if (found->probed && w->skel)
+		bpf_map__update_elem(w->skel->maps.probed, &k, sizeof(k), &one, sizeof(one),
+				     BPF_ANY);
+	return 0;
 }
 
 /* The BPF side matches base names: a path pattern contributes its last part. */
@@ -473,17 +392,8 @@ static void report_lost(struct sz_watch *w, uint64_t records, uint64_t repaired)
 
 	w->st.lost += records;
 	w->st.repaired += repaired;
-	for (size_t i = 0; i < w->nlost_obs; i++)
-		w->lost_obs[i].fn(&l, w->lost_obs[i].ctx);
-}
-
-static int file_in_use(const struct sz_file *f, void *ctx)
-{
-	const struct sz_watch *w = ctx;
-
-	/* Failed parses stay: they are small, and keep their problem explained
-	 * once rather than again after every eviction. */
-	return f->err || sz_loads_has_file(&w->loads, f->dev, f->ino);
+	for (size_t i = 0; i < w->nlosts; i++)
+		((sz_lost_fn)w->losts[i].fn)(&l, w->losts[i].ctx);
 }
 
 static int pid_alive(pid_t pid, void *ctx)
@@ -504,9 +414,9 @@ static void mark_seen(pid_t pid, void *ctx)
  * exits are reported like those of processes it saw itself. */
 static int scan_and_mark(struct sz_watch *w)
 {
-	int rc = sz_scanner_scan(w->sc);
+	int rc = sz_scan_all(w->p, w->opts.pid, &w->counts);
 
-	sz_loads_for_each_pid(&w->loads, mark_seen, w);
+	sz_pipeline_for_each_pid(w->p, mark_seen, w);
 	return rc;
 }
 
@@ -526,30 +436,54 @@ static int repair_if_lost(struct sz_watch *w)
 	ring_buffer__consume(w->rb);
 	/* Only what the rescan finds counts as repaired, not what the drain
 	 * delivered. */
-	before = w->sc->stats.mappings;
-	sz_loads_prune(&w->loads, pid_alive, NULL);
+	before = w->p->stats.mappings;
+	sz_pipeline_prune(w->p, pid_alive, NULL);
 	rc = scan_and_mark(w);
-	report_lost(w, dropped, w->sc->stats.mappings - before);
+	report_lost(w, dropped, w->p->stats.mappings - before);
 	return rc;
+}
+
+static int make_fd(struct sz_watch *w)
+{
+	struct itimerspec its = { .it_interval = { 0, (long)TICK_NS },
+				  .it_value = { 0, (long)TICK_NS } };
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (w->epfd < 0 || w->tfd < 0 || timerfd_settime(w->tfd, 0, &its, NULL))
+		return -errno;
+	ev.data.fd = w->tfd;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tfd, &ev))
+		return -errno;
+	ev.data.fd = ring_buffer__epoll_fd(w->rb);
+	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) ? -errno : 0;
+}
+
+int sz_watch_fd(const struct sz_watch *w)
+{
+	return w && w->epfd >= 0 ? w->epfd : -EINVAL;
 }
 
 int sz_watch_start(struct sz_watch *w)
 {
+	struct sz_consumer freeze = { .found = mark_probed };
 	struct sz_glob g;
 	struct stat nsst;
+	void *saved;
 	int err;
 
 	if (!w || w->skel)
 		return -EINVAL;
-	libbpf_set_print(quiet_libbpf);
-	err = bpf_glob(w->sc->glob_text, &g);
+	err = bpf_glob(w->p->glob_text, &g);
 	if (err)
 		return err;
+	saved = sz_libbpf_enter();
 	w->skel = watch_bpf__open();
 	if (!w->skel) {
 		err = -errno;
-		fail(w, "cannot open the BPF program: %s", strerror(-err));
-		return err;
+		sz_log(SZ_LOG_ERROR, "cannot open the BPF program: %s", strerror(-err));
+		goto fail;
 	}
 	memcpy((void *)&w->skel->rodata->glob, &g, sizeof(g));
 	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
@@ -565,10 +499,10 @@ int sz_watch_start(struct sz_watch *w)
 	if (!err)
 		err = watch_bpf__load(w->skel);
 	if (err) {
-		fail(w,
-		     "cannot load the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
-		     "and a kernel with BTF: /sys/kernel/btf/vmlinux)",
-		     strerror(-err));
+		sz_log(SZ_LOG_ERROR,
+		       "cannot load the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
+		       "and a kernel with BTF: /sys/kernel/btf/vmlinux)",
+		       strerror(-err));
 		goto fail;
 	}
 	/* Everything that can fail goes before attach: once attached with
@@ -576,79 +510,95 @@ int sz_watch_start(struct sz_watch *w)
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.rb), handle_rec, w, NULL);
 	if (!w->rb) {
 		err = -errno;
-		fail(w, "cannot set up the ring buffer: %s", strerror(-err));
+		sz_log(SZ_LOG_ERROR, "cannot set up the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
 	if (w->opts.probe != SZ_PROBE_NONE) {
-		char perr[256] = "";
-
-		err = sz_probe_mgr_new(w->opts.probe, w->opts.pid, w->sc->symbols, w->sc->nsymbols,
-				       &w->probes, perr, sizeof(perr));
-		if (!err && w->call_fn)
-			sz_probe_mgr_on_call(w->probes, w->call_fn, w->call_ctx);
+		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid, w->p->symbols,
+				       w->p->nsymbols, &w->probes);
+		for (size_t i = 0; !err && i < w->ncalls; i++)
+			err = sz_probe_mgr_on_call(w->probes, (sz_call_fn)w->calls[i].fn,
+						   w->calls[i].ctx);
 		if (!err)
 			err = sz_probe_mgr_add_ring(w->probes, &w->rb);
-		if (err) {
-			fail(w, "%s", perr[0] ? perr : strerror(-err));
+		if (!err)
+			err = sz_probe_mgr_subscribe(w->probes, w->p);
+		if (err)
 			goto fail;
-		}
-		w->sc->probes = w->probes;
+		freeze.ctx = w;
+		err = sz_pipeline_subscribe(w->p, &freeze, 0);
+		if (err)
+			goto fail;
+	}
+	err = make_fd(w);
+	if (err) {
+		sz_log(SZ_LOG_ERROR, "cannot set up the watch's descriptor: %s", strerror(-err));
+		goto fail;
 	}
 	err = watch_bpf__attach(w->skel);
 	if (err) {
-		fail(w, "cannot attach the BPF program to tracepoints: %s", strerror(-err));
+		sz_log(SZ_LOG_ERROR, "cannot attach the BPF program to tracepoints: %s",
+		       strerror(-err));
 		goto fail;
 	}
+	sz_libbpf_leave(saved);
 	w->last_prune_ns = sz_now_ns();
 	/* The watch is live: whatever maps a file from now on is recorded, so the
 	 * scan cannot miss anything in between. */
 	if (!w->opts.no_scan) {
 		err = scan_and_mark(w);
-		if (err < 0 && err != -ECANCELED) {
-			fail(w, "cannot scan %s: %s", w->sc->proc, strerror(-err));
-			goto fail;
+		if (err < 0) {
+			sz_log(SZ_LOG_ERROR, "cannot scan %s: %s", w->p->proc, strerror(-err));
+			saved = NULL;
+			goto fail_attached;
 		}
+		if (err == SZ_STOP)
+			w->stop_asked = 1;
 	}
-	return 0;
+	return w->stop_asked ? SZ_STOP : 0;
 fail:
+	sz_libbpf_leave(saved);
+fail_attached:
 	sz_watch_stop(w); /* resumes whatever a partial start froze */
-	ring_buffer__free(w->rb);
-	w->rb = NULL;
-	watch_bpf__destroy(w->skel);
-	w->skel = NULL;
-	w->sc->probes = NULL;
-	sz_probe_mgr_free(w->probes);
-	w->probes = NULL;
+	teardown(w);
 	w->stopped = 0;
 	return err;
 }
 
 int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 {
+	uint64_t ticks;
 	int n;
 
 	if (!w || !w->rb || w->stopped)
 		return -EINVAL;
+	if (w->tfd >= 0 && read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return -errno;
 	n = ring_buffer__poll(w->rb, timeout_ms);
-	if (n < 0 && n != -EINTR)
+	if (n < 0 && n != -EINTR && n != -ECANCELED)
 		return n;
+	if (w->stop_asked)
+		return SZ_STOP;
 	/* Under a flood one rescan per interval repairs as much as one per poll
 	 * would, and does not add a full /proc walk to every burst. */
 	if (sz_now_ns() - w->last_repair_ns >= REPAIR_INTERVAL_NS) {
 		int rc = repair_if_lost(w);
 
-		if (rc < 0)
+		if (rc)
 			return rc;
 	}
-	if (w->nforks && forks_due(w, 0))
-		return -ECANCELED;
+	if (w->nforks) {
+		int rc = forks_due(w, 0);
+
+		if (rc)
+			return rc;
+	}
 	if (sz_now_ns() - w->last_prune_ns > PRUNE_INTERVAL_NS) {
 		/* Exit records can be dropped too: forget processes that are gone,
 		 * then the files no live load needs (a deleted library's inode is
 		 * freed once its last user is gone). */
-		sz_loads_prune(&w->loads, pid_alive, NULL);
-		sz_cache_evict(&w->sc->cache, file_in_use, w);
+		sz_pipeline_prune(w->p, pid_alive, NULL);
 		w->last_prune_ns = sz_now_ns();
 	}
-	return n;
+	return n == -EINTR ? n : 0;
 }

@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include "sources/watch_rec.h"
+#include "pipeline/mapping.h"
+
+#include <stdio.h>
+#include <sys/mman.h>
 
 static __u32 get_u32(const unsigned char *p, size_t off)
 {
@@ -83,5 +87,63 @@ int sz_watch_rec_path(const struct sz_watch_rec *r, char *out, size_t outsz)
 		end = start - 1;
 	}
 	out[o] = '\0'; /* o == len < outsz */
+	return 0;
+}
+
+static unsigned vm_prot(uint64_t vm_flags)
+{
+	return (vm_flags & 1 ? PROT_READ : 0) | (vm_flags & 2 ? PROT_WRITE : 0) |
+	       (vm_flags & 4 ? PROT_EXEC : 0);
+}
+
+int sz_watch_rec_mapping(const struct sz_watch_rec *r, char *path, size_t pathsz, char *comm,
+			 struct sz_mapping *m)
+{
+	memset(m, 0, sizeof(*m));
+	switch (r->type) {
+	case SZ_WATCH_EXEC:
+		m->source = SZ_SOURCE_EXEC;
+		m->prot = vm_prot(r->vm_flags);
+		break;
+	case SZ_WATCH_EXEC_INTERP:
+		/* The VMA at AT_BASE: the interpreter's first mapping. */
+		m->source = SZ_SOURCE_EXEC;
+		m->prot = vm_prot(r->vm_flags);
+		m->flags |= SZ_MAPPING_LOAD_START;
+		break;
+	case SZ_WATCH_MMAP:
+		m->source = SZ_SOURCE_MMAP;
+		m->prot = r->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+		/* A shared mapping is someone reading the file, never a load. */
+		if ((r->mflags & MAP_TYPE) == MAP_SHARED ||
+		    (r->mflags & MAP_TYPE) == MAP_SHARED_VALIDATE)
+			m->flags |= SZ_MAPPING_SHARED;
+		break;
+	default:
+		return -EINVAL;
+	}
+	m->pid = (pid_t)r->tgid;
+	m->start = r->start;
+	m->end = r->end;
+	m->pgoff = r->offset;
+	m->dev = r->dev;
+	m->ino = r->ino;
+	m->ts_ns = r->ts_ns;
+	if (r->path_flags & SZ_WATCH_PATH_DELETED)
+		m->flags |= SZ_MAPPING_DELETED;
+	/* A path from our mount tree's root opens from our root; one that ended
+	 * in another mount namespace only from the process's. */
+	if (!(r->path_flags & SZ_WATCH_PATH_FOREIGN))
+		m->flags |= SZ_MAPPING_PATH_OURS;
+	if (sz_watch_rec_path(r, path, pathsz)) {
+		/* The base name, which the BPF side matched: enough for a base-name
+		 * glob, never for opening. */
+		snprintf(path, pathsz, "%s", r->name);
+		m->flags |= SZ_MAPPING_PATH_INCOMPLETE;
+	}
+	m->path = path;
+	memcpy(comm, r->comm, SZ_WATCH_COMM_LEN);
+	comm[SZ_WATCH_COMM_LEN] = '\0';
+	m->comm = comm;
 	return 0;
 }

@@ -31,4 +31,17 @@ int sz_watch_rec_check(const void *data, size_t size);
  */
 int sz_watch_rec_path(const struct sz_watch_rec *r, char *out, size_t outsz);
 
+struct sz_mapping;
+
+/*
+ * The mapping record of an EXEC, EXEC_INTERP or MMAP record R (already
+ * checked with sz_watch_rec_check): fills M, with M->path pointing into PATH
+ * (PATHSZ bytes: the decoded path, or the base name flagged
+ * SZ_MAPPING_PATH_INCOMPLETE when the walk could not finish) and M->comm
+ * into COMM (at least SZ_WATCH_COMM_LEN + 1 bytes).  Returns 0, or -EINVAL
+ * for a record of another type.
+ */
+int sz_watch_rec_mapping(const struct sz_watch_rec *r, char *path, size_t pathsz, char *comm,
+			 struct sz_mapping *m);
+
 #endif /* SZ_WATCH_REC_H */

@@ -322,7 +322,11 @@ def exit_codes():
     run_sz("scan", "-g", "x", "-s", "y", "-p", "abc", expect=2)
     run_sz("scan", "-g", "[[:alpha:]]", "-s", "y", expect=2)
     run_sz("frobnicate", expect=2)
-    run_sz("resolve", "/etc/passwd", "x", expect=1)
+    # resolve: a FILE that is no ELF image, or no file, is a bad argument (2);
+    # a symbol the file does not have is "nothing matched" (1).
+    check("not an ELF" in run_sz("resolve", "/etc/passwd", "x", expect=2).stderr, "resolve msg")
+    run_sz("resolve", "/nonexistent/libx.so", "x", expect=2)
+    run_sz("resolve", fix("libfix.so"), "no_such_symbol", expect=1)
     check(run_sz("--version", expect=0).stdout.startswith("symbolyze "), "version")
 
 

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "pipeline/core.h"
+#include "pipeline/pipeline.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"

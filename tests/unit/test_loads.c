@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pipeline/core.h"
+#include "pipeline/pipeline.h"
 
 static void test_add_once(void **state)
 {

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Command-line parsing for scan and watch: fills struct cli and returns an
+ * exit code instead of exiting; every usage error names the argument and the
+ * rule it broke.
+ */
+#include "cli.h"
+#include "output.h"
+#include "util/glob.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: symbolyze scan    -s SYMBOL [-s SYMBOL ...] -g GLOB [-p PID] [--json] [-v]\n"
+		"       symbolyze watch   -s SYMBOL [-s ...] -g GLOB [-p PID] [--json] [--no-scan]\n"
+		"                         [-d SECONDS] [--count | --trace | --latency] [--freeze]\n"
+		"                         [--ring-size BYTES] [-v]\n"
+		"       symbolyze resolve FILE SYMBOL [--json]\n"
+		"       symbolyze --help | --version\n"
+		"\n"
+		"scan      find SYMBOL in every process that maps a file matching GLOB and\n"
+		"          print its runtime address (GLOB: fnmatch(3) on the base name, or\n"
+		"          on the whole path if it contains '/'; SYMBOL: name or name@VERSION)\n"
+		"watch     report loads of matching files as they happen (execve, mmap), after\n"
+		"          a scan of the running processes; until SIGINT/SIGTERM or -d SECONDS\n"
+		"          (with -p, until that process exits)\n"
+		"          --count   calls per process and symbol (at exit; SIGUSR1: now)\n"
+		"          --trace   each call with its first six arguments, each return\n"
+		"          --latency log2 histograms of call durations (at exit; SIGUSR1: now)\n"
+		"          --freeze  stop a process that maps a matching file until its probes\n"
+		"                    are attached, so not even the first call is missed\n"
+		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
+		"\n"
+		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment,\n"
+		"4 output error (stdout closed or unwritable).\n");
+}
+
+static int parse_pid(const char *s, pid_t *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 0 || v > INT_MAX)
+		return -EINVAL;
+	*out = (pid_t)v;
+	return 0;
+}
+
+/* Which rule a glob the compiler refused breaks, in words. */
+static const char *glob_rule(const char *g, int err)
+{
+	size_t len = strlen(g);
+
+	if (err == -E2BIG)
+		return len > 255 ? "it is longer than 255 bytes"
+				 : "it has more than 128 parts or 8 bracket expressions";
+	if (len && g[len - 1] == '\\')
+		return "it ends in a lone '\\'";
+	if (strstr(g, "[:") || strstr(g, "[=") || strstr(g, "[."))
+		return "character classes like [:alpha:] are not supported; list the "
+		       "characters, e.g. [a-z]";
+	if (strstr(g, "\\/"))
+		return "'\\/' is ambiguous in a path pattern; write '/'";
+	if (strchr(g, '['))
+		return "a '[' has no closing ']'";
+	return "it is not a valid fnmatch(3) pattern";
+}
+
+static const struct option scan_opts[] = {
+	{ "symbol", required_argument, NULL, 's' },
+	{ "glob", required_argument, NULL, 'g' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "no-scan", no_argument, NULL, 'N' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "ring-size", required_argument, NULL, 'R' },
+	{ "count", no_argument, NULL, 'C' },
+	{ "trace", no_argument, NULL, 'T' },
+	{ "latency", no_argument, NULL, 'L' },
+	{ "freeze", no_argument, NULL, 'F' },
+	{ "empty-probe", no_argument, NULL, 'E' }, /* benchmarks: the kernel's floor */
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int set_mode(struct cli *c, int opt)
+{
+	enum sz_probe_mode want = opt == 'T'   ? SZ_PROBE_TRACE
+				  : opt == 'L' ? SZ_PROBE_LATENCY
+					       : SZ_PROBE_COUNT;
+
+	if (c->probe && c->probe != want) {
+		fprintf(stderr, "symbolyze: --count, --trace and --latency exclude each other\n");
+		return EXIT_USAGE;
+	}
+	c->probe = want;
+	c->empty_probe |= opt == 'E';
+	return 0;
+}
+
+static int add_symbol(struct cli *c, const char *s)
+{
+	const char **n;
+
+	if (!*s || *s == '@') {
+		fprintf(stderr, "symbolyze: -s '%s': a symbol name is 'name' or 'name@VERSION'\n",
+			s);
+		return EXIT_USAGE;
+	}
+	n = realloc(c->symbols, (c->nsymbols + 1) * sizeof(*n));
+	if (!n) {
+		fprintf(stderr, "symbolyze: out of memory\n");
+		return EXIT_ENV;
+	}
+	c->symbols = n;
+	c->symbols[c->nsymbols++] = s;
+	return 0;
+}
+
+static int one_option(struct cli *c, int opt, char **argv)
+{
+	char *end;
+
+	switch (opt) {
+	case 'C':
+	case 'T':
+	case 'L':
+	case 'E':
+		return set_mode(c, opt);
+	case 'F':
+		c->freeze = 1;
+		return 0;
+	case 'R':
+		errno = 0;
+		c->ring_bytes = strtoul(optarg, &end, 0);
+		if (errno || *end || c->ring_bytes < 4096 || c->ring_bytes > (1ul << 30) ||
+		    (c->ring_bytes & (c->ring_bytes - 1))) {
+			fprintf(stderr,
+				"symbolyze: --ring-size '%s': wants a power of two from 4096 to "
+				"1 GiB\n",
+				optarg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	case 'N':
+		c->no_scan = 1;
+		return 0;
+	case 'd':
+		errno = 0;
+		c->duration = strtod(optarg, &end);
+		if (errno || *end || end == optarg || !(c->duration > 0) || c->duration > 1e7) {
+			fprintf(stderr, "symbolyze: -d '%s': wants seconds > 0\n", optarg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	case 's':
+		return add_symbol(c, optarg);
+	case 'g':
+		c->glob = optarg;
+		return 0;
+	case 'p':
+		if (parse_pid(optarg, &c->pid)) {
+			fprintf(stderr, "symbolyze: -p '%s': wants a process ID (a number > 0)\n",
+				optarg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	case 'j':
+		c->json = 1;
+		return 0;
+	case 'v':
+		c->verbose = 1;
+		return 0;
+	case 'h':
+		cli_usage(stdout);
+		return 0;
+	case 'V':
+		printf("symbolyze %s\n", SZ_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "symbolyze: %s: unknown option '%s' (symbolyze --help lists them)\n",
+		c->cmd, argv[optind - 1]);
+	return EXIT_USAGE;
+}
+
+int cli_parse(int argc, char **argv, struct cli *c)
+{
+	struct sz_glob g;
+	int opt, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
+				  NULL)) != -1) {
+		if (opt != '?' && strchr("NdRCTLFE", opt) && !c->watch) {
+			fprintf(stderr, "symbolyze: '%s' is an option of watch, not of %s\n",
+				argv[optind - 1], c->cmd);
+			return EXIT_USAGE;
+		}
+		if (opt == '?' && optopt && strchr("sgpdR", optopt)) {
+			fprintf(stderr, "symbolyze: %s: '%s' wants a value\n", c->cmd,
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		rc = one_option(c, opt, argv);
+		if (rc || opt == 'h' || opt == 'V')
+			return rc;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "symbolyze: %s: unexpected argument '%s'\n", c->cmd, argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (c->freeze && !c->probe) {
+		fprintf(stderr, "symbolyze: --freeze goes with --count, --trace or --latency\n");
+		return EXIT_USAGE;
+	}
+	if (!c->nsymbols || !c->glob) {
+		fprintf(stderr, "symbolyze: %s needs at least one -s SYMBOL and a -g GLOB\n",
+			c->cmd);
+		return EXIT_USAGE;
+	}
+	rc = sz_glob_compile(c->glob, &g);
+	if (rc) {
+		fprintf(stderr, "symbolyze: -g: cannot use the pattern: %s\n",
+			glob_rule(c->glob, rc));
+		return EXIT_USAGE;
+	}
+	if (c->watch && c->pid && kill(c->pid, 0) && errno == ESRCH) {
+		fprintf(stderr, "symbolyze: -p %d: no such process\n", (int)c->pid);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+void cli_free(struct cli *c)
+{
+	free(c->symbols);
+	c->symbols = NULL;
+}
+
+static int verbose_log;
+
+int cli_verbose_log(int on)
+{
+	int old = verbose_log;
+
+	verbose_log = on;
+	return old;
+}
+
+void cli_log(enum sz_log_level level, const char *msg, void *ctx)
+{
+	static char esc[4 * 4096 + 1];
+
+	if (level > SZ_LOG_WARN && !verbose_log)
+		return;
+	/* Our messages may hold file names: escaped.  Detail (libbpf's, the
+	 * verifier's log) is many lines of its own. */
+	if (level <= SZ_LOG_WARN)
+		fprintf(stderr, "symbolyze: %s\n", sz_escape(msg, esc, sizeof(esc)));
+	else
+		fprintf(stderr, "symbolyze: [libbpf] %s\n", msg);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * What the CLI's files share: the parsed command line, exit codes, and the
+ * event formatters (one set for text, one for JSON Lines) the commands call.
+ */
+#ifndef SZ_CLI_H
+#define SZ_CLI_H
+
+#include "symbolyze.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum {
+	EXIT_NOMATCH = 1, /* scan: nothing matched; resolve: no such symbol */
+	EXIT_USAGE = 2,	  /* a bad argument, named in the message */
+	EXIT_ENV = 3,	  /* no BPF, a missing capability, no /proc */
+	EXIT_OUTPUT = 4,  /* stdout could not be written (a closed pipe: no message) */
+};
+
+struct cli {
+	const char *cmd; /* "scan", "watch" */
+	int watch;
+	enum sz_probe_mode probe;
+	int empty_probe; /* benchmarks: a uprobe that does nothing */
+	int freeze;
+	unsigned long ring_bytes;
+	int no_scan;
+	double duration; /* seconds; 0: until SIGINT/SIGTERM */
+	const char *glob;
+	const char **symbols;
+	size_t nsymbols;
+	pid_t pid;
+	int json, verbose;
+	int header_done;
+};
+
+/* Parse scan/watch options into C.  Returns -1 to go on, or the exit code
+ * (0 after --help/--version, EXIT_USAGE after saying what is wrong). */
+int cli_parse(int argc, char **argv, struct cli *c);
+void cli_free(struct cli *c);
+void cli_usage(FILE *f);
+/* The log callback: errors and warnings on stderr, detail with -v. */
+void cli_log(enum sz_log_level level, const char *msg, void *ctx);
+int cli_verbose_log(int on);
+
+/* Formatters: each writes one record (one line in JSON) to the output. */
+struct fmt {
+	int (*found)(struct cli *c, const struct sz_found *r);
+	void (*problem)(struct cli *c, const struct sz_problem *p);
+	void (*call)(struct cli *c, const struct sz_call *k);
+	void (*count_header)(struct cli *c);
+	void (*count)(struct cli *c, pid_t pid, const char *symbol, uint64_t calls);
+	void (*latency)(struct cli *c, const char *symbol, const uint64_t *b, size_t n);
+	void (*lost)(struct cli *c, const struct sz_lost *l);
+	void (*ready)(struct cli *c);
+	/* The closing summary: every figure, W NULL for scan. */
+	void (*summary)(struct cli *c, const struct sz_stats *st, const struct sz_watch_stats *w,
+			uint64_t output_dropped);
+};
+extern const struct fmt fmt_text, fmt_json;
+const struct fmt *cli_fmt(const struct cli *c);
+
+int cmd_scan(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
+
+#endif

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * JSON Lines output: one object per line, each with "event"; names escaped
+ * (src/cli/output.c) so the output is always valid JSON and UTF-8.  The last
+ * line is the summary, carrying every figure the stderr summary shows.
+ */
+#include "cli.h"
+#include "out.h"
+#include "output.h"
+
+#include <inttypes.h>
+
+static void hex(FILE *f, uint64_t v)
+{
+	fprintf(f, "\"0x%" PRIx64 "\"", v);
+}
+
+static int found(struct cli *c, const struct sz_found *r)
+{
+	FILE *f = out_begin();
+
+	fprintf(f, "{\"event\":\"found\",\"source\":\"%s\",\"pid\":%d,\"comm\":",
+		sz_source_str(r->source), (int)r->pid);
+	sz_json_str(f, r->comm);
+	fputs(",\"path\":", f);
+	sz_json_str(f, r->path);
+	fprintf(f, ",\"deleted\":%s,\"build_id\":", r->deleted ? "true" : "false");
+	sz_json_str(f, r->build_id);
+	fputs(",\"symbol\":", f);
+	sz_json_str(f, r->symbol);
+	fputs(",\"version\":", f);
+	sz_json_str(f, r->version);
+	fprintf(f, ",\"type\":\"%s\",\"address\":", sz_sym_type_str(r->type));
+	hex(f, r->address);
+	fputs(",\"load_bias\":", f);
+	hex(f, r->load_bias);
+	fputs(",\"file_offset\":", f);
+	if (r->has_file_offset)
+		hex(f, r->file_offset);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"size\":%" PRIu64 ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64, r->size, r->dev,
+		r->ino);
+	if (c->probe) {
+		fprintf(f, ",\"probed\":%s,\"probe_note\":", r->probed ? "true" : "false");
+		sz_json_str(f, r->probe_note);
+	}
+	fputs("}\n", f);
+	out_end();
+	return 0;
+}
+
+static void problem(struct cli *c, const struct sz_problem *p)
+{
+	FILE *f = out_begin();
+
+	fprintf(f, "{\"event\":\"error\",\"reason\":\"%s\",\"pid\":%d,\"comm\":",
+		sz_reason_str(p->reason), (int)p->pid);
+	sz_json_str(f, p->comm);
+	fputs(",\"path\":", f);
+	sz_json_str(f, p->path);
+	fputs(",\"symbol\":", f);
+	sz_json_str(f, p->symbol);
+	fputs(",\"message\":", f);
+	sz_json_str(f, p->message);
+	fputs("}\n", f);
+	out_end();
+}
+
+static void call(struct cli *c, const struct sz_call *k)
+{
+	FILE *f = out_begin();
+
+	fprintf(f, "{\"event\":\"%s\",\"pid\":%d,\"tid\":%d,\"comm\":",
+		k->is_return ? "return" : "call", (int)k->pid, (int)k->tid);
+	sz_json_str(f, k->comm);
+	fputs(",\"symbol\":", f);
+	sz_json_str(f, k->symbol);
+	fprintf(f, ",\"ts_ns\":%" PRIu64, k->ts_ns);
+	if (k->is_return)
+		fprintf(f, ",\"ret\":\"0x%" PRIx64 "\",\"duration_ns\":%" PRIu64 "}\n", k->ret,
+			k->duration_ns);
+	else
+		fprintf(f,
+			",\"args\":[\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64
+			"\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\"]}\n",
+			k->args[0], k->args[1], k->args[2], k->args[3], k->args[4], k->args[5]);
+	out_end();
+}
+
+static void count_header(struct cli *c)
+{
+}
+
+static void count(struct cli *c, pid_t pid, const char *symbol, uint64_t calls)
+{
+	FILE *f = out_begin();
+
+	fprintf(f, "{\"event\":\"count\",\"pid\":%d,\"symbol\":", (int)pid);
+	sz_json_str(f, symbol);
+	fprintf(f, ",\"calls\":%" PRIu64 "}\n", calls);
+	out_end();
+}
+
+static void latency(struct cli *c, const char *symbol, const uint64_t *b, size_t n)
+{
+	FILE *f = out_begin();
+	size_t lo = n, hi = 0;
+	int first = 1;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i]) {
+			lo = i < lo ? i : lo;
+			hi = i;
+		}
+	fputs("{\"event\":\"latency\",\"symbol\":", f);
+	sz_json_str(f, symbol);
+	fputs(",\"buckets\":[", f);
+	for (size_t i = lo; i <= hi && i < n; i++) {
+		fprintf(f,
+			"%s{\"low_ns\":%" PRIu64 ",\"high_ns\":%" PRIu64 ",\"count\":%" PRIu64 "}",
+			first ? "" : ",", (uint64_t)1 << i, ((uint64_t)2 << i) - 1, b[i]);
+		first = 0;
+	}
+	fputs("]}\n", f);
+	out_end();
+}
+
+static void lost(struct cli *c, const struct sz_lost *l)
+{
+	FILE *f = out_begin();
+
+	fprintf(f, "{\"event\":\"lost\",\"records\":%" PRIu64 ",\"repaired\":%" PRIu64 "}\n",
+		l->records, l->repaired);
+	out_end();
+}
+
+static void ready(struct cli *c)
+{
+	FILE *f = out_begin();
+
+	fputs("{\"event\":\"ready\"}\n", f);
+	out_end();
+}
+
+static void summary(struct cli *c, const struct sz_stats *st, const struct sz_watch_stats *w,
+		    uint64_t output_dropped)
+{
+	FILE *f = out_begin();
+
+	fprintf(f,
+		"{\"event\":\"summary\",\"command\":\"%s\",\"found\":%" PRIu64 ",\"loads\":%" PRIu64
+		",\"processes\":%" PRIu64 ",\"processes_unreadable\":%" PRIu64
+		",\"files_parsed\":%" PRIu64 ",\"problems\":{",
+		c->cmd, st->found, st->mappings, st->processes, st->processes_unreadable,
+		st->files_parsed);
+	for (int r = 0; r < SZ_REASON_COUNT; r++)
+		fprintf(f, "%s\"%s\":%" PRIu64, r ? "," : "", sz_reason_str((enum sz_reason)r),
+			st->problems[r]);
+	fputc('}', f);
+	if (w)
+		fprintf(f,
+			",\"events\":%" PRIu64 ",\"bad_records\":%" PRIu64
+			",\"duplicates\":%" PRIu64 ",\"exits\":%" PRIu64 ",\"lost\":%" PRIu64
+			",\"repaired\":%" PRIu64 ",\"uprobes\":%" PRIu64
+			",\"call_records_dropped\":%" PRIu64 ",\"frozen\":%" PRIu64,
+			w->events, w->bad_records, w->duplicates, w->exits, w->lost, w->repaired,
+			w->probes, w->probe_drops, w->frozen);
+	fprintf(f, ",\"output_dropped\":%" PRIu64 "}\n", output_dropped);
+	out_end();
+	fmt_text.summary(c, st, w, output_dropped);
+}
+
+const struct fmt fmt_json = {
+	.found = found,
+	.problem = problem,
+	.call = call,
+	.count_header = count_header,
+	.count = count,
+	.latency = latency,
+	.lost = lost,
+	.ready = ready,
+	.summary = summary,
+};

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * stdout for the CLI, one whole record at a time: formatted into a memory
+ * stream, then written (sync) or queued for the writer thread (async).  The
+ * writer is the only code that may block on the reader.
+ */
+#include "out.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct rec {
+	struct rec *next;
+	size_t len;
+	char data[];
+};
+
+static struct {
+	enum out_mode mode;
+	FILE *mem;
+	char *membuf;
+	size_t memlen;
+	pthread_mutex_t lock;
+	pthread_cond_t more, drained;
+	struct rec *head, *tail;
+	size_t queued, max_queued;
+	int busy; /* the writer holds a record it took from the queue */
+	int err;
+	int closing;
+	uint64_t dropped;
+	pthread_t writer;
+	int have_writer;
+} o = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	.more = PTHREAD_COND_INITIALIZER,
+	.drained = PTHREAD_COND_INITIALIZER };
+
+/* Write all of BUF to stdout; 0 or a positive errno. */
+static int write_all(const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void *writer(void *arg)
+{
+	pthread_mutex_lock(&o.lock);
+	for (;;) {
+		struct rec *r;
+		int err;
+
+		while (!o.head && !o.closing)
+			pthread_cond_wait(&o.more, &o.lock);
+		if (!o.head)
+			break;
+		r = o.head;
+		o.head = r->next;
+		if (!o.head)
+			o.tail = NULL;
+		o.queued -= r->len;
+		o.busy = 1;
+		pthread_mutex_unlock(&o.lock);
+		err = o.err ? 0 : write_all(r->data, r->len);
+		free(r);
+		pthread_mutex_lock(&o.lock);
+		o.busy = 0;
+		if (err && !o.err)
+			o.err = err;
+		if (!o.head)
+			pthread_cond_broadcast(&o.drained);
+	}
+	pthread_mutex_unlock(&o.lock);
+	return arg;
+}
+
+int out_init(enum out_mode mode, size_t max_queued_bytes)
+{
+	o.mode = mode;
+	o.max_queued = max_queued_bytes;
+	o.mem = open_memstream(&o.membuf, &o.memlen);
+	if (!o.mem)
+		return -errno;
+	if (mode == OUT_ASYNC) {
+		int err = pthread_create(&o.writer, NULL, writer, NULL);
+
+		if (err)
+			return -err;
+		o.have_writer = 1;
+	}
+	return 0;
+}
+
+FILE *out_begin(void)
+{
+	rewind(o.mem);
+	return o.mem;
+}
+
+void out_end(void)
+{
+	struct rec *r;
+	size_t len;
+
+	if (fflush(o.mem))
+		return;
+	len = (size_t)ftell(o.mem);
+	if (o.mode == OUT_SYNC) {
+		if (!o.err)
+			o.err = write_all(o.membuf, len);
+		return;
+	}
+	pthread_mutex_lock(&o.lock);
+	if (o.err || o.queued + len > o.max_queued) {
+		/* The reader is gone or too slow: count it, never wait for it. */
+		o.dropped += !o.err;
+		pthread_mutex_unlock(&o.lock);
+		return;
+	}
+	pthread_mutex_unlock(&o.lock);
+	r = malloc(sizeof(*r) + len);
+	if (!r) {
+		o.dropped++;
+		return;
+	}
+	r->next = NULL;
+	r->len = len;
+	memcpy(r->data, o.membuf, len);
+	pthread_mutex_lock(&o.lock);
+	if (o.tail)
+		o.tail->next = r;
+	else
+		o.head = r;
+	o.tail = r;
+	o.queued += len;
+	pthread_cond_signal(&o.more);
+	pthread_mutex_unlock(&o.lock);
+}
+
+int out_error(void)
+{
+	int err;
+
+	pthread_mutex_lock(&o.lock);
+	err = o.err;
+	pthread_mutex_unlock(&o.lock);
+	return err;
+}
+
+uint64_t out_dropped(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&o.lock);
+	n = o.dropped;
+	pthread_mutex_unlock(&o.lock);
+	return n;
+}
+
+uint64_t out_close(int timeout_ms)
+{
+	struct timespec until;
+	uint64_t left = 0;
+
+	if (!o.have_writer) {
+		if (o.mem)
+			(void)fclose(o.mem);
+		free(o.membuf);
+		o.mem = NULL;
+		o.membuf = NULL;
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&o.lock);
+	o.closing = 1;
+	pthread_cond_signal(&o.more);
+	while ((o.head || o.busy) && !o.err)
+		if (pthread_cond_timedwait(&o.drained, &o.lock, &until) == ETIMEDOUT)
+			break;
+	for (struct rec *r = o.head; r; r = r->next)
+		left++;
+	left += (uint64_t)o.busy;
+	pthread_mutex_unlock(&o.lock);
+	/* A writer still blocked on a reader that never reads is left to the
+	 * process's exit; one that finished is joined. */
+	if (!left)
+		pthread_join(o.writer, NULL);
+	return left;
+}

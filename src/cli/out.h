@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The CLI's stdout: records are formatted into a buffer (out_begin returns a
+ * FILE to format into, out_end hands the record over) and written whole.
+ * Sync mode writes at once (scan, resolve); async mode queues for a writer
+ * thread, so the event loop (resume frozen processes, drain the ring, attach
+ * probes) never blocks on a slow reader: a full queue drops the record and
+ * counts it.  A write error stops output for good and is reported once.
+ */
+#ifndef SZ_CLI_OUT_H
+#define SZ_CLI_OUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum out_mode { OUT_SYNC, OUT_ASYNC };
+
+int out_init(enum out_mode mode, size_t max_queued_bytes);
+FILE *out_begin(void);
+void out_end(void);
+/* 0, or the positive errno of the write that failed (EPIPE: reader gone). */
+int out_error(void);
+uint64_t out_dropped(void);
+/* Flush what is queued, waiting at most TIMEOUT_MS; returns the records
+ * left unwritten. */
+uint64_t out_close(int timeout_ms);
+
+#endif

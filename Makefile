@@ -56,6 +56,7 @@ BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
 UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec \
+	test_pipeline \
 	test_loads
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 

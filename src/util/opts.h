@@ -25,19 +25,27 @@ static inline int sz_opts_check(const void *p, size_t user_sz, size_t our_sz)
 	return 0;
 }
 
-/* Validate *SRC (first field: size_t sz), then copy what it holds into *DST,
- * zeroing the fields an older caller does not have.  Evaluates to 0/-EINVAL. */
-#define SZ_OPTS_COPY(dst, src)                                                               \
-	({                                                                                   \
-		int __e = (src) ? sz_opts_check((src), (src)->sz, sizeof(*(dst))) : -EINVAL; \
-		if (!__e) {                                                                  \
-			memset((dst), 0, sizeof(*(dst)));                                    \
-			memcpy((dst), (src),                                                 \
-			       (src)->sz < sizeof(*(dst)) ? (src)->sz : sizeof(*(dst)));     \
-			(dst)->sz = sizeof(*(dst));                                          \
-		}                                                                            \
-		__e;                                                                         \
-	})
+/* Validate the caller's struct SRC (its first field: size_t sz), then copy
+ * what it holds into DST (DST_SZ bytes, ours), zeroing the fields an older
+ * caller does not have, and set DST's sz to ours.  0 or -EINVAL. */
+static inline int sz_opts_copy(void *dst, size_t dst_sz, const void *src)
+{
+	size_t user_sz;
+	int err;
+
+	if (!src)
+		return -EINVAL;
+	memcpy(&user_sz, src, sizeof(user_sz));
+	err = sz_opts_check(src, user_sz, dst_sz);
+	if (err)
+		return err;
+	memset(dst, 0, dst_sz);
+	memcpy(dst, src, user_sz < dst_sz ? user_sz : dst_sz);
+	memcpy(dst, &dst_sz, sizeof(dst_sz));
+	return 0;
+}
+
+#define SZ_OPTS_COPY(dst, src) sz_opts_copy((dst), sizeof(*(dst)), (src))
 
 /* Fill the caller's stats struct OUT (size in out->sz) from our full copy IN:
  * as many bytes as both know; -EINVAL if OUT cannot even hold its size. */

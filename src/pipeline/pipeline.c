@@ -291,12 +291,14 @@ static struct sz_file *file_of(struct sz_pipeline *p, const struct sz_mapping *m
 /* The rule, in one place: a load is reported once, through its code mapping
  * (a tool that only reads a library never maps its code, and no call can
  * come before it); a source that knows a mapping starts a load (the
- * interpreter at AT_BASE) says so; a file that is not ELF, its first page. */
+ * interpreter at AT_BASE) says so.  A file we cannot parse speaks through
+ * an executable mapping: mapped only to be read (locale archives, fonts,
+ * caches) it is data, not a load, and not worth a problem. */
 static int speaks_for_load(const struct sz_pipeline *p, const struct sz_file *f,
 			   const struct sz_mapping *m)
 {
 	if (f->err)
-		return m->pgoff == 0;
+		return !!(m->prot & PROT_EXEC);
 	if (m->flags & SZ_MAPPING_LOAD_START)
 		return sz_elf_is_first_load_mapping(&f->layout, m->pgoff, m->prot, p->pagesz);
 	return sz_elf_is_code_mapping(&f->layout, m->pgoff, m->prot, p->pagesz);

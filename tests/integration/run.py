@@ -292,7 +292,7 @@ def problems_are_explained_and_scan_goes_on():
     bogus = os.path.join(d, "libfixbogus.so")
     with open(bogus, "wb") as f:
         f.write(b"\x7fELF this is not really an ELF file" * 200)
-    code = ("import mmap,sys\nf=open(%r,'rb')\nm=mmap.mmap(f.fileno(),0,flags=mmap.MAP_PRIVATE,prot=mmap.PROT_READ)\n"
+    code = ("import mmap,sys\nf=open(%r,'rb')\nm=mmap.mmap(f.fileno(),0,flags=mmap.MAP_PRIVATE,prot=mmap.PROT_READ|mmap.PROT_EXEC)\n"
             "print('ready',flush=True)\nsys.stdin.read()\n" % bogus)
     py = Target(["/usr/bin/python3", "-c", code])
     tg = Target([fix("target-pie"), "-l", fix("libfix.so"), "-s", "fix_func"])

@@ -91,7 +91,8 @@ static void fake_process(pid_t pid, const char *comm, const char *file, uint64_t
 		}
 		sz_elf_close(e);
 	} else {
-		snprintf(line, sizeof(line), "%llx-%llx r--p 00000000 %02x:%02x %llu %s\n",
+		/* Not ELF: mapped executable, or it would be mere data. */
+		snprintf(line, sizeof(line), "%llx-%llx r-xp 00000000 %02x:%02x %llu %s\n",
 			 (unsigned long long)base, (unsigned long long)base + 0x1000,
 			 major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino, file);
 		strcat(maps, line);

@@ -141,7 +141,7 @@ static enum why loop(struct sz_watch *w, struct cli *c)
 			dump_requested = 0;
 			print_aggregates(w, c);
 		}
-		if (out_error())
+		if (out_error() || out_reader_gone())
 			return WHY_OUTPUT;
 		if (rc < 0 && rc != -EINTR) {
 			fprintf(stderr, "symbolyze: watch failed: %s\n", strerror(-rc));

@@ -7,6 +7,7 @@
 #include "out.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,22 @@ int out_error(void)
 	err = o.err;
 	pthread_mutex_unlock(&o.lock);
 	return err;
+}
+
+int out_reader_gone(void)
+{
+	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = 0 };
+
+	/* POLLERR on a pipe's write end: the read end is closed (a file or
+	 * terminal never says so). */
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP))) {
+		pthread_mutex_lock(&o.lock);
+		if (!o.err)
+			o.err = EPIPE;
+		pthread_mutex_unlock(&o.lock);
+		return 1;
+	}
+	return 0;
 }
 
 uint64_t out_dropped(void)

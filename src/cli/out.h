@@ -21,6 +21,10 @@ void out_end(void);
 /* 0, or the positive errno of the write that failed (EPIPE: reader gone). */
 int out_error(void);
 uint64_t out_dropped(void);
+/* True (and out_error() EPIPE from then on) if stdout is a pipe or socket
+ * whose reader has gone, even with nothing to write: a watch with no news
+ * must still end when `| head -1` has read its line. */
+int out_reader_gone(void);
 /* Flush what is queued, waiting at most TIMEOUT_MS; returns the records
  * left unwritten. */
 uint64_t out_close(int timeout_ms);

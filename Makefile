@@ -34,16 +34,17 @@ ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_LDFLAGS := -fsanitize=address,undefined
 endif
-LIBS := -lbpf -lelf -lz
+LIBS := -lbpf -lelf -lz -llzma
 LLVM_STRIP ?= llvm-strip
 
 # The library, by room: ELF and /proc parsing, files (identity, cache), the
 # pipeline, its sources (scan, watch) and its consumers (probes).
 LIB_SRCS := src/util/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/elf/resolve.c \
+	src/elf/addr.c src/elf/debug.c \
 	src/proc/maps.c src/files/cache.c src/pipeline/loads.c \
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
 	src/consumers/probe.c
-CLI_SRCS := src/cli/main.c src/cli/output.c
+CLI_SRCS := src/cli/main.c src/cli/output.c src/cli/cmd_symbolize.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 

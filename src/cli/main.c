@@ -42,6 +42,7 @@ static void usage(FILE *f)
 		"                         [-d SECONDS] [--count | --trace | --latency] [--freeze]\n"
 		"                         [--ring-size BYTES] [-v]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
+		"       symbolyze symbolize (-p PID ADDR... | FILE VADDR...) [--json] [--debug-dir DIR]\n"
 		"       symbolyze --help | --version\n"
 		"\n"
 		"scan      find SYMBOL in every process that maps a file matching GLOB and\n"
@@ -55,6 +56,8 @@ static void usage(FILE *f)
 		"          --freeze  stop a process that maps a matching file until its probes\n"
 		"                    are attached, so not even the first call is missed\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
+		"symbolize name the function at each address (hex; none: read from stdin):\n"
+		"          runtime addresses of process PID, or ELF virtual addresses of FILE\n"
 		"\n"
 		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment.\n");
 }
@@ -672,6 +675,8 @@ static int cmd_resolve(int argc, char **argv)
 	return 0;
 }
 
+int cmd_symbolize(int argc, char **argv); /* cmd_symbolize.c */
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -679,6 +684,7 @@ static const struct {
 	{ "scan", cmd_scan },
 	{ "watch", cmd_watch },
 	{ "resolve", cmd_resolve },
+	{ "symbolize", cmd_symbolize },
 };
 
 int main(int argc, char **argv)

@@ -55,13 +55,16 @@ BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
 UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec \
-	test_loads
+	test_loads test_addr
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures
 FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
 	$(FIX)/libfix-64k-nosep.so $(FIX)/libfix-nosep-maxpage.so $(FIX)/target-pie \
 	$(FIX)/target-nopie $(FIX)/pyembed $(FIX)/storm $(FIX)/caller
+# symbolize: a library with static functions and aliases, its stripped variants (one per
+# kind of separate debug file) and a target that answers with dladdr().
+FIXTURES += $(FIX)/libsymdbg.so $(FIX)/symtarget $(FIX)/symdbg/.stamp
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -149,6 +152,40 @@ $(FIX)/pyembed: tests/fixtures/pyembed.c
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --cflags python3-embed) \
 		-o $@ $< $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --libs python3-embed) -ldl
 
+$(FIX)/libsymdbg.so: tests/fixtures/libsymdbg.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -shared -o $@ $<
+$(FIX)/symtarget: tests/fixtures/symtarget.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -fPIE -pie -rdynamic -o $@ $< -ldl
+# Stripped variants of libsymdbg.so, each named only through one kind of debug file:
+#   libsymdbg-link.so  .gnu_debuglink -> libsymdbg-link.so.debug beside it
+#   libsymdbg-bid.so   the build-ID tree under symdbg/root/usr/lib/debug (a private root)
+#   libsymdbg-mini.so  MiniDebugInfo, made as gdb's manual says (nm, objcopy, xz)
+SD := $(FIX)/symdbg
+$(SD)/.stamp: $(FIX)/libsymdbg.so
+	$(call msg,FIXTURE,$(SD)/)
+	$(Q)set -e; rm -rf $(SD); mkdir -p $(SD); export LC_ALL=C; \
+	objcopy --only-keep-debug $< $(SD)/libsymdbg-link.so.debug; \
+	strip --strip-all -o $(SD)/libsymdbg-link.so $<; \
+	cd $(SD) && objcopy --add-gnu-debuglink=libsymdbg-link.so.debug libsymdbg-link.so && cd - >/dev/null; \
+	strip --strip-all -o $(SD)/libsymdbg-bid.so $<; \
+	id=$$(readelf -n $< | awk '/Build ID:/ {print $$3}'); test -n "$$id"; \
+	mkdir -p $(SD)/root/usr/lib/debug/.build-id/$${id%"$${id#??}"}; \
+	objcopy --only-keep-debug $< $(SD)/root/usr/lib/debug/.build-id/$${id%"$${id#??}"}/$${id#??}.debug; \
+	nm -D $< --format=posix --defined-only | awk '{ print $$1 }' | sort > $(SD)/dynsyms; \
+	nm $< --format=posix --defined-only | awk '{ if ($$2 == "T" || $$2 == "t" || $$2 == "D") print $$1 }' | sort > $(SD)/funcsyms; \
+	comm -13 $(SD)/dynsyms $(SD)/funcsyms > $(SD)/keep_symbols; \
+	objcopy --only-keep-debug $< $(SD)/full.debug; \
+	objcopy -S --remove-section .gdb_index --remove-section .comment \
+		--keep-symbols=$(SD)/keep_symbols $(SD)/full.debug $(SD)/mini_debuginfo; \
+	strip --strip-all -R .comment -o $(SD)/libsymdbg-mini.so $<; \
+	xz -f $(SD)/mini_debuginfo; \
+	objcopy --add-section .gnu_debugdata=$(SD)/mini_debuginfo.xz $(SD)/libsymdbg-mini.so; \
+	touch $@
+
 # --- tests ------------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsymbolyze.a $(BUILD)/src/cli/output.o
 	$(call msg,TEST,$@)
@@ -156,7 +193,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsymbolyze.a $(BUILD)/src/cli/output
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/src/cli/output.o $(BUILD)/libsymbolyze.a \
 		$(SAN_LDFLAGS) -lcmocka $(LIBS)
 
-unit: $(UNIT_BINS) $(FIX)/libfix.so
+unit: $(UNIT_BINS) $(FIX)/libfix.so $(FIX)/libsymdbg.so $(FIX)/symdbg/.stamp
 	$(Q)set -e; for t in $(UNIT_BINS); do SZ_FIXTURES=$(FIX) ./$$t; done
 
 # The same tests against an ASan/UBSan build (clang); fixtures stay the gcc ones.

@@ -203,6 +203,8 @@ asan: $(FIX)/libfix.so
 
 integration: all
 	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
+	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_symbolize.py --bin $(BUILD)/symbolyze \
+		--fixtures $(FIX)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -214,6 +216,8 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)python3 tests/integration/run.py --bin build-asan/symbolyze --fixtures $(FIX) \
 		--label asan
+	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_symbolize.py \
+		--bin build-asan/symbolyze --fixtures $(FIX)
 	$(Q)bash tests/install/run.sh
 
 demo: deps

@@ -225,7 +225,7 @@ demo: deps
 	$(Q)scripts/demo.sh $(BUILD)
 
 # --- fuzzing: libFuzzer + ASan/UBSan, each target for FUZZ_SECONDS ---------
-FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec
+FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec fuzz_debuglink fuzz_minidebug
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -237,15 +237,22 @@ fuzz-build:
 		clang -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Isrc \
 			-o $(FZ)/$$t fuzz/$$t.c $(FZ)/libsymbolyze.a $(LIBS); done
 
-fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so
-	$(Q)set -e; mkdir -p $(FZ)/seed-elf $(FZ)/seed-notes; \
+fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so $(SD)/.stamp
+	$(Q)set -e; mkdir -p $(FZ)/seed-elf $(FZ)/seed-notes $(FZ)/seed-debuglink $(FZ)/seed-minidebug; \
+	objcopy -O binary --only-section=.gnu_debuglink $(SD)/libsymdbg-link.so $(FZ)/link.bin; \
+	{ printf '\000'; cat $(FZ)/link.bin; } > $(FZ)/seed-debuglink/debuglink; \
+	{ printf '\000'; cat $(SD)/mini_debuginfo.xz; } > $(FZ)/seed-minidebug/xz; \
+	{ printf '\001'; xz -dc $(SD)/mini_debuginfo.xz; } > $(FZ)/seed-minidebug/inner; \
+	{ printf '\001'; cat $(SD)/libsymdbg-mini.so; } > $(FZ)/seed-minidebug/outer; \
 	cp $(FIX)/libfix.so $(FIX)/libfix-nosep.so $(FIX)/target-pie $(FZ)/seed-elf/; \
 	objcopy -O binary --only-section=.note.gnu.build-id $(FIX)/libfix.so $(FZ)/note.bin; \
 	{ printf '\004'; cat $(FZ)/note.bin; } > $(FZ)/seed-notes/build-id; \
 	for t in $(FUZZ_TARGETS); do \
 		case $$t in fuzz_elf) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
 			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; \
-			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; esac; \
+			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; \
+			fuzz_debuglink) seed=$(FZ)/seed-debuglink;; \
+			fuzz_minidebug) seed=$(FZ)/seed-minidebug;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

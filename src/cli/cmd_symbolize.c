@@ -168,6 +168,8 @@ static void report(struct ctx *c, uint64_t addr, const struct file *f, int have_
 {
 	FILE *out = stdout;
 
+	if (!s && !reason)
+		reason = "no symbol";
 	c->total++;
 	if (!reason)
 		c->named++;
@@ -234,8 +236,11 @@ static void warn_file(struct ctx *c, struct file *f, const char *what)
 static void symbolize_in(struct ctx *c, struct file *f, uint64_t addr, uint64_t vaddr)
 {
 	struct sz_debug_where w = {
-		.rootfd = c->rootfd, .dir = f->dir, .debug_dir = c->debug_dir,
-		.dev = f->dev, .ino = f->ino,
+		.rootfd = c->rootfd,
+		.dir = f->dir,
+		.debug_dir = c->debug_dir,
+		.dev = f->dev,
+		.ino = f->ino,
 	};
 	struct sz_symbolized s;
 	int r;
@@ -327,9 +332,10 @@ static void symbolize_live(struct ctx *c, uint64_t addr)
 	}
 	if (f->err) {
 		warn_file(c, f, f->errmsg);
-		report(c, addr, f, 0, 0, NULL, f->err == -ENOEXEC ? "not an ELF file"
-					       : f->err == -ESRCH  ? "mapping gone"
-								   : "cannot read the file");
+		report(c, addr, f, 0, 0, NULL,
+		       f->err == -ENOEXEC ? "not an ELF file"
+		       : f->err == -ESRCH ? "mapping gone"
+					  : "cannot read the file");
 		return;
 	}
 	/* The load bias from this mapping, else from the nearest earlier mapping of the same

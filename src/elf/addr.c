@@ -154,7 +154,8 @@ int sz_addr_index_build(const struct sz_elf *e, struct sz_addr_index **out)
 		free(c.v);
 		return -E2BIG;
 	}
-	qsort(c.v, c.n, sizeof(*c.v), ent_cmp);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), ent_cmp);
 	/* One entry per address, the first of its group (the preferred name), covering
 	 * the largest size among its aliases. */
 	for (size_t i = 0; i < c.n;) {

@@ -50,6 +50,12 @@ void sz_addr_state_free(struct sz_addr_state *st)
 	free(st);
 }
 
+/* -errno of the call that just failed, never 0. */
+static int neg_errno(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
+
 static struct sz_addr_state *state_of(struct sz_elf *e)
 {
 	if (!e->addr) {
@@ -149,11 +155,13 @@ int sz_xz_decompress(const void *in, size_t inlen, size_t max, void **out, size_
 
 	*out = NULL;
 	*outlen = 0;
+	if (!max)
+		return -EFBIG;
 	if (cap > max)
 		cap = max;
 	if (lzma_stream_decoder(&s, SZ_MINIDEBUG_MEMLIMIT, 0) != LZMA_OK)
 		return -ENOMEM;
-	buf = malloc(cap ? cap : 1);
+	buf = malloc(cap);
 	if (!buf) {
 		lzma_end(&s);
 		return -ENOMEM;
@@ -215,7 +223,7 @@ static int write_all(int fd, const void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
+			return n < 0 ? neg_errno() : -EIO;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -239,14 +247,14 @@ int sz_minidebug_open(const struct sz_elf *e, struct sz_elf **out, int *fdp)
 	/* A memory file, so the inner image goes through the one sz_elf_open. */
 	fd = memfd_create("symbolyze-minidebuginfo", MFD_CLOEXEC);
 	if (fd < 0) {
-		r = -errno;
+		r = neg_errno();
 		free(buf);
 		return r;
 	}
 	r = write_all(fd, buf, len);
 	free(buf);
 	if (!r && lseek(fd, 0, SEEK_SET) < 0)
-		r = -errno;
+		r = neg_errno();
 	if (!r)
 		r = sz_elf_open(fd, out, NULL, 0);
 	if (r) {
@@ -279,7 +287,7 @@ static int open_debug(int rootfd, const char *path, struct stat *st)
 		pfd = openat(rootfd, path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
 	}
 	if (pfd < 0)
-		return -errno;
+		return neg_errno();
 	if (fstat(pfd, st) || !S_ISREG(st->st_mode)) {
 		close(pfd);
 		return -EINVAL;
@@ -301,7 +309,7 @@ static int file_crc32(int fd, uint64_t size, uint32_t *out)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return neg_errno();
 		if (n == 0)
 			break;
 		done += (uint64_t)n;
@@ -324,16 +332,17 @@ struct found {
 static int try_candidate(const struct sz_elf *e, const struct sz_debug_where *w, const char *path,
 			 const uint32_t *want_crc, struct found *f, char *err, size_t errlen)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	struct sz_elf *d = NULL;
 	int fd, r;
 
 	fd = open_debug(w->rootfd, path, &st);
 	if (fd < 0) {
 		if (fd != -ENOENT && fd != -ENOTDIR)
-			note(err, errlen, "%s: %s", path, fd == -EINVAL ? "not a regular file"
-							   : fd == -ELOOP ? "a symbolic link"
-									  : strerror(-fd));
+			note(err, errlen, "%s: %s", path,
+			     fd == -EINVAL  ? "not a regular file"
+			     : fd == -ELOOP ? "a symbolic link"
+					    : strerror(-fd));
 		return fd == -ENOMEM ? fd : 0;
 	}
 	if (st.st_dev == w->dev && st.st_ino == w->ino) {
@@ -421,7 +430,8 @@ static int find_debuglink(const struct sz_elf *e, const struct sz_debug_where *w
 	}
 	if (w->dir && w->dir[0] == '/') {
 		for (size_t i = 0; i < 2; i++) {
-			if ((size_t)snprintf(path, pathsz, "%s%s/%s", w->dir, sub[i], name) >= pathsz)
+			if ((size_t)snprintf(path, pathsz, "%s%s/%s", w->dir, sub[i], name) >=
+			    pathsz)
 				continue;
 			r = try_candidate(e, w, path, &crc, f, err, errlen);
 			if (r)
@@ -458,21 +468,21 @@ int sz_elf_debug_file(struct sz_elf *e, const struct sz_debug_where *where, stru
 		}
 		if (!r) {
 			r = sz_minidebug_open(e, &f.elf, &f.fd);
-			if (!r && !f.elf->symtab.present) {
-				note(st->note, sizeof(st->note), ".gnu_debugdata: no .symtab");
-				sz_elf_close(f.elf);
-				close(f.fd);
-				f.elf = NULL;
+			if (r == -ENOENT) {
 				r = 0;
-			} else if (!r) {
+			} else if (!r && f.elf && f.elf->symtab.present) {
 				snprintf(st->dbg_path, sizeof(st->dbg_path), ".gnu_debugdata");
 				st->dbg_src = SZ_SRC_MINIDEBUG;
 				r = 1;
-			} else if (r == -ENOENT) {
-				r = 0;
+			} else if (!r) {
+				note(st->note, sizeof(st->note), ".gnu_debugdata: no .symtab");
+				sz_elf_close(f.elf);
+				if (f.fd >= 0)
+					close(f.fd);
+				f.elf = NULL;
 			} else if (r != -ENOMEM) {
 				note(st->note, sizeof(st->note), ".gnu_debugdata: %s",
-				     r == -EFBIG ? "decompresses beyond the bound"
+				     r == -EFBIG     ? "decompresses beyond the bound"
 				     : r == -EBADMSG ? "corrupt xz data"
 						     : "not an ELF image");
 				r = 0;
@@ -488,7 +498,7 @@ int sz_elf_debug_file(struct sz_elf *e, const struct sz_debug_where *where, stru
 	}
 	if (err && errlen)
 		snprintf(err, errlen, "%s", st->note);
-	if (st->dbg_err)
+	if (st->dbg_err < 0)
 		return st->dbg_err;
 	if (!st->dbg)
 		return 0;
@@ -502,7 +512,7 @@ int sz_symbolize_vaddr(struct sz_elf *e, const struct sz_debug_where *where, uin
 		       struct sz_symbolized *out, char *err, size_t errlen)
 {
 	const struct sz_addr_index *ix;
-	struct sz_addr_sym a, d;
+	struct sz_addr_sym a = { 0 }, d = { 0 };
 	struct sz_elf *dbg = NULL;
 	enum sz_sym_source src = SZ_SRC_NONE;
 	const char *dpath = NULL;

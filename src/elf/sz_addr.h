@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SZ_DEBUGLINK_NAME_MAX 255u    /* a file name (NAME_MAX), never a path */
-#define SZ_MINIDEBUG_MAX (128u << 20) /* decompressed .gnu_debugdata */
+#define SZ_DEBUGLINK_NAME_MAX 255u	  /* a file name (NAME_MAX), never a path */
+#define SZ_MINIDEBUG_MAX (128u << 20)	  /* decompressed .gnu_debugdata */
 #define SZ_MINIDEBUG_MEMLIMIT (64u << 20) /* liblzma's decoder memory */
 #define SZ_DEBUG_FILE_MAX (4ull << 30)	  /* a debug file we checksum */
 #define SZ_DEBUG_DIR_DEFAULT "/usr/lib/debug"
@@ -90,7 +90,7 @@ int sz_elf_debug_file(struct sz_elf *e, const struct sz_debug_where *where, stru
 struct sz_symbolized {
 	struct sz_addr_sym sym;
 	enum sz_sym_source source;
-	uint64_t offset; /* vaddr - sym.start */
+	uint64_t offset;	/* vaddr - sym.start */
 	const char *debug_path; /* the debug file used, if any (in WHERE's view) */
 };
 /* 0, -ENOENT if no function holds VADDR, or a negative errno.  WHERE may be NULL: no

@@ -65,7 +65,8 @@ struct sz_elf {
 	unsigned char build_id[SZ_BUILD_ID_MAX];
 	size_t build_id_len;
 	int build_id_err; /* negative errno if the notes were malformed */
-	struct sz_addr_state *addr; /* address index and debug file, built lazily (sz_addr.h) */
+	/* The address index and the debug file, built lazily (sz_addr.h). */
+	struct sz_addr_state *addr;
 };
 
 /* Flags for sz_elf_lookup. */

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -22,8 +23,8 @@ LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 class Target:
     """symtarget with one library: where its functions are, and dladdr() on demand."""
 
-    def __init__(self, fixtures, lib):
-        self.p = subprocess.Popen([os.path.join(fixtures, "symtarget"), lib],
+    def __init__(self, fixtures, lib, wrap=()):
+        self.p = subprocess.Popen(list(wrap) + [os.path.join(fixtures, "symtarget"), lib],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         self.syms, self.statics = {}, []
@@ -73,8 +74,8 @@ class Target:
 def target(fixtures_dir):
     made = []
 
-    def start(lib):
-        t = Target(fixtures_dir, lib)
+    def start(lib, wrap=()):
+        t = Target(fixtures_dir, lib, wrap)
         made.append(t)
         return t
     yield start
@@ -251,6 +252,34 @@ def test_static_unnamed_without_debug_file(sz_bin, fixtures_dir, target):
     assert [e["symbol"] for e in events] == [None, None]
     assert all(e["reason"] == "no symbol" for e in events)
     assert all(e["file_vaddr"] is not None for e in events)
+
+
+def test_debug_dir_in_the_process_view(sz_bin, fixtures_dir, target):
+    """--debug-dir with -p is a path in the process's file system view: a build-ID tree
+    that exists only in the target's mount namespace is found (through /proc/PID/root),
+    and not from ours."""
+    sd = os.path.join(fixtures_dir, "symdbg")
+    lib = os.path.join(sd, "libsymdbg-bid.so")
+    view = tempfile.mkdtemp(prefix="sz-test-view-")
+    ddir = os.path.join(view, "usr/lib/debug")
+    os.makedirs(ddir)  # empty in our view; the target mounts its own over VIEW
+    try:
+        script = 'mount -t tmpfs sz-test "$1" && cp -a "$2/." "$1/" && exec "$3" "$4"'
+        t = target(lib, wrap=["unshare", "-m", "sh", "-c", script, "sh", view,
+                              os.path.join(sd, "root")])
+        assert os.listdir(ddir) == []  # not in our view
+        truth = debug_truth(fixtures_dir, "bid")
+        ev = symbolize(sz_bin, "-p", t.pid, "--debug-dir", ddir, "%x" % (t.statics[1] + 1))[0]
+        assert (ev["symbol"], ev["offset"], ev["source"]) == \
+            ("symdbg_hidden_second", "0x1", "build-id")
+        assert int(ev["file_vaddr"], 16) == truth["symdbg_hidden_second"][0] + 1
+        assert ev["debug_file"].startswith(ddir + "/.build-id/")
+        off = symbolize(sz_bin, lib, "--debug-dir", ddir,
+                        "%x" % (truth["symdbg_hidden_second"][0] + 1), expect=1)[0]
+        assert off["symbol"] is None
+        t.close()
+    finally:
+        shutil.rmtree(view)
 
 
 def test_unknown_addresses(sz_bin, fixtures_dir, target):

@@ -548,6 +548,19 @@ static void test_debug_refused(void **state)
 	check_variant(lib, NULL, SZ_SRC_DEBUGLINK, NULL);
 	unlink(dbg2);
 	rmdir(sub);
+	/* And under the debug directory + the image's directory, as gdb looks. */
+	{
+		char gdir[4096], target[8400], cmd[8600];
+
+		snprintf(gdir, sizeof(gdir), "%s/global", tmpdir);
+		snprintf(target, sizeof(target), "%s%s", gdir, tmpdir);
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", target);
+		assert_int_equal(system(cmd), 0);
+		snprintf(target, sizeof(target), "%s%s/libsymdbg-link.so.debug", gdir, tmpdir);
+		copy_file(fixture("symdbg/libsymdbg-link.so.debug"), target);
+		check_variant(lib, gdir, SZ_SRC_DEBUGLINK, NULL);
+		unlink(target);
+	}
 	unlink(lib);
 }
 

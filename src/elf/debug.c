@@ -297,28 +297,39 @@ static int open_debug(int rootfd, const char *path, struct stat *st)
 
 static int file_crc32(int fd, uint64_t size, uint32_t *out)
 {
-	static unsigned char buf[1 << 16];
+	const size_t chunk = 1u << 16;
+	unsigned char *buf;
 	uLong crc = crc32(0L, Z_NULL, 0);
 	uint64_t done = 0;
+	int r = 0;
 
 	if (size > SZ_DEBUG_FILE_MAX)
 		return -EFBIG;
+	buf = malloc(chunk);
+	if (!buf)
+		return -ENOMEM;
 	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)done);
+		ssize_t n = pread(fd, buf, chunk, (off_t)done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return neg_errno();
+		if (n < 0) {
+			r = neg_errno();
+			break;
+		}
 		if (n == 0)
 			break;
 		done += (uint64_t)n;
-		if (done > SZ_DEBUG_FILE_MAX)
-			return -EFBIG;
+		if (done > SZ_DEBUG_FILE_MAX) { /* it grew while we read */
+			r = -EFBIG;
+			break;
+		}
 		crc = crc32(crc, buf, (uInt)n);
 	}
-	*out = (uint32_t)crc;
-	return 0;
+	free(buf);
+	if (!r)
+		*out = (uint32_t)crc;
+	return r;
 }
 
 struct found {

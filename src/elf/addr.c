@@ -134,7 +134,7 @@ static uint64_t section_end(const struct sz_elf *e, uint16_t shndx, uint64_t sta
 		return 0;
 	if (start < sh.sh_addr || start - sh.sh_addr >= sh.sh_size)
 		return 0;
-	return sh.sh_addr + sh.sh_size;
+	return sh.sh_addr + sh.sh_size < sh.sh_addr ? UINT64_MAX : sh.sh_addr + sh.sh_size;
 }
 
 int sz_addr_index_build(const struct sz_elf *e, struct sz_addr_index **out)
@@ -193,6 +193,9 @@ int sz_addr_index_build(const struct sz_elf *e, struct sz_addr_index **out)
 				send = x->s.start + 1;
 			x->s.end = next < send ? next : send;
 		}
+		/* A section end that wraps, a symbol at the very top: at least its byte. */
+		if (x->s.end <= x->s.start)
+			x->s.end = x->s.start == UINT64_MAX ? UINT64_MAX : x->s.start + 1;
 		while (depth && c.v[stack[depth - 1]].s.end <= x->s.start)
 			depth--;
 		x->parent = depth ? stack[depth - 1] : NO_PARENT;

@@ -34,18 +34,19 @@ ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_LDFLAGS := -fsanitize=address,undefined
 endif
-LIBS := -lbpf -lelf -lz -lpthread
+LIBS := -lbpf -lelf -lz -llzma -lpthread
 LLVM_STRIP ?= llvm-strip
 
 # The library, by room: ELF and /proc parsing, files (identity, cache), the
 # pipeline, its sources (scan, watch) and its consumers (probes).
 LIB_SRCS := src/util/glob.c src/util/log.c src/elf/elf.c src/elf/notes.c src/elf/bias.c \
-	src/elf/resolve.c src/proc/maps.c src/files/open.c src/files/cache.c \
-	src/pipeline/pipeline.c src/pipeline/loads.c src/pipeline/reason.c \
+	src/elf/resolve.c src/elf/addr.c src/elf/debug.c src/proc/maps.c src/files/open.c \
+	src/files/cache.c src/pipeline/pipeline.c src/pipeline/loads.c src/pipeline/reason.c \
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
 	src/consumers/probe.c
 CLI_SRCS := src/cli/main.c src/cli/args.c src/cli/out.c src/cli/output.c src/cli/fmt_text.c \
-	src/cli/fmt_json.c src/cli/cmd_scan.c src/cli/cmd_watch.c src/cli/cmd_resolve.c
+	src/cli/fmt_json.c src/cli/cmd_scan.c src/cli/cmd_watch.c src/cli/cmd_resolve.c \
+	src/cli/cmd_symbolize.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
@@ -56,14 +57,16 @@ BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
 UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec \
-	test_pipeline \
-	test_loads
+	test_pipeline test_loads test_addr
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures
 FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
 	$(FIX)/libfix-64k-nosep.so $(FIX)/libfix-nosep-maxpage.so $(FIX)/target-pie \
 	$(FIX)/target-nopie $(FIX)/pyembed $(FIX)/storm $(FIX)/caller
+# symbolize: a library with static functions and aliases, its stripped variants (one per
+# kind of separate debug file) and a target that answers with dladdr().
+FIXTURES += $(FIX)/libsymdbg.so $(FIX)/symtarget $(FIX)/symdbg/.stamp
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -151,6 +154,40 @@ $(FIX)/pyembed: tests/fixtures/pyembed.c
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --cflags python3-embed) \
 		-o $@ $< $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --libs python3-embed) -ldl
 
+$(FIX)/libsymdbg.so: tests/fixtures/libsymdbg.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -shared -o $@ $<
+$(FIX)/symtarget: tests/fixtures/symtarget.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -fPIE -pie -rdynamic -o $@ $< -ldl
+# Stripped variants of libsymdbg.so, each named only through one kind of debug file:
+#   libsymdbg-link.so  .gnu_debuglink -> libsymdbg-link.so.debug beside it
+#   libsymdbg-bid.so   the build-ID tree under symdbg/root/usr/lib/debug (a private root)
+#   libsymdbg-mini.so  MiniDebugInfo, made as gdb's manual says (nm, objcopy, xz)
+SD := $(FIX)/symdbg
+$(SD)/.stamp: $(FIX)/libsymdbg.so
+	$(call msg,FIXTURE,$(SD)/)
+	$(Q)set -e; rm -rf $(SD); mkdir -p $(SD); export LC_ALL=C; \
+	objcopy --only-keep-debug $< $(SD)/libsymdbg-link.so.debug; \
+	strip --strip-all -o $(SD)/libsymdbg-link.so $<; \
+	cd $(SD) && objcopy --add-gnu-debuglink=libsymdbg-link.so.debug libsymdbg-link.so && cd - >/dev/null; \
+	strip --strip-all -o $(SD)/libsymdbg-bid.so $<; \
+	id=$$(readelf -n $< | awk '/Build ID:/ {print $$3}'); test -n "$$id"; \
+	mkdir -p $(SD)/root/usr/lib/debug/.build-id/$${id%"$${id#??}"}; \
+	objcopy --only-keep-debug $< $(SD)/root/usr/lib/debug/.build-id/$${id%"$${id#??}"}/$${id#??}.debug; \
+	nm -D $< --format=posix --defined-only | awk '{ print $$1 }' | sort > $(SD)/dynsyms; \
+	nm $< --format=posix --defined-only | awk '{ if ($$2 == "T" || $$2 == "t" || $$2 == "D") print $$1 }' | sort > $(SD)/funcsyms; \
+	comm -13 $(SD)/dynsyms $(SD)/funcsyms > $(SD)/keep_symbols; \
+	objcopy --only-keep-debug $< $(SD)/full.debug; \
+	objcopy -S --remove-section .gdb_index --remove-section .comment \
+		--keep-symbols=$(SD)/keep_symbols $(SD)/full.debug $(SD)/mini_debuginfo; \
+	strip --strip-all -R .comment -o $(SD)/libsymdbg-mini.so $<; \
+	xz -f $(SD)/mini_debuginfo; \
+	objcopy --add-section .gnu_debugdata=$(SD)/mini_debuginfo.xz $(SD)/libsymdbg-mini.so; \
+	touch $@
+
 # --- tests ------------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsymbolyze.a $(BUILD)/src/cli/output.o
 	$(call msg,TEST,$@)
@@ -158,7 +195,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsymbolyze.a $(BUILD)/src/cli/output
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/src/cli/output.o $(BUILD)/libsymbolyze.a \
 		$(SAN_LDFLAGS) -lcmocka $(LIBS)
 
-unit: $(UNIT_BINS) $(FIX)/libfix.so
+unit: $(UNIT_BINS) $(FIX)/libfix.so $(FIX)/libsymdbg.so $(FIX)/symdbg/.stamp
 	$(Q)set -e; for t in $(UNIT_BINS); do SZ_FIXTURES=$(FIX) ./$$t; done
 
 # The same tests against an ASan/UBSan build (clang); fixtures stay the gcc ones.
@@ -168,6 +205,8 @@ asan: $(FIX)/libfix.so
 
 integration: all
 	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
+	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_symbolize.py --bin $(BUILD)/symbolyze \
+		--fixtures $(FIX)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -179,6 +218,8 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)python3 tests/integration/run.py --bin build-asan/symbolyze --fixtures $(FIX) \
 		--label asan
+	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_symbolize.py \
+		--bin build-asan/symbolyze --fixtures $(FIX)
 	$(Q)bash tests/install/run.sh
 
 demo: deps
@@ -186,7 +227,7 @@ demo: deps
 	$(Q)scripts/demo.sh $(BUILD)
 
 # --- fuzzing: libFuzzer + ASan/UBSan, each target for FUZZ_SECONDS ---------
-FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec
+FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec fuzz_debuglink fuzz_minidebug
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -198,15 +239,22 @@ fuzz-build:
 		clang -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Isrc \
 			-o $(FZ)/$$t fuzz/$$t.c $(FZ)/libsymbolyze.a $(LIBS); done
 
-fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so
-	$(Q)set -e; mkdir -p $(FZ)/seed-elf $(FZ)/seed-notes; \
+fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so $(SD)/.stamp
+	$(Q)set -e; mkdir -p $(FZ)/seed-elf $(FZ)/seed-notes $(FZ)/seed-debuglink $(FZ)/seed-minidebug; \
+	objcopy -O binary --only-section=.gnu_debuglink $(SD)/libsymdbg-link.so $(FZ)/link.bin; \
+	{ printf '\000'; cat $(FZ)/link.bin; } > $(FZ)/seed-debuglink/debuglink; \
+	{ printf '\000'; cat $(SD)/mini_debuginfo.xz; } > $(FZ)/seed-minidebug/xz; \
+	{ printf '\001'; xz -dc $(SD)/mini_debuginfo.xz; } > $(FZ)/seed-minidebug/inner; \
+	{ printf '\001'; cat $(SD)/libsymdbg-mini.so; } > $(FZ)/seed-minidebug/outer; \
 	cp $(FIX)/libfix.so $(FIX)/libfix-nosep.so $(FIX)/target-pie $(FZ)/seed-elf/; \
 	objcopy -O binary --only-section=.note.gnu.build-id $(FIX)/libfix.so $(FZ)/note.bin; \
 	{ printf '\004'; cat $(FZ)/note.bin; } > $(FZ)/seed-notes/build-id; \
 	for t in $(FUZZ_TARGETS); do \
 		case $$t in fuzz_elf) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
 			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; \
-			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; esac; \
+			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; \
+			fuzz_debuglink) seed=$(FZ)/seed-debuglink;; \
+			fuzz_minidebug) seed=$(FZ)/seed-minidebug;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

@@ -8,6 +8,7 @@ bench/results.json for machines.
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -312,6 +313,76 @@ def bench_soak(lib):
     finally:
         shutil.rmtree(d)
 
+LLVM_LIB = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
+
+
+def bench_symbolize():
+    """Symbolization throughput, function names only: 100,000 random addresses in the
+    .text of libLLVM-15 (stripped: .dynsym only), on stdin of each tool, whole process
+    timed (start, parse, every lookup, output), runs interleaved."""
+    if not os.path.exists(LLVM_LIB):
+        print("symbolize: %s missing (scripts/deps.sh bench installs libllvm15)" % LLVM_LIB)
+        return
+    out = subprocess.run(["readelf", "-SW", LLVM_LIB], capture_output=True, text=True,
+                         check=True).stdout
+    text = [l.split() for l in out.splitlines() if " .text " in l][0]
+    i = text.index(".text")
+    lo, size = int(text[i + 2], 16), int(text[i + 4], 16)
+    rng = random.Random(15)
+    addrs = [rng.randrange(lo, lo + size) for _ in range(ARGS.symbolize_addrs)]
+    d = tempfile.mkdtemp(prefix="sz-bench-symbolize-")
+    try:
+        inp = os.path.join(d, "addrs")
+        with open(inp, "w") as f:
+            f.write("".join("0x%x\n" % a for a in addrs))
+        tools = {
+            "ours": [ARGS.bin, "symbolize", LLVM_LIB],
+            "addr2line": ["addr2line", "-f", "-e", LLVM_LIB],
+            "llvm-symbolizer": ["llvm-symbolizer", "--no-demangle", "--no-inlines",
+                                "--obj=" + LLVM_LIB],
+        }
+        times = {k: [] for k in tools}
+        outs = {}
+        for _ in range(ARGS.symbolize_runs):
+            for name, cmd in tools.items():
+                o = os.path.join(d, name + ".out")
+                with open(inp) as fi, open(o, "w") as fo:
+                    t0 = time.monotonic()
+                    subprocess.run(cmd, stdin=fi, stdout=fo, check=True)
+                    times[name].append(time.monotonic() - t0)
+                with open(o) as fo:
+                    outs[name] = fo.read().splitlines()
+        # What each said, to show the answers are comparable.
+        ours = [None if "??" in l.split()[1] else l.split()[1].rsplit("+", 1)[0]
+                for l in outs["ours"]]
+        a2l = [None if n == "??" else n for n in outs["addr2line"][0::2]]
+        llvm = [b.splitlines()[0] for b in "\n".join(outs["llvm-symbolizer"]).split("\n\n")
+                if b.strip()]
+        llvm = [None if n == "??" else n for n in llvm]
+        if not len(ours) == len(a2l) == len(llvm) == len(addrs):
+            raise SystemExit("symbolize: answer counts differ: %d %d %d"
+                             % (len(ours), len(a2l), len(llvm)))
+        same_llvm = sum(1 for a, b in zip(ours, llvm) if a == b) / len(addrs)
+        named = [(a, b) for a, b in zip(ours, a2l) if a is not None]
+        same_a2l = sum(1 for a, b in zip(ours, a2l) if a is not None and a == b) / max(
+            1, len(named))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        rng_s = {k: "%.3f-%.3f s" % (min(v), max(v)) for k, v in times.items()}
+        n = len(addrs)
+        report("symbolize %d addrs, libLLVM-15 (per run)" % n, med["ours"], "s",
+               "addr2line -f -e", med["addr2line"],
+               "%.0fx faster; ours %s, addr2line %s, %d runs; %.1f%% named (.dynsym only); "
+               "same name as addr2line where we name: %.1f%%"
+               % (med["addr2line"] / med["ours"], rng_s["ours"], rng_s["addr2line"],
+                  ARGS.symbolize_runs, 100.0 * len(named) / n, 100 * same_a2l))
+        report("symbolize %d addrs, libLLVM-15 (per run)" % n, med["ours"], "s",
+               "llvm-symbolizer", med["llvm-symbolizer"],
+               "%.1fx faster; llvm-symbolizer %s; same answer (name or none): %.1f%%"
+               % (med["llvm-symbolizer"] / med["ours"], rng_s["llvm-symbolizer"],
+                  100 * same_llvm))
+    finally:
+        shutil.rmtree(d)
+
 
 def main():
     global ARGS
@@ -327,11 +398,17 @@ def main():
     ap.add_argument("--lookup", required=True)
     ap.add_argument("--storm", required=True)
     ap.add_argument("--soak", type=int, default=600, help="seconds of the soak; 0 skips")
+    ap.add_argument("--symbolize-addrs", type=int, default=100000)
+    ap.add_argument("--symbolize-runs", type=int, default=3)
+    ap.add_argument("--only", help="run only this figure (symbolize)")
     ap.add_argument("--out", default="bench/results.json")
     ARGS = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root (BPF, other processes' maps): sudo make bench")
     lib = os.path.join(ARGS.fixtures, "libfix.so")
+    if ARGS.only == "symbolize":
+        bench_symbolize()
+        return
     print("%-46s %12s %-4s  vs %-34s %12s  %s" % ("figure", "value", "", "baseline (same run)",
                                                  "value", "ratio"))
     scan_s = bench_scan()
@@ -341,6 +418,7 @@ def main():
     bench_probe(lib)
     bench_lookup()
     bench_scan_500()
+    bench_symbolize()
     bench_soak(lib)
     with open(ARGS.out, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

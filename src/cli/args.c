@@ -24,6 +24,8 @@ void cli_usage(FILE *f)
 		"                         [-d SECONDS] [--count | --trace | --latency] [--freeze]\n"
 		"                         [--ring-size BYTES] [-v]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
+		"       symbolyze symbolize (-p PID ADDR... | FILE VADDR...) [--json]\n"
+		"                         [--debug-dir DIR]\n"
 		"       symbolyze --help | --version\n"
 		"\n"
 		"scan      find SYMBOL in every process that maps a file matching GLOB and\n"
@@ -38,6 +40,8 @@ void cli_usage(FILE *f)
 		"          --freeze  stop a process that maps a matching file until its probes\n"
 		"                    are attached, so not even the first call is missed\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
+		"symbolize name the function at each address (hex; none: read from stdin):\n"
+		"          runtime addresses of process PID, or ELF virtual addresses of FILE\n"
 		"\n"
 		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment,\n"
 		"4 output error (stdout closed or unwritable).\n");

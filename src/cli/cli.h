@@ -64,5 +64,6 @@ const struct fmt *cli_fmt(const struct cli *c);
 int cmd_scan(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+int cmd_symbolize(int argc, char **argv);
 
 #endif

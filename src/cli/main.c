@@ -16,6 +16,7 @@ static const struct {
 	{ "scan", cmd_scan },
 	{ "watch", cmd_watch },
 	{ "resolve", cmd_resolve },
+	{ "symbolize", cmd_symbolize },
 };
 
 int main(int argc, char **argv)

@@ -5,6 +5,7 @@
  * .dynsym) with .symtab as the fallback for names the dynamic table lacks.
  */
 #include "sz_elf.h"
+#include "sz_addr.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -271,6 +272,7 @@ void sz_elf_close(struct sz_elf *e)
 {
 	if (!e)
 		return;
+	sz_addr_state_free(e->addr);
 	if (e->elf)
 		elf_end(e->elf);
 	free(e->seg);

@@ -50,6 +50,8 @@ struct sz_symtab {
 	int present;
 };
 
+struct sz_addr_state;
+
 struct sz_elf {
 	int fd;
 	Elf *elf;
@@ -63,6 +65,8 @@ struct sz_elf {
 	unsigned char build_id[SZ_BUILD_ID_MAX];
 	size_t build_id_len;
 	int build_id_err; /* negative errno if the notes were malformed */
+	/* The address index and the debug file, built lazily (sz_addr.h). */
+	struct sz_addr_state *addr;
 };
 
 /* Flags for sz_elf_lookup. */

@@ -203,10 +203,11 @@ asan: $(FIX)/libfix.so
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang FIX=$(FIX) \
 		build-asan/symbolyze unit
 
+# pytest from Debian (python3-pytest in scripts/deps.sh), not whatever python3 is first in PATH.
+PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 integration: all
-	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
-	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_symbolize.py --bin $(BUILD)/symbolyze \
-		--fixtures $(FIX)
+	$(call msg,PYTEST,$(BUILD)/symbolyze)
+	$(Q)$(PYTEST) --bin $(BUILD)/symbolyze --fixture-dir $(FIX)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -216,10 +217,8 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory -j2 lint
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)$(MAKE) --no-print-directory integration
-	$(Q)python3 tests/integration/run.py --bin build-asan/symbolyze --fixtures $(FIX) \
-		--label asan
-	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_symbolize.py \
-		--bin build-asan/symbolyze --fixtures $(FIX)
+	$(call msg,PYTEST,build-asan/symbolyze)
+	$(Q)$(PYTEST) --bin build-asan/symbolyze --fixture-dir $(FIX)
 	$(Q)bash tests/install/run.sh
 
 demo: deps

@@ -15,11 +15,11 @@ import pytest
 
 
 def _bin(request):
-    return request.config.getoption("--bin")
+    return os.path.abspath(request.config.getoption("--bin"))
 
 
 def _fix(request, name):
-    return os.path.join(request.config.getoption("--fixture-dir"), name)
+    return os.path.join(os.path.abspath(request.config.getoption("--fixture-dir")), name)
 
 
 class Targets:

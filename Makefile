@@ -44,6 +44,7 @@ LIB_SRCS := src/util/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/elf
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
 	src/consumers/probe.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
+CLI_SRCS += src/cli/caps.c # least privilege: capability sets checked at start
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 

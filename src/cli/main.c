@@ -5,6 +5,7 @@
  */
 #include "symbolyze.h"
 #include "output.h"
+#include "caps.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -257,6 +258,7 @@ static void print_problem(const struct sz_problem *p, void *ctx)
 	struct cli *c = ctx;
 	char comm[256], path[4 * 4096 + 1];
 
+	sz_cli_note_problem(p); /* a refused uprobe ends the watch: exit 3 */
 	/* Unreadable processes are counted in the summary; name them only when
 	 * the user asked about one process or for detail. */
 	if (!p->path && !c->verbose && !c->pid)
@@ -329,6 +331,8 @@ static int cmd_scan(int argc, char **argv)
 	int rc;
 
 	rc = parse_scan_args(argc, argv, &c);
+	if (!rc && !c.pid)
+		rc = sz_cli_check_caps(SZ_CLI_NEED_SCAN, c.json);
 	if (rc)
 		return rc;
 	SZ_OPTS(sz_scanner_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
@@ -354,7 +358,7 @@ static int cmd_scan(int argc, char **argv)
 	print_summary(&st);
 	if (!st.processes && st.problems[SZ_REASON_PERMISSION]) {
 		fprintf(stderr, "symbolyze: no process's memory map was readable: run as root "
-				"(or with CAP_SYS_PTRACE and CAP_SYS_ADMIN)\n");
+				"(or with CAP_SYS_PTRACE, see symbolyze(8))\n");
 		return EXIT_ENV;
 	}
 	return st.found ? 0 : EXIT_NOMATCH;
@@ -528,6 +532,8 @@ static int cmd_watch(int argc, char **argv)
 	int rc;
 
 	rc = parse_scan_args(argc, argv, &c);
+	if (!rc)
+		rc = sz_cli_check_caps(sz_cli_watch_need(c.probe, c.freeze), c.json);
 	if (rc)
 		return rc;
 	/* Records are a stream: each line goes out as it is made. */
@@ -559,7 +565,7 @@ static int cmd_watch(int argc, char **argv)
 		fprintf(stderr, "symbolyze: watching for '%s'%s; Ctrl-C to stop\n", c.glob,
 			c.pid ? " in one process" : "");
 	deadline = c.duration > 0 ? mono_now() + c.duration : 0;
-	while (!stop_requested) {
+	while (!stop_requested && !sz_cli_probe_denied()) {
 		int timeout = 100;
 
 		if (deadline) {
@@ -584,9 +590,12 @@ static int cmd_watch(int argc, char **argv)
 	/* Detach and deliver what is still queued, then print what BPF
 	 * aggregated: the tables come after the last record. */
 	sz_watch_stop(w);
-	print_aggregates(w, &c);
+	if (!sz_cli_probe_denied())
+		print_aggregates(w, &c);
 	sz_watch_stats(w, &st);
 	sz_watch_free(w);
+	if (sz_cli_report_denied(c.json)) /* before the summary, which comes last */
+		rc = -EPERM;
 	if (c.json)
 		json_summary("watch", &st.scan, &st);
 	print_summary(&st.scan);

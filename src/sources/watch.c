@@ -566,7 +566,7 @@ int sz_watch_start(struct sz_watch *w)
 		err = watch_bpf__load(w->skel);
 	if (err) {
 		fail(w,
-		     "cannot load the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
+		     "cannot load the BPF program: %s (needs root or its capabilities in symbolyze(8), "
 		     "and a kernel with BTF: /sys/kernel/btf/vmlinux)",
 		     strerror(-err));
 		goto fail;

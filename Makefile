@@ -166,6 +166,8 @@ asan: $(FIX)/libfix.so
 
 integration: all
 	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
+	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_caps.py \
+		tests/integration/test_service.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
 
 deps:
 	$(Q)scripts/deps.sh

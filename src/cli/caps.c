@@ -43,7 +43,9 @@ static const struct sz_cap cap_perfmon = { CAP_PERFMON, CAP_SYS_ADMIN, "CAP_PERF
 					   "to attach BPF programs to tracepoints" };
 /* Since "perf: Require CAP_SYS_ADMIN for uprobes" (2025, also in stable
  * kernels), perf_event_open() of a uprobe wants CAP_SYS_ADMIN; CAP_PERFMON
- * alone gets EACCES. */
+ * alone gets EACCES. (A BPF uprobe_multi link, Linux 6.6, still attaches with
+ * CAP_BPF and CAP_PERFMON on 6.18; src/consumers/probe.c attaches through
+ * perf_event_open(), so this set is the one it needs.) */
 static const struct sz_cap cap_admin = { CAP_SYS_ADMIN, -1, "CAP_SYS_ADMIN", "to attach uprobes" };
 /* SIGCONT to a process of another user outside our session. */
 static const struct sz_cap cap_kill = { CAP_KILL, -1, "CAP_KILL",

@@ -273,6 +273,37 @@ def test_count_under_its_set(env):
         c.close()
 
 
+@pytest.mark.parametrize("mode", ["--trace", "--latency"])
+def test_trace_and_latency_under_the_probe_set(env, mode):
+    """--trace and --latency attach uprobes and uretprobes: the same set.
+    fix_func is called 50 times: 50 calls and returns traced, or 50 durations."""
+    lib = private_lib(env, "libfixcap%s.so" % mode[2:])
+    w = Watch(env, SETS["probes"], "libfixcap%s.so" % mode[2:], [mode])
+    c = Caller(env, lib, 50, ["-w"])
+    try:
+        c.expect("loaded")
+        rec = w.wait_for(lambda r: r["event"] == "found" and r["pid"] == c.pid, 15,
+                         "caller not found")
+        assert rec["probed"], rec
+        c.go()
+        c.expect("done")
+        if mode == "--trace":
+            w.wait_for(lambda r: r["event"] == "return" and r["pid"] == c.pid and
+                       len([x for x in w.recs if x["event"] == "return"]) == 50, 15,
+                       "returns not traced")
+        assert w.stop() == 0, w.stderr
+        if mode == "--trace":
+            for ev in ("call", "return"):
+                assert len([r for r in w.recs if r["event"] == ev and r["pid"] == c.pid and
+                            r["symbol"] == "fix_func"]) == 50
+        else:
+            lat = [r for r in w.recs if r["event"] == "latency"]
+            assert len(lat) == 1 and sum(b["count"] for b in lat[0]["buckets"]) == 50
+    finally:
+        w.stop()
+        c.close()
+
+
 def test_freeze_under_its_set(env):
     """--freeze: calls made straight after dlopen() are all counted, and the
     caller (another user, another session) is resumed: SIGCONT needs CAP_KILL."""

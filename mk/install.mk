@@ -55,3 +55,32 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/symbolyze.8
 
 .PHONY: install uninstall FORCE_PC
+
+# --- the service: symbolyze.service and its environment file -----------------
+# SYSTEMDUNITDIR: where systemd looks (it also reads /usr/local/lib/systemd/
+# system); SYSCONFDIR: /etc for PREFIX=/usr, else under PREFIX.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+
+$(BUILD)/symbolyze.service: dist/symbolyze.service.in FORCE_PC
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+
+install: install-service
+uninstall: uninstall-service
+
+# The environment file is configuration: an existing one is kept, and
+# uninstall removes it only if nobody edited it.
+install-service: $(BUILD)/symbolyze.service dist/symbolyze.default
+	$(Q)$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/default
+	$(Q)$(INSTALL) -m 644 $(BUILD)/symbolyze.service $(DESTDIR)$(SYSTEMDUNITDIR)/symbolyze.service
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/default/symbolyze ] || \
+		$(INSTALL) -m 644 dist/symbolyze.default $(DESTDIR)$(SYSCONFDIR)/default/symbolyze
+
+uninstall-service:
+	$(Q)rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/symbolyze.service
+	$(Q)! cmp -s dist/symbolyze.default $(DESTDIR)$(SYSCONFDIR)/default/symbolyze || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/symbolyze
+
+.PHONY: install-service uninstall-service

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev pkg-config
       libpython3-dev python3 libclang-rt-14-dev binutils clang-tidy cppcheck clang-format
       man-db groff-base util-linux python3-pytest
-      liblzma-dev xz-utils)
+      liblzma-dev xz-utils libcap2-bin strace systemd debhelper dpkg-dev lintian)
 # The benchmark also measures the tools users would otherwise reach for.
 [ "${1:-}" = bench ] && pkgs+=(bpftrace bpfcc-tools libllvm15)
 missing=()

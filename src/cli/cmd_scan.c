@@ -3,6 +3,7 @@
  * `symbolyze scan`: one pass over /proc through the library's scanner,
  * records printed as they are found.
  */
+#include "caps.h"
 #include "cli.h"
 #include "out.h"
 
@@ -25,6 +26,7 @@ static void on_problem(const struct sz_problem *p, void *ctx)
 {
 	struct cli *c = ctx;
 
+	sz_cli_note_problem(p);
 	if (!p->path && !c->verbose && !c->pid)
 		return;
 	cli_fmt(c)->problem(c, p);
@@ -50,6 +52,12 @@ int cmd_scan(int argc, char **argv)
 	rc = cli_parse(argc, argv, &c);
 	if (rc >= 0)
 		goto out;
+	/* One process of one's own needs no capability; the host does. */
+	if (!c.pid) {
+		rc = sz_cli_check_caps(SZ_CLI_NEED_SCAN, c.json);
+		if (rc)
+			goto out;
+	}
 	rc = out_init(OUT_SYNC, 0);
 	if (rc) {
 		fprintf(stderr, "symbolyze: cannot set up output: %s\n", strerror(-rc));
@@ -82,7 +90,7 @@ int cmd_scan(int argc, char **argv)
 		goto out;
 	if (!st.processes && st.problems[SZ_REASON_PERMISSION]) {
 		fprintf(stderr, "symbolyze: no process's memory map was readable: run as root "
-				"(or with CAP_SYS_PTRACE and CAP_SYS_ADMIN)\n");
+				"(or with CAP_SYS_PTRACE, see symbolyze(8))\n");
 		rc = EXIT_ENV;
 		goto out;
 	}

@@ -6,6 +6,7 @@
  * and always shuts down in order: detach, drain (resuming frozen processes),
  * then the tables and the summary.
  */
+#include "caps.h"
 #include "cli.h"
 #include "out.h"
 #include "sources/watch.h"
@@ -67,6 +68,7 @@ static void on_problem(const struct sz_problem *p, void *ctx)
 {
 	struct cli *c = ctx;
 
+	sz_cli_note_problem(p);
 	if (!p->path && !c->verbose && !c->pid)
 		return;
 	cli_fmt(c)->problem(c, p);
@@ -125,7 +127,9 @@ static enum why loop(struct sz_watch *w, struct cli *c)
 {
 	double deadline = c->duration > 0 ? mono_now() + c->duration : 0;
 
-	while (!stop_requested) {
+	/* A uprobe the kernel refused for lack of privilege: probing cannot
+	 * work at all, so the watch ends (exit 3) rather than count nothing. */
+	while (!stop_requested && !sz_cli_probe_denied()) {
 		int timeout = 100, rc;
 
 		if (deadline) {
@@ -164,10 +168,13 @@ int cmd_watch(int argc, char **argv)
 	struct sz_watch *w = NULL;
 	uint64_t left;
 	enum why why;
-	int rc;
+	int rc, denied;
 
 	rc = cli_parse(argc, argv, &c);
 	if (rc >= 0)
+		goto out;
+	rc = sz_cli_check_caps(sz_cli_watch_need(c.probe, c.freeze), c.json);
+	if (rc)
 		goto out;
 	rc = out_init(OUT_ASYNC, OUT_QUEUE_BYTES);
 	if (rc) {
@@ -206,16 +213,18 @@ int cmd_watch(int argc, char **argv)
 	/* Detach and deliver what is still queued, then print what BPF
 	 * aggregated: the tables come after the last record. */
 	sz_watch_stop(w);
-	print_aggregates(w, &c);
+	if (!sz_cli_probe_denied())
+		print_aggregates(w, &c);
 	sz_watch_stats(w, &st, &ws);
 	sz_watch_free(w);
+	denied = sz_cli_report_denied(c.json);
 	cli_fmt(&c)->summary(&c, &st, &ws, out_dropped());
 	left = out_close(OUT_CLOSE_MS);
 	if (left && !out_error())
 		fprintf(stderr, "symbolyze: %llu output records not written: stdout is not read\n",
 			(unsigned long long)left);
 	rc = cli_output_failed();
-	if (!rc && why == WHY_FAILED)
+	if (!rc && (why == WHY_FAILED || denied))
 		rc = EXIT_ENV;
 	cli_free(&c);
 	return rc;

@@ -104,6 +104,11 @@ int out_init(enum out_mode mode, size_t max_queued_bytes)
 	return 0;
 }
 
+int out_active(void)
+{
+	return o.mem != NULL;
+}
+
 FILE *out_begin(void)
 {
 	rewind(o.mem);

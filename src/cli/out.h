@@ -16,6 +16,8 @@
 enum out_mode { OUT_SYNC, OUT_ASYNC };
 
 int out_init(enum out_mode mode, size_t max_queued_bytes);
+/* True between out_init and out_close. */
+int out_active(void);
 FILE *out_begin(void);
 void out_end(void);
 /* 0, or the positive errno of the write that failed (EPIPE: reader gone). */

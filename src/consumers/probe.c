@@ -49,6 +49,7 @@ struct sz_probe_mgr {
 	size_t nobs;
 	char *const *symbols;
 	size_t nsymbols;
+	struct sz_pipeline *p; /* where attach failures are reported */
 };
 
 static size_t att_hash(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint32_t sym, pid_t pid)
@@ -282,8 +283,9 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 			      fd->pid);
 	if (r < 0) {
 		fd->probe_note = "uprobe attach failed";
-		sz_log(SZ_LOG_WARN, "pid %d %s: cannot attach uprobe at file offset 0x%llx: %s",
-		       (int)fd->pid, fd->symbol, (unsigned long long)fd->file_offset, strerror(-r));
+		sz_pipeline_problem(m->p, SZ_REASON_PROBE, r, fd->pid, fd->comm, fd->path,
+				    fd->symbol, 1, "cannot attach uprobe at file offset 0x%llx: %s",
+				    (unsigned long long)fd->file_offset, strerror(-r));
 		return 0;
 	}
 	fd->probed = 1;
@@ -294,6 +296,7 @@ int sz_probe_mgr_subscribe(struct sz_probe_mgr *m, struct sz_pipeline *p)
 {
 	struct sz_consumer c = { .found = on_found, .ctx = m };
 
+	m->p = p;
 	return sz_pipeline_subscribe(p, &c, 1);
 }
 

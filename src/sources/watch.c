@@ -500,8 +500,8 @@ int sz_watch_start(struct sz_watch *w)
 		err = watch_bpf__load(w->skel);
 	if (err) {
 		sz_log(SZ_LOG_ERROR,
-		       "cannot load the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
-		       "and a kernel with BTF: /sys/kernel/btf/vmlinux)",
+		       "cannot load the BPF program: %s (needs root or its capabilities in "
+		       "symbolyze(8), and a kernel with BTF: /sys/kernel/btf/vmlinux)",
 		       strerror(-err));
 		goto fail;
 	}

@@ -5,7 +5,7 @@ nm(1) on the debug files of a stripped library whose static functions are named 
 a build-ID tree, .gnu_debuglink and MiniDebugInfo, each in turn.
 
 Run: /usr/bin/python3 -m pytest tests/integration/test_symbolize.py \
-         --bin build/symbolyze --fixtures build/fixtures
+         --bin build/symbolyze --fixture-dir build/fixtures
 """
 import json
 import os

@@ -43,6 +43,7 @@ LIB_SRCS := src/util/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/elf
 	src/proc/maps.c src/files/cache.c src/pipeline/loads.c \
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
 	src/consumers/probe.c
+LIB_SRCS += src/elf/usdt.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
@@ -55,12 +56,14 @@ BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
 UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec \
 	test_loads
+UNIT_TESTS += test_usdt
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures
 FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
 	$(FIX)/libfix-64k-nosep.so $(FIX)/libfix-nosep-maxpage.so $(FIX)/target-pie \
 	$(FIX)/target-nopie $(FIX)/pyembed $(FIX)/storm $(FIX)/caller
+FIXTURES += $(FIX)/sdt
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -148,6 +151,12 @@ $(FIX)/pyembed: tests/fixtures/pyembed.c
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --cflags python3-embed) \
 		-o $@ $< $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --libs python3-embed) -ldl
 
+# USDT fixture: <sys/sdt.h> probes, one of them behind a semaphore (its own unit).
+$(FIX)/sdt: tests/fixtures/sdt.c tests/fixtures/sdt_sema.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $^
+
 # --- tests ------------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsymbolyze.a $(BUILD)/src/cli/output.o
 	$(call msg,TEST,$@)
@@ -155,11 +164,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsymbolyze.a $(BUILD)/src/cli/output
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/src/cli/output.o $(BUILD)/libsymbolyze.a \
 		$(SAN_LDFLAGS) -lcmocka $(LIBS)
 
-unit: $(UNIT_BINS) $(FIX)/libfix.so
+unit: $(UNIT_BINS) $(FIX)/libfix.so $(FIX)/sdt
 	$(Q)set -e; for t in $(UNIT_BINS); do SZ_FIXTURES=$(FIX) ./$$t; done
 
 # The same tests against an ASan/UBSan build (clang); fixtures stay the gcc ones.
-asan: $(FIX)/libfix.so
+asan: $(FIX)/libfix.so $(FIX)/sdt
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang FIX=$(FIX) \
 		build-asan/symbolyze unit
 
@@ -184,6 +193,7 @@ demo: deps
 
 # --- fuzzing: libFuzzer + ASan/UBSan, each target for FUZZ_SECONDS ---------
 FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec
+FUZZ_TARGETS += fuzz_usdt
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -195,15 +205,22 @@ fuzz-build:
 		clang -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Isrc \
 			-o $(FZ)/$$t fuzz/$$t.c $(FZ)/libsymbolyze.a $(LIBS); done
 
-fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so
+fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so $(FIX)/sdt
 	$(Q)set -e; mkdir -p $(FZ)/seed-elf $(FZ)/seed-notes; \
 	cp $(FIX)/libfix.so $(FIX)/libfix-nosep.so $(FIX)/target-pie $(FZ)/seed-elf/; \
 	objcopy -O binary --only-section=.note.gnu.build-id $(FIX)/libfix.so $(FZ)/note.bin; \
 	{ printf '\004'; cat $(FZ)/note.bin; } > $(FZ)/seed-notes/build-id; \
+	mkdir -p $(FZ)/seed-usdt; \
+	objcopy -O binary --only-section=.note.stapsdt $(FIX)/sdt $(FZ)/usdt.bin; \
+	{ printf '\000'; cat $(FZ)/usdt.bin; } > $(FZ)/seed-usdt/notes; \
+	{ printf '\001'; readelf -n $(FIX)/sdt | sed -n 's/^ *Arguments: //p'; } \
+		> $(FZ)/seed-usdt/specs; \
+	{ printf '\002'; cat $(FIX)/sdt; } > $(FZ)/seed-usdt/elf; \
 	for t in $(FUZZ_TARGETS); do \
 		case $$t in fuzz_elf) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
 			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; \
-			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; esac; \
+			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; \
+			fuzz_usdt) seed=$(FZ)/seed-usdt;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

@@ -45,6 +45,7 @@ LIB_SRCS := src/util/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/elf
 	src/consumers/probe.c
 LIB_SRCS += src/elf/usdt.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
+CLI_SRCS += src/cli/cmd_list.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
@@ -174,6 +175,8 @@ asan: $(FIX)/libfix.so $(FIX)/sdt
 
 integration: all
 	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
+	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_list.py --bin $(BUILD)/symbolyze \
+		--fixtures $(FIX)
 
 deps:
 	$(Q)scripts/deps.sh

@@ -42,6 +42,8 @@ static void usage(FILE *f)
 		"                         [-d SECONDS] [--count | --trace | --latency] [--freeze]\n"
 		"                         [--ring-size BYTES] [-v]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
+		"       symbolyze list    (-g GLOB [-p PID] | FILE) [-s GLOB]... [-u PROV:NAME]...\n"
+		"                         [--json]\n"
 		"       symbolyze --help | --version\n"
 		"\n"
 		"scan      find SYMBOL in every process that maps a file matching GLOB and\n"
@@ -55,6 +57,8 @@ static void usage(FILE *f)
 		"          --freeze  stop a process that maps a matching file until its probes\n"
 		"                    are attached, so not even the first call is missed\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
+		"list      functions, objects and USDT probes of matching files, in running\n"
+		"          processes (each file once) or of FILE\n"
 		"\n"
 		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment.\n");
 }
@@ -672,6 +676,8 @@ static int cmd_resolve(int argc, char **argv)
 	return 0;
 }
 
+int cmd_list(int argc, char **argv); /* cmd_list.c */
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -679,6 +685,7 @@ static const struct {
 	{ "scan", cmd_scan },
 	{ "watch", cmd_watch },
 	{ "resolve", cmd_resolve },
+	{ "list", cmd_list },
 };
 
 int main(int argc, char **argv)

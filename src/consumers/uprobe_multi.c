@@ -172,7 +172,7 @@ int sz_umulti_attach(struct bpf_program *prog, const struct sz_umulti_spec *s,
 		*out = m;
 		return 0;
 	}
-	m->links = calloc(s->cnt, sizeof(*m->links));
+	m->links = calloc(s->cnt, sizeof(struct bpf_link *));
 	if (!m->links) {
 		free(m);
 		return -ENOMEM;

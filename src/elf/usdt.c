@@ -74,14 +74,16 @@ int sz_usdt_parse_notes(const void *buf, size_t len, uint64_t align, unsigned ad
 			return -EBADMSG;
 		if (type == SZ_USDT_NOTE_TYPE && namesz == 8 &&
 		    !memcmp(p + off + 12, "stapsdt", 8)) {
-			const char *s = (const char *)p + desc_off + 3 * addr_size;
-			size_t left = descsz - 3 * addr_size;
+			size_t asz = addr_size, left;
 			struct sz_usdt_note n;
+			const char *s;
 			long l1, l2, l3;
 			int r;
 
-			if (descsz < 3 * addr_size + 3)
+			if (descsz < 3 * asz + 3)
 				return -EBADMSG;
+			s = (const char *)p + desc_off + 3 * asz;
+			left = descsz - 3 * asz;
 			l1 = bounded_len(s, left);
 			l2 = l1 < 0 ? -1 : bounded_len(s + l1 + 1, left - l1 - 1);
 			l3 = l2 < 0 ? -1 : bounded_len(s + l1 + l2 + 2, left - l1 - l2 - 2);
@@ -91,8 +93,8 @@ int sz_usdt_parse_notes(const void *buf, size_t len, uint64_t align, unsigned ad
 			if (count >= (int)SZ_USDT_MAX_PROBES)
 				return -E2BIG;
 			n.pc = rd_addr(p + desc_off, addr_size);
-			n.base = rd_addr(p + desc_off + addr_size, addr_size);
-			n.sema = rd_addr(p + desc_off + 2 * addr_size, addr_size);
+			n.base = rd_addr(p + desc_off + asz, addr_size);
+			n.sema = rd_addr(p + desc_off + 2 * asz, addr_size);
 			n.provider = s;
 			n.name = s + l1 + 1;
 			n.spec = s + l1 + l2 + 2;

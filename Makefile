@@ -44,7 +44,7 @@ LIB_SRCS := src/util/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/elf
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
 	src/consumers/probe.c
 LIB_SRCS += src/elf/usdt.c
-LIB_SRCS += src/consumers/uprobe_multi.c src/consumers/umulti_count.c
+LIB_SRCS += src/consumers/uprobe_multi.c src/consumers/umulti_count.c src/consumers/usdt.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
 CLI_SRCS += src/cli/cmd_list.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -53,7 +53,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 # BPF programs, each paired with its loader (bpf/watch.bpf.c <-> src/sources/watch.c,
 # bpf/probe.bpf.c <-> src/consumers/probe.c).
 BPF_APPS := watch probe
-BPF_APPS += umulti
+BPF_APPS += umulti usdt
 BPF_OBJS := $(BPF_APPS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
@@ -100,10 +100,20 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,GENSKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
+# libbpf's usdt.bpf.h includes <linux/errno.h>, whose <asm/errno.h> lives in the
+# multiarch directory clang -target bpf does not search.
+$(BUILD)/bpf/usdt.bpf.o: bpf/usdt.bpf.c vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf \
+		-idirafter /usr/include/$(shell gcc -print-multiarch) -MMD -MP -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
 # Each loader needs its skeleton before it compiles.
 $(BUILD)/src/sources/watch.o: $(BUILD)/watch.skel.h
 $(BUILD)/src/consumers/probe.o: $(BUILD)/probe.skel.h
 $(BUILD)/src/consumers/umulti_count.o: $(BUILD)/umulti.skel.h
+$(BUILD)/src/consumers/usdt.o: $(BUILD)/usdt.skel.h
 
 # --- fixtures: target programs and libraries in every layout we claim -------
 # Fixtures are built with gcc whatever CC is (noipa keeps symbols where tests expect them).
@@ -183,7 +193,13 @@ $(FIX)/many_caller: tests/fixtures/many_caller.c $(FIX)/libmany.so
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -L$(FIX) -lmany -Wl,-rpath,'$$ORIGIN'
 
 # Drivers: small programs over the library API for privileged tests and bench.
-DRIVERS := $(BUILD)/tests/umulti_drive
+DRIVERS := $(BUILD)/tests/umulti_drive $(BUILD)/tests/usdt_drive
+$(BUILD)/tests/usdt_drive: tests/drivers/usdt_drive.c $(BUILD)/libsymbolyze.a \
+		$(BUILD)/src/cli/output.o
+	$(call msg,DRIVER,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/src/cli/output.o $(BUILD)/libsymbolyze.a \
+		$(SAN_LDFLAGS) $(LIBS)
 $(BUILD)/tests/umulti_drive: tests/drivers/umulti_drive.c $(BUILD)/libsymbolyze.a
 	$(call msg,DRIVER,$@)
 	$(Q)mkdir -p $(@D)
@@ -208,7 +224,8 @@ asan: $(FIX)/libfix.so $(FIX)/sdt
 integration: all
 	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
 	$(Q)/usr/bin/python3 -m pytest -q tests/integration/test_list.py \
-		tests/integration/test_umulti.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
+		tests/integration/test_umulti.py tests/integration/test_usdt.py \
+		--bin $(BUILD)/symbolyze --fixtures $(FIX)
 
 deps:
 	$(Q)scripts/deps.sh

@@ -232,23 +232,28 @@ def bench_probe(lib):
 
 
 RESENT = [0]  # SIGINTs sent again by timed_session
+ONLY_SETS = ()  # bench_attach_many: restrict to these sizes (for a partial rerun)
 
 
-def timed_session(argv, ready):
+def timed_session(argv, ready, env=None):
     """Start ARGV; seconds until a stdout line contains READY (all probes live),
     then seconds from SIGINT to exit (all probes gone).  None if it never got
-    ready."""
+    ready (its last line is printed)."""
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=env)
     guard = threading.Timer(900, p.kill)  # a tool that never gets ready ends the row
     guard.start()
     live = None
+    last = ""
     try:
         for line in p.stdout:
             if ready in line:
                 live = time.monotonic() - t0
                 break
+            last = line.strip() or last
         if live is None:
+            print("  %s never got ready: %s" % (os.path.basename(argv[0]), last))
             return None
         # bpftrace 0.17 sometimes handles a SIGINT and goes back to sleep in
         # epoll_wait for good (seen here, minutes later).  A process asleep
@@ -293,7 +298,11 @@ def bench_attach_many(reps=3):
     sets = [(1, "szf_000", ["szf_000"]),
             (64, "szf_0[0-7][0-7]", ["szf_0%d%d" % (a, b) for a in range(8) for b in range(8)]),
             (1000, "szf_*", ["szf_*"])]
+    # bpftrace refuses more than 512 probes unless told otherwise
+    bt_env = dict(os.environ, BPFTRACE_MAX_PROBES="4096")
     for n, glob, bt_names in sets:
+        if ONLY_SETS and n not in ONLY_SETS:
+            continue
         ours, theirs = [], []
         RESENT[0] = 0
         bt_prog = ",".join("uprobe:%s:%s" % (lib, x) for x in bt_names) + \
@@ -303,7 +312,7 @@ def bench_attach_many(reps=3):
             if r:
                 ours.append(r)
             if bt:
-                r = timed_session([bt, "-B", "none", "-e", bt_prog], "ready")
+                r = timed_session([bt, "-B", "none", "-e", bt_prog], "ready", bt_env)
                 if r:
                     theirs.append(r)
         for i, what in ((0, "live"), (1, "detached")):

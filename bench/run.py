@@ -232,6 +232,114 @@ def bench_probe(lib):
         shutil.rmtree(d)
 
 
+RESENT = [0]  # SIGINTs sent again by timed_session
+ONLY_SETS = ()  # bench_attach_many: restrict to these sizes (for a partial rerun)
+
+
+def timed_session(argv, ready, env=None):
+    """Start ARGV; seconds until a stdout line contains READY (all probes live),
+    then seconds from SIGINT to exit (all probes gone).  None if it never got
+    ready (its last line is printed)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=env)
+    guard = threading.Timer(900, p.kill)  # a tool that never gets ready ends the row
+    guard.start()
+    live = None
+    last = ""
+    try:
+        for line in p.stdout:
+            if ready in line:
+                live = time.monotonic() - t0
+                break
+            last = line.strip() or last
+        if live is None:
+            print("  %s never got ready: %s" % (os.path.basename(argv[0]), last))
+            return None
+        # bpftrace 0.17 sometimes handles a SIGINT and goes back to sleep in
+        # epoll_wait for good (seen here, minutes later).  Asleep there with
+        # not one descriptor closed for 3 s, it is not detaching: signal it
+        # again, still timing from the first signal, and count the resend.
+        time.sleep(0.5)
+        t1 = time.monotonic()
+        p.send_signal(2)
+        last_fds, still = None, 0
+        while True:
+            try:
+                p.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                try:
+                    with open("/proc/%d/wchan" % p.pid) as f:
+                        idle = f.read().strip() == "do_epoll_wait"
+                    fds = len(os.listdir("/proc/%d/fd" % p.pid))
+                except OSError:
+                    idle, fds = False, None
+                still = still + 1 if idle and fds == last_fds else 0
+                last_fds = fds
+                if still >= 3:
+                    RESENT[0] += 1
+                    still = 0
+                    p.send_signal(2)
+        p.stdout.read()
+        return live, time.monotonic() - t1
+    finally:
+        guard.cancel()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def bench_attach_many(reps=3):
+    """Start to all probes live, and SIGINT to all gone, for 1, 64 and 1,000
+    functions of the generated libmany.so: ours (one multi-uprobe link, through
+    tests/umulti_drive until the CLI takes -s GLOB) against bpftrace 0.17 (one
+    perf-event uprobe per function) on the same functions, runs interleaved."""
+    drv = os.path.join(os.path.dirname(ARGS.bin), "tests", "umulti_drive")
+    lib = os.path.join(ARGS.fixtures, "libmany.so")
+    bt = shutil.which("bpftrace")
+    # (ours: one glob of our matcher; bpftrace: the same functions its way,
+    # since bpftrace 0.17 globs only with '*')
+    sets = [(1, "szf_000", ["szf_000"]),
+            (64, "szf_0[0-7][0-7]", ["szf_0%d%d" % (a, b) for a in range(8) for b in range(8)]),
+            (1000, "szf_*", ["szf_*"])]
+    # bpftrace refuses more than 512 probes unless told otherwise
+    bt_env = dict(os.environ, BPFTRACE_MAX_PROBES="4096")
+    for n, glob, bt_names in sets:
+        if ONLY_SETS and n not in ONLY_SETS:
+            continue
+        ours, theirs = [], []
+        RESENT[0] = 0
+        bt_prog = ",".join("uprobe:%s:%s" % (lib, x) for x in bt_names) + \
+            ' { @n = count(); } BEGIN { printf("ready\\n"); }'
+        for _ in range(reps):
+            r = timed_session([drv, lib, glob, "auto", "--bench"], "ready")
+            if r:
+                ours.append(r)
+            if bt:
+                r = timed_session([bt, "-B", "none", "-e", bt_prog], "ready", bt_env)
+                if r:
+                    theirs.append(r)
+        for i, what in ((0, "live"), (1, "detached")):
+            mine = [x[i] * 1e3 for x in ours]
+            other = [x[i] * 1e3 for x in theirs]
+            if not mine:
+                print("  attach %d functions: ours never got ready" % n)
+                continue
+            note = "ours min-max %.1f-%.1f ms" % (min(mine), max(mine))
+            if other:
+                note += ", bpftrace min-max %.1f-%.1f ms, %d runs each" % (
+                    min(other), max(other), reps)
+                if i == 1 and RESENT[0]:
+                    note += (", bpftrace ignored %d SIGINTs (sent again after 3 s asleep;"
+                             " timed from the first)" % RESENT[0])
+            report("%d functions: start to %s" % (n, "all live" if i == 0 else
+                                                  "SIGINT to all gone"),
+                   statistics.median(mine), "ms",
+                   "bpftrace 0.17, same functions" if other else "(bpftrace unavailable)",
+                   statistics.median(other) if other else 0, note)
+
+
 def bench_lookup():
     """Per-name lookup in libLLVM-15: hash tables against a scan of every symbol."""
     lib = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
@@ -416,6 +524,7 @@ def main():
     bench_latency(lib, scan_s)
     bench_overhead(lib)
     bench_probe(lib)
+    bench_attach_many()
     bench_lookup()
     bench_scan_500()
     bench_symbolize()

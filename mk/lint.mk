@@ -10,6 +10,7 @@ CLANG_FORMAT ?= clang-format-14
 
 LINT_SRCS := $(LIB_SRCS) $(CLI_SRCS)
 LINT_SKELS := $(BUILD)/lint/watch.skel.h $(BUILD)/lint/probe.skel.h
+LINT_SKELS += $(BUILD)/lint/umulti.skel.h $(BUILD)/lint/usdt.skel.h
 # Same include paths and defines as ALL_CFLAGS, except that the skeletons come from $(BUILD)/lint.
 LINT_CFLAGS := -Iinclude -Isrc -I$(BUILD)/lint -D_GNU_SOURCE -std=gnu11
 

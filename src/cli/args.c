@@ -26,6 +26,8 @@ void cli_usage(FILE *f)
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
 		"       symbolyze symbolize (-p PID ADDR... | FILE VADDR...) [--json]\n"
 		"                         [--debug-dir DIR]\n"
+		"       symbolyze list    (-g GLOB [-p PID] | FILE) [-s GLOB]... [-u PROV:NAME]...\n"
+		"                         [--json]\n"
 		"       symbolyze --help | --version\n"
 		"\n"
 		"scan      find SYMBOL in every process that maps a file matching GLOB and\n"
@@ -42,6 +44,7 @@ void cli_usage(FILE *f)
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
 		"symbolize name the function at each address (hex; none: read from stdin):\n"
 		"          runtime addresses of process PID, or ELF virtual addresses of FILE\n"
+		"list      the functions, objects and USDT probes of matching files (or FILE)\n"
 		"\n"
 		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment,\n"
 		"4 output error (stdout closed or unwritable).\n");

@@ -65,5 +65,6 @@ int cmd_scan(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 
 #endif

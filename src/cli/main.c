@@ -17,6 +17,7 @@ static const struct {
 	{ "watch", cmd_watch },
 	{ "resolve", cmd_resolve },
 	{ "symbolize", cmd_symbolize },
+	{ "list", cmd_list },
 };
 
 int main(int argc, char **argv)

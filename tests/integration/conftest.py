@@ -506,3 +506,8 @@ def sz_bin(sz):
 @pytest.fixture(scope="session")
 def fixtures_dir(sz):
     return sz.fixtures
+
+
+@pytest.fixture(scope="session")
+def fixtures(sz):
+    return sz.fixtures

@@ -170,6 +170,64 @@ def bench_overhead(lib):
         shutil.rmtree(d)
 
 
+def interleaved(base, other, pairs):
+    """A B A B ...: drift hits both sides alike.  Returns (median ratio, min, max,
+    median A, median B) over the pairs."""
+    a, b = [], []
+    for _ in range(pairs):
+        a.append(base())
+        b.append(other())
+    ratios = [y / x for x, y in zip(a, b)]
+    return statistics.median(ratios), min(ratios), max(ratios), statistics.median(a), \
+        statistics.median(b)
+
+
+class Hook:
+    """One hook variant of bench/hooks.c, attached until stop()."""
+
+    def __init__(self, variant):
+        self.p = subprocess.Popen([ARGS.hooks, variant], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(self.p.stderr.read().strip() or "hooks %s failed" % variant)
+
+    def stop(self):
+        self.p.stdin.close()
+        out = self.p.stdout.read()
+        self.p.wait(timeout=30)
+        return int(out.split()[1])
+
+
+def bench_hooks():
+    """Per-syscall tax of each way to hook mmap, on syscalls that are not mmap."""
+    loads = {"getppid": ARGS.syscalls, "pipe": ARGS.syscalls // 2}
+    for variant, what in (("btf", "tp_btf/sys_enter+sys_exit (before)"),
+                          ("tp", "tp/syscalls/sys_enter_mmap+sys_exit_mmap"),
+                          ("tp-exit", "tp/syscalls/sys_exit_mmap only (chosen)"),
+                          ("lock", "tp_btf/mmap_lock_released (no result)")):
+        for load, n in loads.items():
+            def alone():
+                return workload(load, n)[0]
+
+            def hooked():
+                h = Hook(variant)
+                try:
+                    return workload(load, n)[0]
+                finally:
+                    h.stop()
+            try:
+                med, lo, hi, a, b = interleaved(alone, hooked, ARGS.pairs)
+            except RuntimeError as e:
+                print("  hook %s unavailable: %s" % (variant, e))
+                RESULTS.append({"figure": "hook " + variant, "unavailable": str(e)})
+                break
+            report("%s loop, hook %s" % (load, variant), b * 1e9 / n, "ns",
+                   "same, no hook (ns per iteration)", a * 1e9 / n,
+                   "%s; %d pairs: median ratio %.3f, min %.3f, max %.3f"
+                   % (what, ARGS.pairs, med, lo, hi))
+
+
 def bench_probe(lib):
     """Per-call cost of --count: against no probe, the kernel's floor (a uprobe
     whose program does nothing) and bpftrace counting the same calls."""
@@ -327,6 +385,10 @@ def main():
     ap.add_argument("--lookup", required=True)
     ap.add_argument("--storm", required=True)
     ap.add_argument("--soak", type=int, default=600, help="seconds of the soak; 0 skips")
+    ap.add_argument("--hooks", required=True)
+    ap.add_argument("--syscalls", type=int, default=300000)
+    ap.add_argument("--pairs", type=int, default=7)
+    ap.add_argument("--only", help="run only this part (hooks, overhead, ...)")
     ap.add_argument("--out", default="bench/results.json")
     ARGS = ap.parse_args()
     if os.geteuid() != 0:
@@ -334,9 +396,13 @@ def main():
     lib = os.path.join(ARGS.fixtures, "libfix.so")
     print("%-46s %12s %-4s  vs %-34s %12s  %s" % ("figure", "value", "", "baseline (same run)",
                                                  "value", "ratio"))
+    if ARGS.only:
+        globals()["bench_" + ARGS.only](*([lib] if ARGS.only in ("overhead", "glob") else []))
+        return
     scan_s = bench_scan()
     report("scan: whole host, libc malloc", scan_s * 1e3, "ms", "(reference)", scan_s * 1e3)
     bench_latency(lib, scan_s)
+    bench_hooks()
     bench_overhead(lib)
     bench_probe(lib)
     bench_lookup()

@@ -42,7 +42,7 @@ LLVM_STRIP ?= llvm-strip
 LIB_SRCS := src/util/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/elf/resolve.c \
 	src/proc/maps.c src/files/cache.c src/pipeline/loads.c \
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
-	src/consumers/probe.c
+	src/consumers/probe.c src/sources/tracefs.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
@@ -223,14 +223,30 @@ $(BUILD)/bench/lookup: bench/lookup.c $(BUILD)/libsymbolyze.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
 
+# Hook variants of the watch, each loaded alone (bench/hooks.c).
+$(BUILD)/bench/hooks.bpf.o: bench/hooks.bpf.c vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/bench/hooks.skel.h: $(BUILD)/bench/hooks.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name hooks_bpf > $@
+
+$(BUILD)/bench/hooks: bench/hooks.c $(BUILD)/bench/hooks.skel.h $(BUILD)/libsymbolyze.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/bench -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
+
 # SOAK_SECONDS: the long-running check of watch's RSS and fds (0 skips it).
 SOAK_SECONDS ?= 600
 bench: deps
 	$(Q)scripts/deps.sh bench
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup \
+		$(BUILD)/bench/hooks
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
 		--fixtures $(FIX) --caller $(FIX)/caller --lookup $(BUILD)/bench/lookup \
-		--storm $(FIX)/storm --soak $(SOAK_SECONDS) --out bench/results.json
+		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks --soak $(SOAK_SECONDS) --out bench/results.json
 
 clean:
 	$(Q)rm -rf build build-asan build-fuzz

@@ -317,6 +317,9 @@ static void json_summary(const char *command, const struct sz_stats *st,
 		       ",\"call_records_dropped\":%" PRIu64 ",\"frozen\":%" PRIu64,
 		       w->events, w->bad_records, w->duplicates, w->exits, w->lost, w->repaired,
 		       w->probes, w->probe_drops, w->frozen);
+	if (w) /* what the kernel side decided alone */
+		printf(",\"kernel_deduped\":%" PRIu64 ",\"glob_unsure\":%" PRIu64,
+		       w->kernel_deduped, w->glob_unsure);
 	fputs("}\n", stdout);
 	(void)fflush(stdout);
 }

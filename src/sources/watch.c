@@ -7,6 +7,7 @@
  */
 #include "pipeline/core.h"
 #include "consumers/probe.h"
+#include "sources/tracefs.h"
 #include "sources/watch_rec.h"
 #include "watch.skel.h"
 
@@ -180,6 +181,10 @@ void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out)
 	*out = w->st;
 	sz_scanner_stats(w->sc, &out->scan);
 	out->duplicates = w->sc->duplicates;
+	if (w->skel) {
+		out->kernel_deduped = __atomic_load_n(&w->skel->bss->deduped, __ATOMIC_RELAXED);
+		out->glob_unsure = __atomic_load_n(&w->skel->bss->glob_unsure, __ATOMIC_RELAXED);
+	}
 	if (w->probes) {
 		out->probes = sz_probe_mgr_attached(w->probes);
 		out->probe_drops = sz_probe_mgr_drops(w->probes);
@@ -382,14 +387,19 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	m.dev_minor = r->dev & 0xfffff;
 	have_path = sz_watch_rec_path(r, path, sizeof(path)) == 0;
 	if (!have_path)
-		snprintf(path, sizeof(path), "%s", r->name);
+		snprintf(path, sizeof(path), "%.*s", (int)r->name_len, sz_watch_rec_name(r));
 	m.path = path;
 	m.path_len = strlen(path);
 	m.deleted = !!(r->path_flags & SZ_WATCH_PATH_DELETED);
-	/* BPF matched the base name; a path pattern is checked on the whole path. */
+	/* BPF matched (a path pattern on the whole path when it could build it);
+	 * it leaves to us what its matcher's budget could not decide. */
+	if ((r->flags & SZ_WATCH_GLOB_UNSURE) && !(s->glob.flags & SZ_GLOB_PATHNAME) &&
+	    !sz_glob_match(&s->glob, sz_watch_rec_name(r), r->name_len))
+		return 0;
 	if (s->glob.flags & SZ_GLOB_PATHNAME) {
 		if (!have_path) {
-			sz_problem_emit(s, SZ_REASON_IO, -ENAMETOOLONG, &p, r->name, NULL, 1,
+			sz_problem_emit(s, SZ_REASON_IO, -ENAMETOOLONG, &p, sz_watch_rec_name(r),
+					NULL, 1,
 					"the file's full path is unknown (too deep or too long): "
 					"a path pattern cannot be checked against it");
 			return 0;
@@ -449,7 +459,7 @@ static int handle_rec(void *ctx, void *data, size_t size)
 	const struct sz_watch_rec *r = data;
 	int rc = handle_rec_inner(w, data, size);
 
-	if (size >= sizeof(*r) && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0) {
+	if (size >= SZ_WATCH_HDR_LEN && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0) {
 		kill((pid_t)r->tgid, SIGCONT);
 		w->st.frozen++;
 	}
@@ -457,14 +467,21 @@ static int handle_rec(void *ctx, void *data, size_t size)
 	return w->stopped ? 0 : rc;
 }
 
-/* The BPF side matches base names: a path pattern contributes its last part. */
-static int bpf_glob(const char *pattern, struct sz_glob *g)
+/* The BPF side matches base names first: a path pattern contributes its last
+ * part there (cheap), then the whole pattern on the whole path (GP). */
+static int bpf_glob(const char *pattern, struct sz_glob *g, struct sz_glob *gp, __u32 *path)
 {
 	const char *slash = strrchr(pattern, '/');
+	int err;
 
+	*path = 0;
 	if (!slash)
 		return sz_glob_compile(pattern, g);
-	return sz_glob_compile(slash[1] ? slash + 1 : "*", g);
+	err = sz_glob_compile(slash[1] ? slash + 1 : "*", g);
+	if (!err)
+		err = sz_glob_compile(pattern, gp);
+	*path = !err;
+	return err;
 }
 
 static void report_lost(struct sz_watch *w, uint64_t records, uint64_t repaired)
@@ -535,14 +552,15 @@ static int repair_if_lost(struct sz_watch *w)
 
 int sz_watch_start(struct sz_watch *w)
 {
-	struct sz_glob g;
+	struct sz_glob g, gp = { 0 };
 	struct stat nsst;
-	int err;
+	__u32 path_glob;
+	int err, mounted;
 
 	if (!w || w->skel)
 		return -EINVAL;
 	libbpf_set_print(quiet_libbpf);
-	err = bpf_glob(w->sc->glob_text, &g);
+	err = bpf_glob(w->sc->glob_text, &g, &gp, &path_glob);
 	if (err)
 		return err;
 	w->skel = watch_bpf__open();
@@ -552,6 +570,8 @@ int sz_watch_start(struct sz_watch *w)
 		return err;
 	}
 	memcpy((void *)&w->skel->rodata->glob, &g, sizeof(g));
+	memcpy((void *)&w->skel->rodata->glob_path, &gp, sizeof(gp));
+	w->skel->rodata->path_glob = path_glob;
 	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
 	w->skel->rodata->self_tgid = (__u32)getpid();
 	w->skel->rodata->freeze = w->opts.freeze && w->opts.probe != SZ_PROBE_NONE;
@@ -573,6 +593,16 @@ int sz_watch_start(struct sz_watch *w)
 	}
 	/* Everything that can fail goes before attach: once attached with
 	 * --freeze, processes stop, and only a consumer resumes them. */
+	/* The mmap hook is a per-syscall tracepoint: libbpf finds it in tracefs. */
+	err = sz_tracefs_ensure(&mounted);
+	if (err) {
+		fail(w,
+		     "tracefs is not mounted and cannot be mounted at " SZ_TRACEFS_DIR
+		     " (the mmap tracepoint needs it): %s; as root: "
+		     "mount -t tracefs tracefs " SZ_TRACEFS_DIR,
+		     strerror(-err));
+		goto fail;
+	}
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.rb), handle_rec, w, NULL);
 	if (!w->rb) {
 		err = -errno;

@@ -22,17 +22,19 @@ int sz_watch_rec_check(const void *data, size_t size)
 	const unsigned char *p = data;
 	__u32 type, name_len, path_len;
 
-	if (!data || size != sizeof(struct sz_watch_rec))
+	if (!data || size < SZ_WATCH_HDR_LEN || size > SZ_WATCH_REC_MAX)
 		return -EBADMSG;
 	type = get_u32(p, offsetof(struct sz_watch_rec, type));
 	name_len = get_u32(p, offsetof(struct sz_watch_rec, name_len));
 	path_len = get_u32(p, offsetof(struct sz_watch_rec, path_len));
 	if (type < SZ_WATCH_EXEC || type > SZ_WATCH_EXEC_OTHER)
 		return -EBADMSG;
-	if (name_len >= SZ_WATCH_NAME_LEN ||
-	    p[offsetof(struct sz_watch_rec, name) + name_len] != '\0')
+	if (name_len >= SZ_WATCH_NAME_LEN || path_len > SZ_WATCH_PATH_LEN)
 		return -EBADMSG;
-	if (path_len > SZ_WATCH_PATH_LEN)
+	/* both bounded above: no overflow, and the sum is <= SZ_WATCH_REC_MAX */
+	if (size != SZ_WATCH_HDR_LEN + (size_t)name_len + 1 + path_len)
+		return -EBADMSG;
+	if (p[SZ_WATCH_HDR_LEN + name_len] != '\0')
 		return -EBADMSG;
 	return 0;
 }
@@ -47,14 +49,15 @@ static int bad_component(const char *c, size_t len)
 
 int sz_watch_rec_path(const struct sz_watch_rec *r, char *out, size_t outsz)
 {
-	const char *path = r->path;
+	const char *path;
 	size_t len = r->path_len, o = 0, end, start;
 
 	if (outsz == 0)
 		return -ENAMETOOLONG;
 	out[0] = '\0';
-	if (len > SZ_WATCH_PATH_LEN)
+	if (len > SZ_WATCH_PATH_LEN || r->name_len >= SZ_WATCH_NAME_LEN)
 		return -EBADMSG;
+	path = r->data + r->name_len + 1; /* + len stays within data[] */
 	if (r->path_flags & SZ_WATCH_PATH_TRUNCATED)
 		return -ENAMETOOLONG;
 	if (len == 0)

@@ -405,7 +405,7 @@ def our_bpf_objects(kind, pid=None):
     """BPF programs or links of ours (by name), optionally held by PID."""
     out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True).stdout
     objs = json.loads(out or "[]")
-    names = ("sz_exec", "sz_sys_enter", "sz_sys_exit", "sz_exit", "sz_count", "sz_empty",
+    names = ("sz_exec", "sz_mmap", "sz_fork", "sz_exit", "sz_count", "sz_empty",
              "sz_lat_entry", "sz_lat_exit", "sz_trace_entry", "sz_trace_exit")
     if kind == "prog":
         objs = [o for o in objs if o.get("name") in names]
@@ -623,6 +623,102 @@ def watch_storm_2000_processes():
         shutil.rmtree(d)
 
 
+def summary_of(w):
+    got = [r for r in w.recs if r["event"] == "summary"]
+    check(len(got) == 1, "%d summary events" % len(got))
+    return got[0]
+
+
+@test
+def watch_path_glob_matches_whole_path_in_kernel():
+    """A pattern with '/' is matched on the whole path by BPF too: nothing that
+    only shares the base-name part is recorded, and --freeze stops nothing."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixpath.so")
+    for extra in ([], ["--freeze", "--count"]):
+        w = Watch("/nonexistent/dir/*.so", ["fix_func"], extra=extra)
+        tgs = []
+        try:
+            for _ in range(300):
+                subprocess.run(["sh", "-c", "true"], check=True)
+            # .so files whose base name matches "*.so": the old BPF side
+            # recorded (and froze) these
+            tgs = [Target([fix("target-pie"), "-l", lib, "-s", "fix_func"]) for _ in range(5)]
+            time.sleep(0.3)
+        finally:
+            check(w.stop() == 0, "watch exit code")
+            for t in tgs:
+                t.close()
+        s = summary_of(w)
+        check(s["events"] == 0 and not w.found() and s["frozen"] == 0,
+              "%s: %d events, %d found, %d frozen" % (extra, s["events"], len(w.found()),
+                                                       s["frozen"]))
+    # the same directory, named: matched in the kernel and reported
+    w = Watch(os.path.join(d, "*.so"), ["fix_func"])
+    t = None
+    try:
+        t = Target([fix("target-pie"), "-l", lib, "-s", "fix_func"])
+        rec = w.wait_for(lambda r: r["event"] == "found" and r["pid"] == t.pid, 10,
+                         "load under the named directory not reported")[0]
+        check(int(rec["address"], 16) == t.truth[0][2], "address %s" % rec)
+    finally:
+        w.stop()
+        if t:
+            t.close()
+        shutil.rmtree(d)
+
+
+@test
+def watch_dedupes_same_mapping_in_kernel():
+    """One process mapping the same file at the same place again and again:
+    one record, the rest counted as deduplicated by the kernel side."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixdd.so")
+    w = Watch("libfixdd.so", ["fix_func"], extra=["--no-scan"])
+    try:
+        code = ("import mmap, os, sys\n"
+                "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+                "for _ in range(2000):\n"
+                "    mmap.mmap(fd, 4096, access=mmap.ACCESS_COPY).close()\n")
+        subprocess.run([sys.executable, "-c", code, lib], check=True, timeout=60)
+        time.sleep(0.3)
+    finally:
+        check(w.stop() == 0, "watch exit code")
+        shutil.rmtree(d)
+    s = summary_of(w)
+    # a mapping can move (another thread of python maps in between): a few
+    # places, each reported once
+    check(s["kernel_deduped"] >= 1900 and s["events"] <= 2000 - s["kernel_deduped"] + 1,
+          "deduped %d, events %d" % (s["kernel_deduped"], s["events"]))
+    print("    (%d of 2000 mmaps deduplicated in the kernel, %d records)"
+          % (s["kernel_deduped"], s["events"]))
+
+
+@test
+def watch_ring_holds_variable_length_records():
+    """A 64 KiB ring, consumer stopped, a storm of loads: the records that fit
+    are several times what fixed 1,384-byte records allowed (47)."""
+    d, lib = fresh_copy(fix("libfix.so"), "libfixring.so")
+    w = Watch("libfixring.so", ["fix_func"], extra=["--no-scan", "--ring-size", "65536"])
+    try:
+        w.p.send_signal(signal.SIGSTOP)
+        try:
+            r = subprocess.run([fix("storm"), "300", lib, "fix_func", "4"],
+                               capture_output=True, text=True, timeout=300)
+        finally:
+            w.p.send_signal(signal.SIGCONT)
+        check(r.returncode == 0, "storm failed: %s" % r.stderr)
+        time.sleep(0.5)
+    finally:
+        check(w.stop() == 0, "watch exit code")
+        shutil.rmtree(d)
+    s = summary_of(w)
+    fixed = 65536 // (1384 + 8)
+    check(s["lost"] > 0, "the ring never filled: %s" % s)
+    check(s["events"] >= 4 * fixed, "only %d records fit (fixed-size: %d)"
+          % (s["events"], fixed))
+    print("    (%d records fit in 64 KiB, fixed-size records: %d; %d lost)"
+          % (s["events"], fixed, s["lost"]))
+
+
 @test
 def watch_loss_is_reported_and_repaired():
     """A ring too small for the burst, consumer stopped: records are dropped,
@@ -779,6 +875,29 @@ def watch_without_privilege_exits_3():
                         "x", "-s", "y", "-d", "1"], capture_output=True, text=True, timeout=30)
     check(r.returncode == 3, "exit %d: %s" % (r.returncode, r.stderr))
     check("BPF" in r.stderr and "root" in r.stderr, "unclear message: %s" % r.stderr)
+
+
+@test
+def watch_mounts_tracefs_or_says_why():
+    """In a mount namespace without tracefs: root mounts it and watches; without
+    CAP_SYS_ADMIN the watch cannot, exits 3 and names tracefs in one line."""
+    # both the debugfs way and the direct one gone, only in this namespace
+    prep = ("umount -l /sys/kernel/debug/tracing 2>/dev/null; umount -l /sys/kernel/debug "
+            "2>/dev/null; umount -l /sys/kernel/tracing 2>/dev/null; "
+            "test ! -e /sys/kernel/tracing/events || exit 99; ")
+    watch = "%s watch -g x -s y -d 0.3" % ARGS.bin
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        prep + watch + " && test -e /sys/kernel/tracing/events/syscalls"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "root could not watch without tracefs: %d %s"
+          % (r.returncode, r.stderr))
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        prep + "exec setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin "
+                        + watch], capture_output=True, text=True, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    check(r.returncode == 3, "exit %d: %s" % (r.returncode, r.stderr))
+    check(len(lines) == 1 and "tracefs" in lines[0] and "mount" in lines[0],
+          "unclear message: %s" % r.stderr)
 
 
 # --- probes -----------------------------------------------------------------

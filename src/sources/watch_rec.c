@@ -34,7 +34,8 @@ int sz_watch_rec_check(const void *data, size_t size)
 	/* both bounded above: no overflow, and the sum is <= SZ_WATCH_REC_MAX */
 	if (size != SZ_WATCH_HDR_LEN + (size_t)name_len + 1 + path_len)
 		return -EBADMSG;
-	if (p[SZ_WATCH_HDR_LEN + name_len] != '\0')
+	/* the name is a C string of exactly name_len bytes */
+	if (p[SZ_WATCH_HDR_LEN + name_len] != '\0' || memchr(p + SZ_WATCH_HDR_LEN, '\0', name_len))
 		return -EBADMSG;
 	return 0;
 }

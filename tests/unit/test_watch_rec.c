@@ -190,6 +190,9 @@ static void test_check(void **state)
 	r.path_len = 35;
 	r.name_len = 0; /* data[0] is 'a', not NUL */
 	assert_int_equal(sz_watch_rec_check(&r, SZ_WATCH_HDR_LEN + 1 + 35), -EBADMSG);
+	r.name_len = 3; /* "a\0l" + NUL: a NUL inside the name */
+	r.data[3] = '\0';
+	assert_int_equal(sz_watch_rec_check(&r, SZ_WATCH_HDR_LEN + 4 + 35), -EBADMSG);
 	/* the longest record: a 255-byte name and a full path */
 	memset(r.data, 'n', sizeof(r.data));
 	r.data[SZ_WATCH_NAME_LEN - 1] = '\0';

@@ -246,7 +246,8 @@ bench: deps
 		$(BUILD)/bench/hooks
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
 		--fixtures $(FIX) --caller $(FIX)/caller --lookup $(BUILD)/bench/lookup \
-		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks --soak $(SOAK_SECONDS) --out bench/results.json
+		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks --soak $(SOAK_SECONDS) \
+		--out bench/results.json
 
 clean:
 	$(Q)rm -rf build build-asan build-fuzz

@@ -668,6 +668,36 @@ def watch_path_glob_matches_whole_path_in_kernel():
 
 
 @test
+def watch_hostile_glob_is_bounded_and_still_right():
+    """A pattern that would cost BPF's matcher thousands of steps per name: BPF
+    stops at its budget and userspace decides; matches are still reported,
+    non-matches still are not."""
+    pat = "*" + "a" * 126 + "b"
+    yes = "a" * 127 + "x" + "a" * 126 + "b"   # matches, > 2,048 steps
+    no = "a" * 238 + "x" + "a" * 15 + "b"     # passes the first filter, fails late
+    d, lib_yes = fresh_copy(fix("libfix.so"), yes)
+    lib_no = os.path.join(d, no)
+    shutil.copy(lib_yes, lib_no)
+    w = Watch(pat, ["fix_func"], extra=["--no-scan"])
+    tgs = []
+    try:
+        tgs = [Target([fix("target-pie"), "-l", lib, "-s", "fix_func"])
+               for lib in (lib_yes, lib_no)]
+        rec = w.wait_for(lambda r: r["event"] == "found" and r["pid"] == tgs[0].pid, 10,
+                         "matching load not reported")[0]
+        check(int(rec["address"], 16) == tgs[0].truth[0][2], "address %s" % rec)
+        time.sleep(0.3)
+    finally:
+        check(w.stop() == 0, "watch exit code")
+        for t in tgs:
+            t.close()
+        shutil.rmtree(d)
+    check(not w.found(tgs[1].pid), "non-matching load reported: %s" % w.found(tgs[1].pid))
+    s = summary_of(w)
+    check(s["glob_unsure"] >= 2, "BPF decided alone? glob_unsure %d" % s["glob_unsure"])
+
+
+@test
 def watch_dedupes_same_mapping_in_kernel():
     """One process mapping the same file at the same place again and again:
     one record, the rest counted as deduplicated by the kernel side."""

@@ -41,6 +41,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define SZ_MAP_ANONYMOUS 0x20
 #define SZ_MAP_TYPE 0x0f
+#define SZ_MAP_SHARED 0x01
+#define SZ_MAP_SHARED_VALIDATE 0x03
 #define SZ_AT_BASE 7
 #define SZ_AUXV_MAX_PAIRS 64 /* bound for the verifier; the real size comes from BTF */
 #define SZ_PAGE_SIZE 4096ULL
@@ -558,7 +560,9 @@ int sz_mmap(struct trace_event_raw_sys_exit *ctx)
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	mflags = BPF_CORE_READ(regs, r10);
-	if (mflags & SZ_MAP_ANONYMOUS)
+	/* a shared mapping is someone reading or writing the file, never a load */
+	if ((mflags & SZ_MAP_ANONYMOUS) || (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED ||
+	    (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED_VALIDATE)
 		return 0;
 	if (bpf_find_vma(task, ret, vma_cb, &v, 0) || !v.file)
 		return 0;

@@ -238,15 +238,31 @@ $(BUILD)/bench/hooks: bench/hooks.c $(BUILD)/bench/hooks.skel.h $(BUILD)/libsymb
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/bench -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
 
+# Prototype of a kernel-side initial scan (bench/vmaiter.c): iter/task_vma vs /proc.
+$(BUILD)/bench/vmaiter.bpf.o: bench/vmaiter.bpf.c bpf/glob.h vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/bench/vmaiter.skel.h: $(BUILD)/bench/vmaiter.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name vmaiter_bpf > $@
+
+$(BUILD)/bench/vmaiter: bench/vmaiter.c $(BUILD)/bench/vmaiter.skel.h $(BUILD)/libsymbolyze.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/bench -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
+
 # SOAK_SECONDS: the long-running check of watch's RSS and fds (0 skips it).
 SOAK_SECONDS ?= 600
 bench: deps
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup \
-		$(BUILD)/bench/hooks
+		$(BUILD)/bench/hooks $(BUILD)/bench/vmaiter
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
 		--fixtures $(FIX) --caller $(FIX)/caller --lookup $(BUILD)/bench/lookup \
-		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks --soak $(SOAK_SECONDS) \
+		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks \
+		--vmaiter $(BUILD)/bench/vmaiter --soak $(SOAK_SECONDS) \
 		--out bench/results.json
 
 clean:

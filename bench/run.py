@@ -275,6 +275,43 @@ def bench_cost(lib):
         shutil.rmtree(d)
 
 
+def bench_ready(nproc=10000):
+    """With NPROC idle processes: watch's start -> ready (its /proc scan), and the
+    iter/task_vma prototype against reading every /proc/PID/maps."""
+    sleepers = []
+    try:
+        for _ in range(nproc):
+            sleepers.append(subprocess.Popen(["sleep", "900"]))
+        time.sleep(1)
+
+        def ready():
+            t0 = time.monotonic()
+            w = Watch("libc.so*", ["malloc"])
+            t = time.monotonic() - t0
+            w.stop()
+            return t
+        r = statistics.median(ready() for _ in range(3))
+        runs = []
+        for _ in range(5):
+            out = subprocess.run([ARGS.vmaiter, "libc.so*"], capture_output=True, text=True,
+                                 timeout=120).stdout.split()
+            runs.append(dict(zip(out[0::2], map(float, out[1::2]))))
+        it = statistics.median(x["iter_ms"] for x in runs)
+        pf = statistics.median(x["procfs_ms"] for x in runs)
+        n = len(os.listdir("/proc"))
+        report("watch start -> ready, %d processes" % n, r * 1e3, "ms",
+               "iter/task_vma prototype, whole host", it,
+               "its /proc scan; goal < 100 ms")
+        report("iter/task_vma scan, libc.so*, %d processes" % n, it, "ms",
+               "read every /proc/PID/maps + match", pf,
+               "matches: iter %d, /proc %d" % (runs[-1]["records"], runs[-1]["matches"]))
+    finally:
+        for p in sleepers:
+            p.kill()
+        for p in sleepers:
+            p.wait()
+
+
 def bench_probe(lib):
     """Per-call cost of --count: against no probe, the kernel's floor (a uprobe
     whose program does nothing) and bpftrace counting the same calls."""
@@ -433,6 +470,7 @@ def main():
     ap.add_argument("--storm", required=True)
     ap.add_argument("--soak", type=int, default=600, help="seconds of the soak; 0 skips")
     ap.add_argument("--hooks", required=True)
+    ap.add_argument("--vmaiter", required=True)
     ap.add_argument("--syscalls", type=int, default=300000)
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--only", help="run only this part (hooks, overhead, ...)")
@@ -455,6 +493,7 @@ def main():
     bench_probe(lib)
     bench_lookup()
     bench_scan_500()
+    bench_ready()
     bench_soak(lib)
     with open(ARGS.out, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -79,8 +79,8 @@ int scan_vmas(struct bpf_iter__task_vma *ctx)
 	nb = bpf_map_lookup_elem(&names, &zero);
 	if (!nb)
 		return 0;
-	n = bpf_probe_read_kernel_str(nb->s, sizeof(nb->s), BPF_CORE_READ(file, f_path.dentry,
-									      d_name.name));
+	n = bpf_probe_read_kernel_str(nb->s, sizeof(nb->s),
+				      BPF_CORE_READ(file, f_path.dentry, d_name.name));
 	if (n <= 0)
 		return 0;
 	asm volatile("" : "+r"(g));

@@ -43,7 +43,7 @@ LIB_SRCS := src/util/glob.c src/util/log.c src/elf/elf.c src/elf/notes.c src/elf
 	src/elf/resolve.c src/elf/addr.c src/elf/debug.c src/proc/maps.c src/files/open.c \
 	src/files/cache.c src/pipeline/pipeline.c src/pipeline/loads.c src/pipeline/reason.c \
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
-	src/consumers/probe.c
+	src/consumers/probe.c src/sources/tracefs.c
 LIB_SRCS += src/elf/usdt.c
 LIB_SRCS += src/consumers/uprobe_multi.c src/consumers/umulti_count.c src/consumers/usdt.c
 CLI_SRCS := src/cli/main.c src/cli/args.c src/cli/out.c src/cli/output.c src/cli/fmt_text.c \
@@ -340,14 +340,47 @@ $(BUILD)/bench/lookup: bench/lookup.c $(BUILD)/libsymbolyze.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
 
+# Hook variants of the watch, each loaded alone (bench/hooks.c).
+$(BUILD)/bench/hooks.bpf.o: bench/hooks.bpf.c vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/bench/hooks.skel.h: $(BUILD)/bench/hooks.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name hooks_bpf > $@
+
+$(BUILD)/bench/hooks: bench/hooks.c $(BUILD)/bench/hooks.skel.h $(BUILD)/libsymbolyze.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/bench -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
+
+# Prototype of a kernel-side initial scan (bench/vmaiter.c): iter/task_vma vs /proc.
+$(BUILD)/bench/vmaiter.bpf.o: bench/vmaiter.bpf.c bpf/glob.h vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/bench/vmaiter.skel.h: $(BUILD)/bench/vmaiter.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name vmaiter_bpf > $@
+
+$(BUILD)/bench/vmaiter: bench/vmaiter.c $(BUILD)/bench/vmaiter.skel.h $(BUILD)/libsymbolyze.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/bench -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
+
 # SOAK_SECONDS: the long-running check of watch's RSS and fds (0 skips it).
 SOAK_SECONDS ?= 600
 bench: deps
 	$(Q)scripts/deps.sh bench
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup \
+		$(BUILD)/bench/hooks $(BUILD)/bench/vmaiter
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
 		--fixtures $(FIX) --caller $(FIX)/caller --lookup $(BUILD)/bench/lookup \
-		--storm $(FIX)/storm --soak $(SOAK_SECONDS) --out bench/results.json
+		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks \
+		--vmaiter $(BUILD)/bench/vmaiter --soak $(SOAK_SECONDS) \
+		--out bench/results.json
 
 clean:
 	$(Q)rm -rf build build-asan build-fuzz

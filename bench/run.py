@@ -171,6 +171,148 @@ def bench_overhead(lib):
         shutil.rmtree(d)
 
 
+def interleaved(base, other, pairs):
+    """A B A B ...: drift hits both sides alike.  Returns (median ratio, min, max,
+    median A, median B) over the pairs."""
+    a, b = [], []
+    for _ in range(pairs):
+        a.append(base())
+        b.append(other())
+    ratios = [y / x for x, y in zip(a, b)]
+    return statistics.median(ratios), min(ratios), max(ratios), statistics.median(a), \
+        statistics.median(b)
+
+
+class Hook:
+    """One hook variant of bench/hooks.c, attached until stop()."""
+
+    def __init__(self, variant):
+        self.p = subprocess.Popen([ARGS.hooks, variant], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(self.p.stderr.read().strip() or "hooks %s failed" % variant)
+
+    def stop(self):
+        self.p.stdin.close()
+        out = self.p.stdout.read()
+        self.p.wait(timeout=30)
+        return int(out.split()[1])
+
+
+def bench_hooks():
+    """Per-syscall tax of each way to hook mmap, on syscalls that are not mmap."""
+    loads = {"getppid": ARGS.syscalls, "pipe": ARGS.syscalls // 2}
+    for variant, what in (("btf", "tp_btf/sys_enter+sys_exit (before)"),
+                          ("tp", "tp/syscalls/sys_enter_mmap+sys_exit_mmap"),
+                          ("tp-exit", "tp/syscalls/sys_exit_mmap only (chosen)"),
+                          ("lock", "tp_btf/mmap_lock_released (no result)")):
+        for load, n in loads.items():
+            def alone():
+                return workload(load, n)[0]
+
+            def hooked():
+                h = Hook(variant)
+                try:
+                    return workload(load, n)[0]
+                finally:
+                    h.stop()
+            try:
+                med, lo, hi, a, b = interleaved(alone, hooked, ARGS.pairs)
+            except RuntimeError as e:
+                print("  hook %s unavailable: %s" % (variant, e))
+                RESULTS.append({"figure": "hook " + variant, "unavailable": str(e)})
+                break
+            report("%s loop, hook %s" % (load, variant), b * 1e9 / n, "ns",
+                   "same, no hook (ns per iteration)", a * 1e9 / n,
+                   "%s; %d pairs: median ratio %.3f, min %.3f, max %.3f"
+                   % (what, ARGS.pairs, med, lo, hi))
+
+
+def watch_pairs(glob, fn, syms=("fix_func",)):
+    """Interleaved pairs: FN alone, then FN under a fresh watch on GLOB."""
+    def hooked():
+        w = Watch(glob, list(syms), ["--no-scan"])
+        try:
+            return fn()
+        finally:
+            w.stop()
+    return interleaved(fn, hooked, ARGS.pairs)
+
+
+def bench_cost(lib):
+    """What the watch costs processes that do not load what it looks for, and a
+    process mapping a matching file again and again (dedupe in the kernel)."""
+    n = ARGS.syscalls
+    d = tempfile.mkdtemp(prefix="sz-bench-")
+    try:
+        for load, count in (("getppid", n), ("pipe", n // 2)):
+            med, lo, hi, a, b = watch_pairs("libfix-nothing-*.so",
+                                            lambda: workload(load, count)[0])
+            report("%s loop, watch running (no match)" % load, b * 1e9 / count, "ns",
+                   "same, no watch (ns per iteration)", a * 1e9 / count,
+                   "%d pairs: median ratio %.3f, min %.3f, max %.3f"
+                   % (ARGS.pairs, med, lo, hi))
+        hot = os.path.join(d, "libfixhot.so")
+        shutil.copy(lib, hot)
+        m = ARGS.mmaps // 10
+        med, lo, hi, a, b = watch_pairs("libfixhot.so", lambda: workload("mmap", hot, m)[0])
+        report("mmap loop of a MATCHING file, watch running", b * 1e9 / m, "ns",
+               "same, no watch (ns per mmap)", a * 1e9 / m,
+               "%d pairs: median ratio %.3f, min %.3f, max %.3f" % (ARGS.pairs, med, lo, hi))
+        # The worst a pattern can make of one name: it passes the first filter
+        # and fails after the whole step budget, on every mmap (no record, so
+        # nothing to dedupe).
+        pat = "*" + "a" * 126 + "b"
+        bad = os.path.join(d, "a" * 238 + "x" + "a" * 15 + "b")
+        shutil.copy(lib, bad)
+        med, lo, hi, a, b = watch_pairs(pat, lambda: workload("mmap", bad, m)[0])
+        report("mmap loop, hostile glob at its step budget", b * 1e9 / m, "ns",
+               "same, no watch (ns per mmap)", a * 1e9 / m,
+               "pattern *a{126}b, name a{238}xa{15}b: 22,490 steps unbounded, 2,048 in "
+               "BPF; %d pairs: median ratio %.3f, min %.3f, max %.3f"
+               % (ARGS.pairs, med, lo, hi))
+    finally:
+        shutil.rmtree(d)
+
+
+def bench_ready(nproc=10000):
+    """With NPROC idle processes: watch's start -> ready (its /proc scan), and the
+    iter/task_vma prototype against reading every /proc/PID/maps."""
+    sleepers = []
+    try:
+        for _ in range(nproc):
+            sleepers.append(subprocess.Popen(["sleep", "900"]))
+        time.sleep(1)
+
+        def ready():
+            t0 = time.monotonic()
+            w = Watch("libc.so*", ["malloc"])
+            t = time.monotonic() - t0
+            w.stop()
+            return t
+        r = statistics.median(ready() for _ in range(3))
+        runs = []
+        for _ in range(5):
+            out = subprocess.run([ARGS.vmaiter, "libc.so*"], capture_output=True, text=True,
+                                 timeout=120).stdout.split()
+            runs.append(dict(zip(out[0::2], map(float, out[1::2]))))
+        it = statistics.median(x["iter_ms"] for x in runs)
+        pf = statistics.median(x["procfs_ms"] for x in runs)
+        n = len(os.listdir("/proc"))
+        report("watch start -> ready, %d processes" % n, r * 1e3, "ms",
+               "read every /proc/PID/maps + match", pf,
+               "its /proc scan and BPF load; goal < 100 ms")
+        report("iter/task_vma scan, libc.so*, %d processes" % n, it, "ms",
+               "read every /proc/PID/maps + match", pf,
+               "matches: iter %d, /proc %d" % (runs[-1]["records"], runs[-1]["matches"]))
+    finally:
+        for p in sleepers:
+            p.kill()
+        for p in sleepers:
+            p.wait()
+
+
 def bench_probe(lib):
     """Per-call cost of --count: against no probe, the kernel's floor (a uprobe
     whose program does nothing) and bpftrace counting the same calls."""
@@ -508,7 +650,11 @@ def main():
     ap.add_argument("--soak", type=int, default=600, help="seconds of the soak; 0 skips")
     ap.add_argument("--symbolize-addrs", type=int, default=100000)
     ap.add_argument("--symbolize-runs", type=int, default=3)
-    ap.add_argument("--only", help="run only this figure (symbolize)")
+    ap.add_argument("--hooks", required=True)
+    ap.add_argument("--vmaiter", required=True)
+    ap.add_argument("--syscalls", type=int, default=300000)
+    ap.add_argument("--pairs", type=int, default=7)
+    ap.add_argument("--only", help="run only this part (symbolize, hooks, overhead, ...)")
     ap.add_argument("--out", default="bench/results.json")
     ARGS = ap.parse_args()
     if os.geteuid() != 0:
@@ -519,15 +665,21 @@ def main():
         return
     print("%-46s %12s %-4s  vs %-34s %12s  %s" % ("figure", "value", "", "baseline (same run)",
                                                  "value", "ratio"))
+    if ARGS.only:
+        globals()["bench_" + ARGS.only](*([lib] if ARGS.only in ("overhead", "cost") else []))
+        return
     scan_s = bench_scan()
     report("scan: whole host, libc malloc", scan_s * 1e3, "ms", "(reference)", scan_s * 1e3)
     bench_latency(lib, scan_s)
+    bench_hooks()
+    bench_cost(lib)
     bench_overhead(lib)
     bench_probe(lib)
     bench_attach_many()
     bench_lookup()
     bench_scan_500()
     bench_symbolize()
+    bench_ready()
     bench_soak(lib)
     with open(ARGS.out, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -4,6 +4,8 @@
  * the figure:
  *   workload mmap FILE N     N x (mmap FILE read-only, touch, munmap)
  *   workload exec N          N x (fork, exec /bin/true, wait)
+ *   workload getppid N       N x getppid(2): the syscall-heavy floor
+ *   workload pipe N          N x (write 1 byte to a pipe, read it back)
  *   workload dlopen LIB N    N children, each dlopen()s LIB and prints
  *                            "PID CLOCK_MONOTONIC-ns-after-dlopen-returned"
  * Prints the elapsed seconds on the last line as "elapsed S".
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +68,21 @@ int main(int argc, char **argv)
 			if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 				return 1;
 		}
+	} else if (!strcmp(argv[1], "getppid")) {
+		long n = atol(argv[2]);
+
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getppid); /* glibc might cache it one day */
+	} else if (!strcmp(argv[1], "pipe")) {
+		long n = atol(argv[2]);
+		int fds[2];
+		char c = 'x';
+
+		if (pipe(fds))
+			return 1;
+		for (long i = 0; i < n; i++)
+			if (write(fds[1], &c, 1) != 1 || read(fds[0], &c, 1) != 1)
+				return 1;
 	} else if (!strcmp(argv[1], "dlopen") && argc == 4) {
 		long n = atol(argv[3]);
 

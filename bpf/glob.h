@@ -10,7 +10,14 @@
 
 #define SZ_GLOB_MAX_TOKENS 128
 #define SZ_GLOB_MAX_CLASSES 8
-#define SZ_GLOB_MAX_NAME 256 /* longest subject string the matcher looks at */
+#define SZ_GLOB_MAX_NAME 256  /* longest base name the matcher looks at */
+#define SZ_GLOB_MAX_PATH 1024 /* longest whole path (path patterns) */
+#define SZ_GLOB_FILTER_MAX 16 /* literal prefix/suffix tokens the first filter checks */
+/* Steps the BPF side spends on one subject before it gives up and lets userspace
+ * decide (the record is flagged SZ_WATCH_GLOB_UNSURE).  Ordinary patterns need
+ * about one step per byte per star; `*a*a*a...` against 255 bytes would need
+ * 16,510. */
+#define SZ_GLOB_BUDGET 2048
 
 enum sz_glob_tok {
 	SZ_GT_LIT = 1,	 /* arg: the byte */
@@ -25,7 +32,14 @@ struct sz_glob {
 	__u8 ntok;
 	__u8 flags;
 	__u8 nclass;
-	__u8 pad;
+	__u8 has_star;
+	/* first filter, derived at compile time: tokens before the first '*' and
+	 * after the last one (at most SZ_GLOB_FILTER_MAX each) must match the
+	 * subject's first and last bytes, and the subject has at least minlen
+	 * bytes (exactly ntok without a star) */
+	__u8 npre;
+	__u8 nsuf;
+	__u16 minlen;
 	__u8 type[SZ_GLOB_MAX_TOKENS];
 	__u8 arg[SZ_GLOB_MAX_TOKENS];
 	__u8 classes[SZ_GLOB_MAX_CLASSES][32]; /* 256-bit byte sets */
@@ -60,8 +74,8 @@ static __always_inline int sz_glob_tok_matches(const struct sz_glob *g, int ti, 
  * semantics because a later '*' can always absorb what an earlier one would,
  * except across '/' with SZ_GLOB_PATHNAME, where a failed '*' cannot extend.
  */
-static __always_inline int sz_glob_step(const struct sz_glob *g, const char *s, int slen,
-					struct sz_glob_state *st)
+static __always_inline int sz_glob_step_m(const struct sz_glob *g, const char *s, int slen,
+					  struct sz_glob_state *st, int smask)
 {
 	int ti = st->ti, si = st->si;
 
@@ -82,7 +96,7 @@ static __always_inline int sz_glob_step(const struct sz_glob *g, const char *s, 
 			st->ti = ti + 1;
 			return 0;
 		}
-		if (sz_glob_tok_matches(g, ti, (unsigned char)s[si & (SZ_GLOB_MAX_NAME - 1)])) {
+		if (sz_glob_tok_matches(g, ti, (unsigned char)s[si & smask])) {
 			st->ti = ti + 1;
 			st->si = si + 1;
 			return 0;
@@ -91,12 +105,49 @@ static __always_inline int sz_glob_step(const struct sz_glob *g, const char *s, 
 	/* Mismatch: let the last star absorb one more byte, if it may. */
 	if (st->star_ti < 0)
 		return -1;
-	if ((g->flags & SZ_GLOB_PATHNAME) && s[st->star_si & (SZ_GLOB_MAX_NAME - 1)] == '/')
+	if ((g->flags & SZ_GLOB_PATHNAME) && s[st->star_si & smask] == '/')
 		return -1;
 	st->star_si++;
 	st->ti = st->star_ti + 1;
 	st->si = st->star_si;
 	return 0;
+}
+
+/* SMASK bounds every subject index for the verifier: SZ_GLOB_MAX_NAME - 1 for
+ * names, SZ_GLOB_MAX_PATH - 1 for paths; the subject buffer holds smask + 1. */
+static __always_inline int sz_glob_step(const struct sz_glob *g, const char *s, int slen,
+					struct sz_glob_state *st)
+{
+	return sz_glob_step_m(g, s, slen, st, SZ_GLOB_MAX_NAME - 1);
+}
+
+/*
+ * The first filter: 0 when S (SLEN bytes, buffer of smask + 1) cannot match,
+ * 1 when it may.  A few comparisons, no backtracking: most names on a host
+ * fail here and never reach the step matcher.
+ */
+static __always_inline int sz_glob_prefilter(const struct sz_glob *g, const char *s, int slen,
+					     int smask)
+{
+	int i;
+
+	if (slen < g->minlen || (!g->has_star && slen != g->ntok))
+		return 0;
+	for (i = 0; i < SZ_GLOB_FILTER_MAX; i++) {
+		if (i >= g->npre)
+			break;
+		if (!sz_glob_tok_matches(g, i, (unsigned char)s[i & smask]))
+			return 0;
+	}
+	for (i = 0; i < SZ_GLOB_FILTER_MAX; i++) {
+		if (i >= g->nsuf)
+			break;
+		/* npre + nsuf <= minlen <= slen: the two ends do not overlap */
+		if (!sz_glob_tok_matches(g, g->ntok - g->nsuf + i,
+					 (unsigned char)s[(slen - g->nsuf + i) & smask]))
+			return 0;
+	}
+	return 1;
 }
 
 /* Upper bound on steps for a subject of at most SZ_GLOB_MAX_NAME bytes: between two

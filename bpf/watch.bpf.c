@@ -4,17 +4,30 @@
  * file mmap()s whose dentry base name matches the compiled glob (bpf/glob.h),
  * plus the exit of every process that produced such a record.
  *
- * Hooks (all BTF-typed tracepoints: no kprobe/fentry, no tracefs needed):
- *   tp_btf/sched_process_exec  -> SZ_WATCH_EXEC, SZ_WATCH_EXEC_INTERP
- *   tp_btf/sys_enter, sys_exit -> SZ_WATCH_MMAP (x86-64 __NR_mmap == 9)
- *   tp_btf/sched_process_exit  -> SZ_WATCH_EXIT
- * Every pointer is read with CO-RE (BPF_CORE_READ / bpf_probe_read_kernel), so
- * the sys_enter/sys_exit programs also verify as SEC("raw_tp/...").
+ * Hooks:
+ *   tp_btf/sched_process_exec      -> SZ_WATCH_EXEC, SZ_WATCH_EXEC_INTERP
+ *   tp/syscalls/sys_exit_mmap      -> SZ_WATCH_MMAP
+ *   tp_btf/sched_process_fork/exit -> SZ_WATCH_FORK, SZ_WATCH_EXIT
+ * mmap is hooked at the per-syscall tracepoint, not at tp_btf/sys_enter and
+ * sys_exit, which run a program on every system call of every process: a
+ * getppid loop ran 1.9x slower under those, 1.3x under this one (bench/NOTES.md;
+ * the remaining tax is the kernel's slow syscall path, taken by every task while
+ * any syscall tracepoint is on).  Only the exit is hooked: the arguments are
+ * still in the task's pt_regs there, and the file is the new VMA's vm_file,
+ * so no fd table is read (an fd closed or reused by another thread in between
+ * cannot lie to us) and no map carries state from entry to exit.
  * Files that match also get their path (dentry + mount walk, see watch.h).
  *
- * Set before load (rodata): glob (compiled pattern), targ_tgid (0 = all), self_tgid,
- * root_mntns (inode number of the watcher's mount namespace, 0 = no check).
- * Read by userspace: rb (ring buffer of struct sz_watch_rec), drops (.bss).
+ * Cost on the matching path: a first filter (bpf/glob.h) rejects most names in a
+ * few comparisons; the step matcher gives up after SZ_GLOB_BUDGET steps and
+ * lets userspace decide; a mapping already reported for the same process image,
+ * place and file is not reported again (map `reported`).
+ *
+ * Set before load (rodata): glob (compiled pattern for base names), glob_path
+ * and path_glob (the whole pattern, when it holds '/'), targ_tgid (0 = all),
+ * self_tgid, root_mntns (inode number of the watcher's mount namespace, 0 = no
+ * check).  Read by userspace: rb (ring buffer of variable-length struct
+ * sz_watch_rec), and counters in .bss: drops, glob_unsure, deduped.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,23 +39,31 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define SZ_NR_MMAP 9 /* x86-64 */
 #define SZ_MAP_ANONYMOUS 0x20
+#define SZ_MAP_TYPE 0x0f
+#define SZ_MAP_SHARED 0x01
+#define SZ_MAP_SHARED_VALIDATE 0x03
 #define SZ_AT_BASE 7
 #define SZ_AUXV_MAX_PAIRS 64 /* bound for the verifier; the real size comes from BTF */
 #define SZ_PAGE_SIZE 4096ULL
-#define SZ_TS_COMPAT 0x0002 /* x86 thread_info.status: 32-bit syscall active */
 #define SZ_NAME_MAX 255
 /* path walk: every step consumes a component or hops one mount */
 #define SZ_PATH_MAX_STEPS (2 * SZ_WATCH_PATH_MAX_COMPONENTS)
 
 const volatile struct sz_glob glob = {};
+/* path patterns: glob holds the last component's pattern (cheap, checked
+ * first), glob_path the whole pattern, matched on the whole path */
+const volatile struct sz_glob glob_path = {};
+const volatile __u32 path_glob = 0;
 const volatile __u32 targ_tgid = 0;
 /* the watcher itself: its own mmaps of files it parses are not news */
 const volatile __u32 self_tgid = 0;
 const volatile __u32 root_mntns = 0;
 
-__u64 drops = 0; /* ring buffer reservation failures */
+__u64 drops = 0;       /* ring buffer reservation failures */
+__u64 glob_unsure = 0; /* records sent with SZ_WATCH_GLOB_UNSURE */
+__u64 deduped = 0;     /* mmaps not reported: same image, file, place (map reported) */
+__u64 dedupe_full = 0; /* a reported mapping the map could not remember (reported again later) */
 
 /* --freeze: stop a process when it maps a matching file, until userspace has
  * attached its probes and sends SIGCONT.  freeze_off is set at shutdown,
@@ -57,22 +78,15 @@ struct {
 	__uint(max_entries, 1 << 20);
 } rb SEC(".maps");
 
-struct mmap_args {
-	__u64 len;
-	__u64 off;
-	__s32 fd;
-	__u32 prot;
-	__u32 flags;
-	__u32 pad;
-};
-
-/* sys_enter(mmap) -> sys_exit, keyed by pid_tgid */
+/* Mappings already reported (struct sz_map_key).  An LRU: an entry it evicts
+ * costs one record more (userspace counts it as a duplicate), never one less,
+ * because an entry is only added once its record is in the ring. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);
-	__type(value, struct mmap_args);
-} mmap_args SEC(".maps");
+	__uint(max_entries, 16384);
+	__type(key, struct sz_map_key);
+	__type(value, __u8);
+} reported SEC(".maps");
 
 /* tgids that produced a record, so their exit gets reported */
 struct {
@@ -95,12 +109,16 @@ struct {
 /*
  * Record under construction (too big for the 512-byte stack).  The slack after
  * it lets the path walk write a component of up to NAME_MAX + 1 bytes at any
- * offset the verifier can only bound by [0, SZ_WATCH_PATH_LEN); at run time
- * nothing is written past rec.path (the length is checked first).
+ * offset the verifier can only bound by [0, SZ_DATA_MASK]; at run time nothing
+ * is written past rec.data (the length is checked first).  fwd: the whole path
+ * in reading order, built for path patterns only.
  */
+#define SZ_DATA_MASK 2047 /* >= SZ_WATCH_NAME_LEN + SZ_WATCH_PATH_LEN - 1 */
+#define SZ_FWD_MASK (SZ_GLOB_MAX_PATH - 1)
 struct scratch_val {
 	struct sz_watch_rec rec;
-	char slack[SZ_NAME_MAX + 1];
+	char slack[SZ_DATA_MASK + 1 + SZ_NAME_MAX + 1 - SZ_WATCH_NAME_LEN - SZ_WATCH_PATH_LEN];
+	char fwd[SZ_GLOB_MAX_PATH + SZ_NAME_MAX + 1];
 };
 
 struct {
@@ -110,82 +128,90 @@ struct {
 	__type(value, struct scratch_val);
 } scratch SEC(".maps");
 
-static __always_inline struct sz_watch_rec *scratch_rec(void)
+static __always_inline struct scratch_val *scratch_get(void)
 {
-	struct scratch_val *v;
 	__u32 zero = 0;
 
-	v = bpf_map_lookup_elem(&scratch, &zero);
-	return v ? &v->rec : NULL;
+	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
-/*
- * Zero everything but path[] (filled, and zeroed first, only for files that
- * match: fill_path / zero_path).  BPF clang inlines a memset of at most 128
- * stores, so path[] is zeroed in two halves.
- */
+/* Zero the header and the empty name: only the bytes sent are ever filled
+ * (a record is sent up to name + path, see rec_size). */
 static __always_inline void zero_rec(struct sz_watch_rec *r)
 {
-	/* path[] is the last member; offsetof() would be a CO-RE relocation */
-	__builtin_memset(r, 0, sizeof(*r) - SZ_WATCH_PATH_LEN);
+	__builtin_memset(r, 0, SZ_WATCH_HDR_LEN + 8);
 }
 
-static __always_inline void zero_path(struct sz_watch_rec *r)
+/* Bytes of R that go into the ring: the header, name and NUL, path. */
+static __always_inline __u32 rec_size(const struct sz_watch_rec *r)
 {
-	__u64 *p = (__u64 *)r->path; /* offset 360: 8-aligned, so 8-byte stores */
+	__u32 n = SZ_WATCH_HDR_LEN + (r->name_len & (SZ_WATCH_NAME_LEN - 1)) + 1 +
+		  (r->path_len & (2 * SZ_WATCH_PATH_LEN - 1));
 
-	/* the barriers keep LLVM from merging the memsets back into one */
-	asm volatile("" ::: "memory");
-	__builtin_memset(p, 0, SZ_WATCH_PATH_LEN / 2);
-	asm volatile("" ::: "memory");
-	__builtin_memset(p + SZ_WATCH_PATH_LEN / 16, 0, SZ_WATCH_PATH_LEN / 2);
+	return n > SZ_WATCH_REC_MAX ? SZ_WATCH_REC_MAX : n;
 }
 
-/* x86-64 task doing an int 0x80 / sysenter (ia32) syscall: numbers differ */
-static __always_inline bool in_compat_syscall(void)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-
-	return BPF_CORE_READ(task, thread_info.status) & SZ_TS_COMPAT;
-}
-
-/* ---- glob matching: sz_glob_step driven by bpf_loop ---- */
+/* ---- glob matching: first filter, then sz_glob_step driven by bpf_loop ---- */
 
 struct glob_ctx {
-	const char *s; /* rec->name: a map value of >= SZ_GLOB_MAX_NAME bytes */
+	const char *s; /* a map value of >= smask + 1 bytes */
 	int slen;
 	int result;
 	struct sz_glob_state st;
 };
 
-static long glob_cb(__u32 i, void *data)
+/* Hide the const volatile objects from the optimizer: reading them through a
+ * plain pointer must not be folded to their all-zero initializers. */
+static __always_inline const struct sz_glob *glob_of(const volatile struct sz_glob *v)
 {
-	struct glob_ctx *c = data;
-	/* Hide the const volatile object from the optimizer: reading it through a
-	 * plain pointer must not be folded to the all-zero initializer. */
-	const struct sz_glob *g = (const struct sz_glob *)&glob;
-	int r;
+	const struct sz_glob *g = (const struct sz_glob *)v;
 
 	asm volatile("" : "+r"(g));
-	r = sz_glob_step(g, c->s, c->slen, &c->st);
-	if (r) {
-		c->result = r;
-		return 1;
-	}
-	return 0;
+	return g;
 }
 
-static __always_inline bool name_matches(struct sz_watch_rec *r)
+static long glob_name_cb(__u32 i, void *data)
+{
+	struct glob_ctx *c = data;
+	int r = sz_glob_step_m(glob_of(&glob), c->s, c->slen, &c->st, SZ_GLOB_MAX_NAME - 1);
+
+	if (r)
+		c->result = r;
+	return r != 0;
+}
+
+static long glob_path_cb(__u32 i, void *data)
+{
+	struct glob_ctx *c = data;
+	int r = sz_glob_step_m(glob_of(&glob_path), c->s, c->slen, &c->st, SZ_FWD_MASK);
+
+	if (r)
+		c->result = r;
+	return r != 0;
+}
+
+#define SZ_NO 0
+#define SZ_YES 1
+#define SZ_UNSURE 2 /* out of budget: userspace decides */
+
+/* Full match of the name (r->data), after the first filter said it may. */
+static __always_inline int name_matches(struct sz_watch_rec *r)
 {
 	struct glob_ctx c = {};
 
-	if (r->name_len >= SZ_GLOB_MAX_NAME)
-		return false;
-	c.s = r->name;
+	c.s = r->data;
 	c.slen = r->name_len;
 	sz_glob_state_init(&c.st);
-	bpf_loop(SZ_GLOB_MAX_STEPS, glob_cb, &c, 0);
-	return c.result == 1;
+	bpf_loop(SZ_GLOB_BUDGET, glob_name_cb, &c, 0);
+	return c.result == 1 ? SZ_YES : c.result ? SZ_NO : SZ_UNSURE;
+}
+
+/* The first filter on the name: a few comparisons, no loop over the name. */
+static __always_inline bool name_may_match(struct sz_watch_rec *r)
+{
+	if (r->name_len >= SZ_GLOB_MAX_NAME)
+		return false;
+	return sz_glob_prefilter(glob_of(&glob), r->data, r->name_len, SZ_GLOB_MAX_NAME - 1);
 }
 
 /* ---- path walk: dentry -> d_parent, mount root -> mountpoint, bpf_loop ---- */
@@ -194,10 +220,13 @@ struct path_ctx {
 	struct sz_watch_rec *r; /* map value (scratch) */
 	struct dentry *dentry;
 	struct mount *mnt;
-	__u32 off; /* == r->path_len */
+	__u32 base; /* where the path starts in r->data: after the name's NUL */
+	__u32 off;  /* == r->path_len */
 	__u32 ncomp;
 	__u32 flags;
 	int done;
+	__u16 coff[SZ_WATCH_PATH_MAX_COMPONENTS]; /* each component's offset, length */
+	__u16 clen[SZ_WATCH_PATH_MAX_COMPONENTS];
 };
 
 static long path_cb(__u32 i, void *data)
@@ -244,10 +273,12 @@ static long path_cb(__u32 i, void *data)
 	off = c->off;
 	if (len == 0 || len > SZ_NAME_MAX || off + len + 1 > SZ_WATCH_PATH_LEN)
 		goto bad;
-	/* off < SZ_WATCH_PATH_LEN, len + 1 <= NAME_MAX + 1: within rec.path + slack */
-	n = bpf_probe_read_kernel_str(&c->r->path[off & (SZ_WATCH_PATH_LEN - 1)], len + 1, name);
+	/* base + off < SZ_DATA_MASK, len + 1 <= NAME_MAX + 1: within rec.data + slack */
+	n = bpf_probe_read_kernel_str(&c->r->data[(c->base + off) & SZ_DATA_MASK], len + 1, name);
 	if (n != len + 1) /* fault, or renamed under us */
 		goto bad;
+	c->coff[c->ncomp & (SZ_WATCH_PATH_MAX_COMPONENTS - 1)] = off;
+	c->clen[c->ncomp & (SZ_WATCH_PATH_MAX_COMPONENTS - 1)] = len;
 	c->off = off + len + 1;
 	c->ncomp++;
 	c->dentry = parent;
@@ -257,24 +288,33 @@ bad:
 	return 1;
 }
 
-/* r->path, path_len, path_flags from FILE's f_path. */
-static __always_inline void fill_path(struct sz_watch_rec *r, struct file *file)
+/*
+ * The path after the name in r->data, path_len, path_flags, from FILE's
+ * f_path.  For a path pattern, also the decision on the whole path: SZ_YES,
+ * SZ_NO or SZ_UNSURE (and SZ_YES when there is no path pattern, or no whole
+ * path to match: userspace then reports the path as unknown).
+ */
+static __always_inline int fill_path(struct scratch_val *v, struct file *file)
 {
+	struct sz_watch_rec *r = &v->rec;
 	struct path_ctx c = {};
+	struct glob_ctx g = {};
 	struct vfsmount *vmnt;
 	struct dentry *d;
+	__u32 k, pos, len;
 
-	zero_path(r);
+	r->path_len = 0;
 	d = BPF_CORE_READ(file, f_path.dentry);
 	vmnt = BPF_CORE_READ(file, f_path.mnt);
 	if (!d || !vmnt) {
 		r->path_flags = SZ_WATCH_PATH_TRUNCATED;
-		return;
+		return SZ_YES;
 	}
 	/* d_unhashed() and not IS_ROOT(): unlinked */
 	if (!BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d)
 		c.flags |= SZ_WATCH_PATH_DELETED;
 	c.r = r;
+	c.base = (r->name_len & (SZ_WATCH_NAME_LEN - 1)) + 1;
 	c.dentry = d;
 	c.mnt = (struct mount *)((void *)vmnt - bpf_core_field_offset(struct mount, mnt));
 	bpf_loop(SZ_PATH_MAX_STEPS, path_cb, &c, 0);
@@ -282,6 +322,27 @@ static __always_inline void fill_path(struct sz_watch_rec *r, struct file *file)
 		c.flags |= SZ_WATCH_PATH_TRUNCATED;
 	r->path_len = c.off;
 	r->path_flags = c.flags;
+	if (!path_glob || (c.flags & SZ_WATCH_PATH_TRUNCATED) || c.off == 0)
+		return SZ_YES;
+
+	/* The whole path in reading order: "/" + name for each component, the
+	 * last one walked first; component k ends where component k+1 starts. */
+	for (k = 0; k < SZ_WATCH_PATH_MAX_COMPONENTS; k++) {
+		if (k >= c.ncomp)
+			break;
+		len = c.clen[k];
+		pos = c.off - (c.coff[k] + len + 1);
+		v->fwd[pos & SZ_FWD_MASK] = '/';
+		bpf_probe_read_kernel(&v->fwd[(pos + 1) & SZ_FWD_MASK], len & SZ_NAME_MAX,
+				      &r->data[(c.base + c.coff[k]) & SZ_DATA_MASK]);
+	}
+	if (!sz_glob_prefilter(glob_of(&glob_path), v->fwd, c.off, SZ_FWD_MASK))
+		return SZ_NO;
+	g.s = v->fwd;
+	g.slen = c.off;
+	sz_glob_state_init(&g.st);
+	bpf_loop(SZ_GLOB_BUDGET, glob_path_cb, &g, 0);
+	return g.result == 1 ? SZ_YES : g.result ? SZ_NO : SZ_UNSURE;
 }
 
 /* ---- helpers ---- */
@@ -301,7 +362,7 @@ static __always_inline int fill_file(struct sz_watch_rec *r, struct file *file)
 	r->ino = BPF_CORE_READ(inode, i_ino);
 	r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
-	n = bpf_probe_read_kernel_str(r->name, sizeof(r->name), name);
+	n = bpf_probe_read_kernel_str(r->data, SZ_WATCH_NAME_LEN, name);
 	if (n <= 0)
 		return -1;
 	r->name_len = n - 1;
@@ -317,7 +378,8 @@ static __always_inline void fill_task(struct sz_watch_rec *r, __u32 type, __u32 
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 }
 
-static __always_inline void emit(struct sz_watch_rec *r)
+/* Send R (and stop its process for --freeze); 0 if it is in the ring. */
+static __always_inline int emit(struct sz_watch_rec *r)
 {
 	__u8 one = 1;
 	struct sz_file_key fk = { r->dev, 0, r->ino };
@@ -332,13 +394,42 @@ static __always_inline void emit(struct sz_watch_rec *r)
 		r->flags |= SZ_WATCH_FROZEN;
 	else
 		stop = 0;
-	if (bpf_ringbuf_output(&rb, r, sizeof(*r), 0)) {
+	if (r->flags & SZ_WATCH_GLOB_UNSURE)
+		__sync_fetch_and_add(&glob_unsure, 1);
+	if (bpf_ringbuf_output(&rb, r, rec_size(r), 0)) {
 		/* Never leave stopped a process whose record userspace will not see. */
 		__sync_fetch_and_add(&drops, 1);
 		if (stop)
 			bpf_send_signal(SZ_SIGCONT);
+		bpf_map_update_elem(&seen, &r->tgid, &one, BPF_ANY);
+		return -1;
 	}
 	bpf_map_update_elem(&seen, &r->tgid, &one, BPF_ANY);
+	return 0;
+}
+
+/*
+ * After the first filter passed: the name's match, then the path and (path
+ * patterns) the whole-path match.  Returns whether R is to be sent; sets
+ * SZ_WATCH_GLOB_UNSURE when the matcher ran out of budget on what decided.
+ */
+static __always_inline bool file_matches(struct scratch_val *v, struct file *file)
+{
+	struct sz_watch_rec *r = &v->rec;
+	int m;
+
+	m = name_matches(r);
+	if (m == SZ_NO)
+		return false;
+	if (!path_glob && m == SZ_UNSURE)
+		r->flags |= SZ_WATCH_GLOB_UNSURE;
+	/* a path pattern decides on the whole path */
+	m = fill_path(v, file);
+	if (m == SZ_NO)
+		return false;
+	if (m == SZ_UNSURE)
+		r->flags |= SZ_WATCH_GLOB_UNSURE;
+	return true;
 }
 
 struct vma_ctx {
@@ -374,6 +465,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task = bpf_get_current_task_btf(); /* == p */
+	struct scratch_val *sv;
 	struct sz_watch_rec *r;
 	struct vma_ctx v = {};
 	struct mm_struct *mm;
@@ -384,16 +476,17 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	if (targ_tgid && tgid != targ_tgid)
 		return 0;
-	r = scratch_rec();
-	if (!r)
+	sv = scratch_get();
+	if (!sv)
 		return 0;
+	r = &sv->rec;
 	mm = BPF_CORE_READ(p, mm);
 
 	/* the executable: identity from bprm->file, place from the text VMA */
 	zero_rec(r);
-	if (!fill_file(r, BPF_CORE_READ(bprm, file)) && name_matches(r)) {
+	if (!fill_file(r, BPF_CORE_READ(bprm, file)) && name_may_match(r) &&
+	    file_matches(sv, BPF_CORE_READ(bprm, file))) {
 		fill_task(r, SZ_WATCH_EXEC, tgid, tid);
-		fill_path(r, BPF_CORE_READ(bprm, file));
 		if (bpf_find_vma(task, BPF_CORE_READ(mm, start_code), vma_cb, &v, 0) == 0)
 			fill_vma(r, &v);
 		emit(r);
@@ -419,10 +512,10 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (bpf_find_vma(task, at_base, vma_cb, &v, 0) || !v.file)
 		goto out;
 	zero_rec(r);
-	if (fill_file(r, (struct file *)v.file) || !name_matches(r))
+	if (fill_file(r, (struct file *)v.file) || !name_may_match(r) ||
+	    !file_matches(sv, (struct file *)v.file))
 		goto out;
 	fill_task(r, SZ_WATCH_EXEC_INTERP, tgid, tid);
-	fill_path(r, (struct file *)v.file);
 	fill_vma(r, &v);
 	emit(r);
 	sent = 1;
@@ -431,7 +524,6 @@ out:
 	 * loads are gone, and a pending fork is settled by this exec. */
 	if (!sent && bpf_map_lookup_elem(&seen, &tgid)) {
 		zero_rec(r);
-		zero_path(r);
 		fill_task(r, SZ_WATCH_EXEC_OTHER, tgid, tid);
 		emit(r);
 	}
@@ -440,74 +532,75 @@ out:
 
 /* ---- mmap ---- */
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sz_sys_enter, struct pt_regs *regs, long id)
+/*
+ * At the exit of mmap(2) (the per-syscall tracepoint: no program runs for other
+ * syscalls, and it ignores ia32 syscalls, whose numbers differ): the arguments
+ * from the task's saved registers, the file from the VMA now at the returned
+ * address.
+ */
+SEC("tp/syscalls/sys_exit_mmap")
+int sz_mmap(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mmap_args a = {};
-	__u64 pid_tgid;
+	struct task_struct *task;
+	struct scratch_val *sv;
+	struct sz_watch_rec *r;
+	struct sz_map_key key;
+	struct vma_ctx v = {};
+	struct pt_regs *regs;
+	__u64 pid_tgid, len;
+	long ret = ctx->ret;
+	__u32 mflags;
+	__u8 one = 1;
 
-	if (id != SZ_NR_MMAP || in_compat_syscall())
+	if ((unsigned long)ret >= (unsigned long)-4095) /* -errno */
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if ((targ_tgid && (pid_tgid >> 32) != targ_tgid) || (pid_tgid >> 32) == self_tgid)
 		return 0;
-	a.flags = BPF_CORE_READ(regs, r10);
-	a.fd = BPF_CORE_READ(regs, r8);
-	if ((a.flags & SZ_MAP_ANONYMOUS) || a.fd < 0)
-		return 0;
-	a.len = BPF_CORE_READ(regs, si);
-	a.prot = BPF_CORE_READ(regs, dx);
-	a.off = BPF_CORE_READ(regs, r9);
-	bpf_map_update_elem(&mmap_args, &pid_tgid, &a, BPF_ANY);
-	return 0;
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sz_sys_exit, struct pt_regs *regs, long ret)
-{
-	struct task_struct *task;
-	struct sz_watch_rec *r;
-	struct mmap_args *ap, a;
-	struct vma_ctx v = {};
-	struct file **fdarr, *file = NULL;
-	struct fdtable *fdt;
-	__u64 pid_tgid;
-
-	if (BPF_CORE_READ(regs, orig_ax) != SZ_NR_MMAP || in_compat_syscall())
-		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	ap = bpf_map_lookup_elem(&mmap_args, &pid_tgid);
-	if (!ap)
-		return 0;
-	a = *ap;
-	bpf_map_delete_elem(&mmap_args, &pid_tgid);
-	if ((unsigned long)ret >= (unsigned long)-4095) /* -errno */
-		return 0;
-
 	task = bpf_get_current_task_btf();
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || (__u32)a.fd >= BPF_CORE_READ(fdt, max_fds))
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	mflags = BPF_CORE_READ(regs, r10);
+	/* a shared mapping is someone reading or writing the file, never a load */
+	if ((mflags & SZ_MAP_ANONYMOUS) || (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED ||
+	    (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED_VALIDATE)
 		return 0;
-	fdarr = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fdarr[a.fd]) || !file)
+	if (bpf_find_vma(task, ret, vma_cb, &v, 0) || !v.file)
 		return 0;
 
-	r = scratch_rec();
-	if (!r)
+	sv = scratch_get();
+	if (!sv)
 		return 0;
+	r = &sv->rec;
 	zero_rec(r);
-	if (fill_file(r, file) || !name_matches(r))
+	if (fill_file(r, (struct file *)v.file) || !name_may_match(r))
+		return 0;
+	r->prot = BPF_CORE_READ(regs, dx);
+	r->offset = BPF_CORE_READ(regs, r9);
+	/* The same image mapping the same file at the same place again (a loop of
+	 * dlopen/dlclose, a reader re-mapping a file): reported already. */
+	__builtin_memset(&key, 0, sizeof(key));
+	key.tgid = pid_tgid >> 32;
+	key.exec_id = BPF_CORE_READ(task, self_exec_id);
+	key.start_time = BPF_CORE_READ(task, group_leader, start_time);
+	key.ino = r->ino;
+	key.dev = r->dev;
+	key.prot_flags = r->prot << 16 | (mflags & SZ_MAP_TYPE);
+	key.start = ret;
+	key.offset = r->offset;
+	if (bpf_map_lookup_elem(&reported, &key)) {
+		__sync_fetch_and_add(&deduped, 1);
+		return 0;
+	}
+	if (!file_matches(sv, (struct file *)v.file))
 		return 0;
 	fill_task(r, SZ_WATCH_MMAP, pid_tgid >> 32, (__u32)pid_tgid);
-	fill_path(r, file);
+	len = BPF_CORE_READ(regs, si);
 	r->start = ret;
-	r->end = ret + ((a.len + SZ_PAGE_SIZE - 1) & ~(SZ_PAGE_SIZE - 1));
-	r->offset = a.off;
-	r->prot = a.prot;
-	r->mflags = a.flags;
-	if (bpf_find_vma(task, ret, vma_cb, &v, 0) == 0)
-		r->vm_flags = v.flags;
-	emit(r);
+	r->end = ret + ((len + SZ_PAGE_SIZE - 1) & ~(SZ_PAGE_SIZE - 1));
+	r->mflags = mflags;
+	r->vm_flags = v.flags;
+	if (emit(r) == 0 && bpf_map_update_elem(&reported, &key, &one, BPF_ANY))
+		__sync_fetch_and_add(&dedupe_full, 1);
 	return 0;
 }
 
@@ -518,17 +611,18 @@ int BPF_PROG(sz_sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sz_fork, struct task_struct *parent, struct task_struct *child)
 {
+	struct scratch_val *sv;
 	struct sz_watch_rec *r;
 	__u32 ptgid = BPF_CORE_READ(parent, tgid), tgid = BPF_CORE_READ(child, tgid);
 
 	/* Threads share their process's mappings: only new processes count. */
 	if (targ_tgid || tgid != BPF_CORE_READ(child, pid) || !bpf_map_lookup_elem(&seen, &ptgid))
 		return 0;
-	r = scratch_rec();
-	if (!r)
+	sv = scratch_get();
+	if (!sv)
 		return 0;
+	r = &sv->rec;
 	zero_rec(r);
-	zero_path(r);
 	fill_task(r, SZ_WATCH_FORK, tgid, tgid);
 	r->start = ptgid;
 	emit(r);
@@ -541,6 +635,7 @@ int BPF_PROG(sz_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sz_exit, struct task_struct *p)
 {
+	struct scratch_val *sv;
 	struct sz_watch_rec *r;
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 
@@ -549,13 +644,13 @@ int BPF_PROG(sz_exit, struct task_struct *p)
 	if (targ_tgid ? tgid != targ_tgid : !bpf_map_lookup_elem(&seen, &tgid))
 		return 0;
 	bpf_map_delete_elem(&seen, &tgid);
-	r = scratch_rec();
-	if (!r)
+	sv = scratch_get();
+	if (!sv)
 		return 0;
+	r = &sv->rec;
 	zero_rec(r);
-	zero_path(r);
 	fill_task(r, SZ_WATCH_EXIT, tgid, BPF_CORE_READ(p, pid));
-	if (bpf_ringbuf_output(&rb, r, sizeof(*r), 0))
+	if (bpf_ringbuf_output(&rb, r, rec_size(r), 0))
 		__sync_fetch_and_add(&drops, 1);
 	return 0;
 }

@@ -18,6 +18,9 @@
 /* flags: the BPF side sent SIGSTOP after delivering this record (watch
  * --freeze); userspace attaches its probes, then sends SIGCONT. */
 #define SZ_WATCH_FROZEN 1
+/* flags: the glob matcher ran out of its step budget (SZ_GLOB_BUDGET) before
+ * deciding: the record is sent anyway and userspace matches the name/path. */
+#define SZ_WATCH_GLOB_UNSURE 2
 
 /* path_flags */
 #define SZ_WATCH_PATH_TRUNCATED 1 /* walk stopped early: path[] is incomplete */
@@ -51,18 +54,24 @@ enum sz_watch_type {
  *   vm_flags = flags of the VMA containing start (0 if it was not found).
  * EXIT: only tgid, tid (the exiting leader), comm, ts_ns are set.
  *
+ * Variable length: a record is the header (SZ_WATCH_HDR_LEN bytes, every member
+ * before data[]) followed by name_len + 1 bytes of name (NUL-terminated) and
+ * path_len bytes of path, nothing more: its size in the ring is exactly
+ * SZ_WATCH_HDR_LEN + name_len + 1 + path_len (sz_watch_rec_size).  EXIT,
+ * FORK and EXEC_OTHER records carry an empty name ("\0") and no path.
+ *
  * path (EXEC, EXEC_INTERP, MMAP): where the file was opened, as seen from the
  * root of its mount tree, built in BPF by walking d_parent to the mount root
  * and mnt_mountpoint/mnt_parent up to the mount that is its own parent.
  * Encoding: the components LEAF FIRST, each followed by one NUL byte:
  *   /work/lib dir/libx.so  ->  "libx.so\0lib dir\0work\0", path_len = 21
  * path_len counts every byte used, NULs included (0 <= path_len <=
- * SZ_WATCH_PATH_LEN); bytes after path_len are zero unless TRUNCATED is set.  Components are never
+ * SZ_WATCH_PATH_LEN).  Components are never
  * empty and hold no NUL (a dentry name may hold '/' for pseudo files, e.g.
  * memfd; such files are flagged).  path_len == 0 and path_flags == 0: no path
  * (EXIT records, and a file at the root itself).  The absolute path is "/"
  * followed by the components last to first, joined with '/'; see
- * sz_watch_rec_path() in src/watch_rec.c.  The first component equals name[]
+ * sz_watch_rec_path() in src/sources/watch_rec.c.  The first component equals the name
  * unless the file was renamed in between.  When TRUNCATED is set, path[] holds
  * the components walked so far (leaf end), possibly none.  Userspace should
  * still fstat() what it opens and compare dev/ino: a file can be renamed or
@@ -82,12 +91,31 @@ struct sz_watch_rec {
 	__u32 prot;
 	__u32 mflags;
 	__u32 name_len; /* strlen(name) */
-	__u32 flags;	/* SZ_WATCH_FROZEN: the process was stopped for us */
+	__u32 flags;	/* SZ_WATCH_FROZEN, SZ_WATCH_GLOB_UNSURE */
 	char comm[SZ_WATCH_COMM_LEN];
-	char name[SZ_WATCH_NAME_LEN]; /* dentry base name, NUL-terminated */
-	__u32 path_len;		      /* bytes of path[] in use (see above) */
-	__u32 path_flags;	      /* SZ_WATCH_PATH_* */
-	char path[SZ_WATCH_PATH_LEN]; /* components leaf first, NUL-terminated each */
+	__u32 path_len;	  /* bytes of path in use (see above) */
+	__u32 path_flags; /* SZ_WATCH_PATH_* */
+	/* name: dentry base name, name_len bytes + NUL; then path: components leaf
+	 * first, NUL-terminated each, path_len bytes.  Only what is used is sent. */
+	char data[SZ_WATCH_NAME_LEN + SZ_WATCH_PATH_LEN];
+};
+
+#define SZ_WATCH_HDR_LEN 104 /* offsetof(struct sz_watch_rec, data) */
+#define SZ_WATCH_REC_MAX (SZ_WATCH_HDR_LEN + SZ_WATCH_NAME_LEN + SZ_WATCH_PATH_LEN)
+
+/* Key of the BPF map of mappings already reported (dedupe in the kernel): one
+ * process image (tgid, its leader's start time, its exec count) mapping one
+ * file at one place the same way.  A new image, a reused pid or another place
+ * is a new key. */
+struct sz_map_key {
+	__u32 tgid;
+	__u32 exec_id;	  /* task->self_exec_id: +1 per exec */
+	__u64 start_time; /* group leader's start_time (ns): pid reuse changes it */
+	__u64 ino;
+	__u32 dev;
+	__u32 prot_flags; /* prot << 16 | (mflags & MAP_TYPE) */
+	__u64 start;
+	__u64 offset;
 };
 
 /* Key of the BPF map of files already probed (--freeze skips them). */
@@ -98,5 +126,8 @@ struct sz_file_key {
 };
 
 _Static_assert(sizeof(struct sz_watch_rec) == 1384, "sz_watch_rec layout changed");
+_Static_assert(__builtin_offsetof(struct sz_watch_rec, data) == SZ_WATCH_HDR_LEN,
+	       "sz_watch_rec header changed");
+_Static_assert(sizeof(struct sz_map_key) == 48, "sz_map_key layout changed");
 
 #endif /* SZ_WATCH_H */

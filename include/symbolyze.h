@@ -230,6 +230,8 @@ struct sz_watch_stats {
 	uint64_t probes;	 /* uprobes attached (per inode and symbol, or per process) */
 	uint64_t probe_drops;	 /* call records the probe ring could not take */
 	uint64_t frozen;	 /* processes stopped and resumed for --freeze */
+	uint64_t kernel_deduped; /* mmaps BPF did not report: same process image, file, place */
+	uint64_t glob_unsure;	 /* records whose match BPF left to userspace (step budget) */
 };
 
 struct sz_watch;

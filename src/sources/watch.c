@@ -10,6 +10,7 @@
 #include "consumers/probe.h"
 #include "pipeline/pipeline.h"
 #include "sources/scan.h"
+#include "sources/tracefs.h"
 #include "sources/watch_rec.h"
 #include "util/log.h"
 #include "util/opts.h"
@@ -230,6 +231,12 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 	if (watch && !err) {
 		st = w->st;
 		st.duplicates = w->p->stats.duplicates;
+		if (w->skel) {
+			st.kernel_deduped =
+				__atomic_load_n(&w->skel->bss->deduped, __ATOMIC_RELAXED);
+			st.glob_unsure = __atomic_load_n(&w->skel->bss->glob_unsure,
+							 __ATOMIC_RELAXED);
+		}
 		if (w->probes) {
 			st.probes = sz_probe_mgr_attached(w->probes);
 			st.probe_drops = sz_probe_mgr_drops(w->probes);
@@ -350,7 +357,7 @@ static int handle_rec(void *ctx, void *data, size_t size)
 	const struct sz_watch_rec *r = data;
 	int rc = handle_rec_inner(w, data, size);
 
-	if (size >= sizeof(*r) && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0) {
+	if (size >= SZ_WATCH_HDR_LEN && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0) {
 		kill((pid_t)r->tgid, SIGCONT);
 		w->st.frozen++;
 	}
@@ -376,14 +383,21 @@ static int mark_probed(void *ctx, struct sz_found *found, struct sz_loaded *l)
 	return 0;
 }
 
-/* The BPF side matches base names: a path pattern contributes its last part. */
-static int bpf_glob(const char *pattern, struct sz_glob *g)
+/* The BPF side first matches base names (a path pattern contributes its last
+ * part, cheaply), then a path pattern on the whole path it builds. */
+static int bpf_glob(const char *pattern, struct sz_glob *g, struct sz_glob *gp, __u32 *path)
 {
 	const char *slash = strrchr(pattern, '/');
+	int err;
 
+	*path = 0;
 	if (!slash)
 		return sz_glob_compile(pattern, g);
-	return sz_glob_compile(slash[1] ? slash + 1 : "*", g);
+	err = sz_glob_compile(slash[1] ? slash + 1 : "*", g);
+	if (!err)
+		err = sz_glob_compile(pattern, gp);
+	*path = !err;
+	return err;
 }
 
 static void report_lost(struct sz_watch *w, uint64_t records, uint64_t repaired)
@@ -468,14 +482,15 @@ int sz_watch_fd(const struct sz_watch *w)
 int sz_watch_start(struct sz_watch *w)
 {
 	struct sz_consumer freeze = { .found = mark_probed };
-	struct sz_glob g;
+	struct sz_glob g, gp = { 0 };
 	struct stat nsst;
+	__u32 path_glob;
 	void *saved;
-	int err;
+	int err, mounted;
 
 	if (!w || w->skel)
 		return -EINVAL;
-	err = bpf_glob(w->p->glob_text, &g);
+	err = bpf_glob(w->p->glob_text, &g, &gp, &path_glob);
 	if (err)
 		return err;
 	saved = sz_libbpf_enter();
@@ -486,6 +501,8 @@ int sz_watch_start(struct sz_watch *w)
 		goto fail;
 	}
 	memcpy((void *)&w->skel->rodata->glob, &g, sizeof(g));
+	memcpy((void *)&w->skel->rodata->glob_path, &gp, sizeof(gp));
+	w->skel->rodata->path_glob = path_glob;
 	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
 	w->skel->rodata->self_tgid = (__u32)getpid();
 	w->skel->rodata->freeze = w->opts.freeze && w->opts.probe != SZ_PROBE_NONE;
@@ -506,7 +523,17 @@ int sz_watch_start(struct sz_watch *w)
 		goto fail;
 	}
 	/* Everything that can fail goes before attach: once attached with
-	 * --freeze, processes stop, and only a consumer resumes them. */
+	 * --freeze, processes stop, and only a consumer resumes them.
+	 * The mmap hook is a per-syscall tracepoint: libbpf finds it in tracefs. */
+	err = sz_tracefs_ensure(&mounted);
+	if (err) {
+		sz_log(SZ_LOG_ERROR,
+		       "tracefs is not mounted and cannot be mounted at " SZ_TRACEFS_DIR
+		       " (the mmap tracepoint needs it): %s; as root: "
+		       "mount -t tracefs tracefs " SZ_TRACEFS_DIR,
+		       strerror(-err));
+		goto fail;
+	}
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.rb), handle_rec, w, NULL);
 	if (!w->rb) {
 		err = -errno;

@@ -26,17 +26,20 @@ int sz_watch_rec_check(const void *data, size_t size)
 	const unsigned char *p = data;
 	__u32 type, name_len, path_len;
 
-	if (!data || size != sizeof(struct sz_watch_rec))
+	if (!data || size < SZ_WATCH_HDR_LEN || size > SZ_WATCH_REC_MAX)
 		return -EBADMSG;
 	type = get_u32(p, offsetof(struct sz_watch_rec, type));
 	name_len = get_u32(p, offsetof(struct sz_watch_rec, name_len));
 	path_len = get_u32(p, offsetof(struct sz_watch_rec, path_len));
 	if (type < SZ_WATCH_EXEC || type > SZ_WATCH_EXEC_OTHER)
 		return -EBADMSG;
-	if (name_len >= SZ_WATCH_NAME_LEN ||
-	    p[offsetof(struct sz_watch_rec, name) + name_len] != '\0')
+	if (name_len >= SZ_WATCH_NAME_LEN || path_len > SZ_WATCH_PATH_LEN)
 		return -EBADMSG;
-	if (path_len > SZ_WATCH_PATH_LEN)
+	/* both bounded above: no overflow, and the sum is <= SZ_WATCH_REC_MAX */
+	if (size != SZ_WATCH_HDR_LEN + (size_t)name_len + 1 + path_len)
+		return -EBADMSG;
+	/* the name is a C string of exactly name_len bytes */
+	if (p[SZ_WATCH_HDR_LEN + name_len] != '\0' || memchr(p + SZ_WATCH_HDR_LEN, '\0', name_len))
 		return -EBADMSG;
 	return 0;
 }
@@ -51,14 +54,15 @@ static int bad_component(const char *c, size_t len)
 
 int sz_watch_rec_path(const struct sz_watch_rec *r, char *out, size_t outsz)
 {
-	const char *path = r->path;
+	const char *path;
 	size_t len = r->path_len, o = 0, end, start;
 
 	if (outsz == 0)
 		return -ENAMETOOLONG;
 	out[0] = '\0';
-	if (len > SZ_WATCH_PATH_LEN)
+	if (len > SZ_WATCH_PATH_LEN || r->name_len >= SZ_WATCH_NAME_LEN)
 		return -EBADMSG;
+	path = r->data + r->name_len + 1; /* + len stays within data[] */
 	if (r->path_flags & SZ_WATCH_PATH_TRUNCATED)
 		return -ENAMETOOLONG;
 	if (len == 0)
@@ -138,7 +142,7 @@ int sz_watch_rec_mapping(const struct sz_watch_rec *r, char *path, size_t pathsz
 	if (sz_watch_rec_path(r, path, pathsz)) {
 		/* The base name, which the BPF side matched: enough for a base-name
 		 * glob, never for opening. */
-		snprintf(path, pathsz, "%s", r->name);
+		snprintf(path, pathsz, "%.*s", (int)r->name_len, sz_watch_rec_name(r));
 		m->flags |= SZ_MAPPING_PATH_INCOMPLETE;
 	}
 	m->path = path;

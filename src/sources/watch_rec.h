@@ -13,11 +13,19 @@
 #include "../../bpf/watch.h"
 
 /*
- * 0 if DATA/SIZE is a whole record of a known type whose name_len and path_len
- * are within bounds (name NUL-terminated at name_len), else -EBADMSG.  DATA
- * needs no particular alignment.
+ * 0 if DATA/SIZE is one whole record of a known type: at least the header,
+ * name_len and path_len within bounds, the name NUL-terminated at name_len,
+ * and SIZE exactly SZ_WATCH_HDR_LEN + name_len + 1 + path_len (records are
+ * variable-length, bpf/watch.h); else -EBADMSG.  DATA needs no particular
+ * alignment.
  */
 int sz_watch_rec_check(const void *data, size_t size);
+
+/* The file's base name (NUL-terminated) of a record that passed the check. */
+static inline const char *sz_watch_rec_name(const struct sz_watch_rec *r)
+{
+	return r->data;
+}
 
 /*
  * Absolute path of the file of R into OUT (OUTSZ bytes, NUL-terminated).
@@ -25,7 +33,9 @@ int sz_watch_rec_check(const void *data, size_t size);
  *   -ENOENT        the record carries no path (EXIT record, empty walk),
  *   -ENAMETOOLONG  BPF flagged the path TRUNCATED, or it does not fit in OUT,
  *   -EBADMSG       path_len/path[] do not follow the encoding of bpf/watch.h.
- * Safe for any bytes in *R; reads only R's own bytes.  When OUTSZ > 0, OUT is
+ * Reads only bytes of R that sz_watch_rec_check accepted as part of the record
+ * (and, for a record that was not checked, nothing outside a whole struct
+ * sz_watch_rec, whatever its bytes).  When OUTSZ > 0, OUT is
  * always NUL-terminated ("" on error).  0 is also returned for DELETED and
  * FOREIGN paths: check r->path_flags before opening.
  */

@@ -63,6 +63,32 @@ static int parse_class(const char *p, int i, int len, __u8 *set, int pathname)
 	return i + 1;
 }
 
+/* The first filter of bpf/glob.h: what every match needs, read off the tokens. */
+static void set_filter(struct sz_glob *g)
+{
+	int first = -1, last = -1, fixed = 0;
+
+	for (int t = 0; t < g->ntok; t++) {
+		if (g->type[t] == SZ_GT_STAR) {
+			if (first < 0)
+				first = t;
+			last = t;
+		} else {
+			fixed++;
+		}
+	}
+	g->minlen = (__u16)fixed;
+	g->has_star = first >= 0;
+	if (first < 0) {
+		g->npre = (__u8)(g->ntok < SZ_GLOB_FILTER_MAX ? g->ntok : SZ_GLOB_FILTER_MAX);
+		g->nsuf = 0;
+		return;
+	}
+	g->npre = (__u8)(first < SZ_GLOB_FILTER_MAX ? first : SZ_GLOB_FILTER_MAX);
+	last = g->ntok - 1 - last;
+	g->nsuf = (__u8)(last < SZ_GLOB_FILTER_MAX ? last : SZ_GLOB_FILTER_MAX);
+}
+
 int sz_glob_compile(const char *pattern, struct sz_glob *g)
 {
 	int len, i = 0;
@@ -121,23 +147,45 @@ int sz_glob_compile(const char *pattern, struct sz_glob *g)
 		g->arg[g->ntok] = arg;
 		g->ntok++;
 	}
+	set_filter(g);
+	return 0;
+}
+
+/* Userspace has no verifier: the mask only has to cover the subject. */
+static int match_upto(const struct sz_glob *g, const char *subject, size_t len, size_t max,
+		      long *steps)
+{
+	struct sz_glob_state st;
+	long n;
+
+	if (len > max)
+		return 0;
+	if (!sz_glob_prefilter(g, subject, (int)len, SZ_GLOB_MAX_PATH - 1))
+		return 0;
+	sz_glob_state_init(&st);
+	for (n = 0; n < (long)((max + 2) * (SZ_GLOB_MAX_TOKENS + max + 2)); n++) {
+		int r = sz_glob_step_m(g, subject, (int)len, &st, SZ_GLOB_MAX_PATH - 1);
+
+		if (r) {
+			if (steps)
+				*steps = n + 1;
+			return r > 0;
+		}
+	}
 	return 0;
 }
 
 int sz_glob_match(const struct sz_glob *g, const char *subject, size_t len)
 {
-	struct sz_glob_state st;
+	return match_upto(g, subject, len, SZ_GLOB_MAX_NAME, NULL);
+}
 
-	if (len > SZ_GLOB_MAX_NAME)
-		return 0;
-	sz_glob_state_init(&st);
-	for (int n = 0; n < SZ_GLOB_MAX_STEPS; n++) {
-		int r = sz_glob_step(g, subject, (int)len, &st);
+long sz_glob_steps(const struct sz_glob *g, const char *subject, size_t len)
+{
+	long steps = 0;
 
-		if (r)
-			return r > 0;
-	}
-	return 0;
+	match_upto(g, subject, len, SZ_GLOB_MAX_PATH, &steps);
+	return steps;
 }
 
 int sz_glob_match_path(const struct sz_glob *g, const char *path)
@@ -145,7 +193,7 @@ int sz_glob_match_path(const struct sz_glob *g, const char *path)
 	const char *base;
 
 	if (g->flags & SZ_GLOB_PATHNAME)
-		return sz_glob_match(g, path, strlen(path));
+		return match_upto(g, path, strlen(path), SZ_GLOB_MAX_PATH, NULL);
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	return sz_glob_match(g, base, strlen(base));

@@ -22,7 +22,13 @@ int sz_glob_compile(const char *pattern, struct sz_glob *g);
 /* Match SUBJECT of LEN bytes.  Subjects longer than SZ_GLOB_MAX_NAME never match. */
 int sz_glob_match(const struct sz_glob *g, const char *subject, size_t len);
 
-/* Match a mapped path: the whole path for path patterns, else its base name. */
+/* Steps the matcher takes on SUBJECT after the first filter (0: the filter
+ * decided; subjects up to SZ_GLOB_MAX_PATH): the bench's figure of what a
+ * pattern costs the BPF side, which gives up after SZ_GLOB_BUDGET. */
+long sz_glob_steps(const struct sz_glob *g, const char *subject, size_t len);
+
+/* Match a mapped path: the whole path for path patterns (up to SZ_GLOB_MAX_PATH
+ * bytes), else its base name. */
 int sz_glob_match_path(const struct sz_glob *g, const char *path);
 
 #endif

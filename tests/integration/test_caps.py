@@ -418,9 +418,11 @@ def test_refused_uprobe_is_exit_3(env):
     shutil.copy(os.path.join(env["dir"], "libfix.so"), lib)
     t = Target(env, lib)
     try:
+        # The first perf_event_open is the watch's own mmap tracepoint; the
+        # uprobes' come after it.
         r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e",
                             "trace=perf_event_open", "-e",
-                            "inject=perf_event_open:error=EACCES", env["bin"], "watch",
+                            "inject=perf_event_open:error=EACCES:when=2+", env["bin"], "watch",
                             "--json", "--count", "-g", "libfixrefused.so", "-s", "fix_func",
                             "-d", "20"], capture_output=True, text=True, timeout=60,
                            # LeakSanitizer cannot run under ptrace (the ASan build)

@@ -380,9 +380,10 @@ static void test_limits(void **state)
 	assert_int_equal(sz_glob_match(&g, subj, SZ_GLOB_MAX_NAME), 1);
 	subj[SZ_GLOB_MAX_NAME - 1] = 'x';
 
-	/* A long path whose base name is short: base-name patterns still match. */
+	/* A long path whose base name is short: base-name patterns still match;
+	 * path patterns match whole paths up to SZ_GLOB_MAX_PATH bytes, as BPF. */
 	{
-		char path[400];
+		char path[SZ_GLOB_MAX_PATH + 20];
 
 		memset(path, 'd', sizeof(path));
 		path[0] = '/';
@@ -390,7 +391,15 @@ static void test_limits(void **state)
 		assert_int_equal(sz_glob_compile("libc.so.*", &g), 0);
 		assert_int_equal(sz_glob_match_path(&g, path), 1);
 		assert_int_equal(sz_glob_compile("/d*/libc.so.*", &g), 0);
-		assert_int_equal(sz_glob_match_path(&g, path), 0); /* path is too long */
+		assert_int_equal(sz_glob_match_path(&g, path), 1);
+		memset(path, 'd', sizeof(path));
+		path[0] = '/';
+		strcpy(path + SZ_GLOB_MAX_PATH - 10, "/libc.so.6"); /* exactly the limit */
+		assert_int_equal(sz_glob_match_path(&g, path), 1);
+		strcpy(path + SZ_GLOB_MAX_PATH - 9, "/libc.so.6"); /* one byte more */
+		assert_int_equal(sz_glob_match_path(&g, path), 0);
+		memset(path, 'd', sizeof(path));
+		path[0] = '/';
 		path[100] = '\0';
 		strcat(path, "/libc.so.6");
 		assert_int_equal(sz_glob_match_path(&g, path), 1);
@@ -419,6 +428,91 @@ static void test_step_bound(void **state)
 	assert_int_equal(sz_glob_match(&g, subj, SZ_GLOB_MAX_NAME), 1);
 	memset(subj, 'b', SZ_GLOB_MAX_NAME - 62); /* 61 'a's left: too few */
 	assert_int_equal(sz_glob_match(&g, subj, SZ_GLOB_MAX_NAME), 0);
+}
+
+/* The first filter, derived at compile time: prefix and suffix tokens, the
+ * shortest subject; it decides alone (0 steps) for most names. */
+static void test_filter(void **state)
+{
+	static const struct {
+		const char *pat;
+		int npre, nsuf, minlen, has_star;
+		const char *subj;
+		int match;
+		long steps; /* -1: more than 0 */
+	} t[] = {
+		{ "libc.so*", 7, 0, 7, 1, "libm.so.6", 0, 0 },
+		{ "libc.so*", 7, 0, 7, 1, "libc.so.6", 1, -1 },
+		{ "*.so", 0, 3, 3, 1, "libc.so.6", 0, 0 },
+		{ "*.so", 0, 3, 3, 1, "libx.so", 1, -1 },
+		{ "lib?.so", 7, 0, 7, 0, "libcc.so", 0, 0 },
+		{ "lib[cm].so.6", 9, 0, 9, 0, "libm.so.6", 1, -1 },
+		{ "a*b*c", 1, 1, 3, 1, "ab", 0, 0 },
+		{ "a*b*c", 1, 1, 3, 1, "axbxc", 1, -1 },
+		{ "*", 0, 0, 0, 1, "", 1, -1 },
+		{ "abcdefghijklmnopqrstuvwxyz", 16, 0, 26, 0, "abcdefghijklmnopqrstuvwxyz", 1, -1 },
+		{ "abcdefghijklmnopqrstuvwxyz*0123456789abcdefghij", 16, 16, 46, 1,
+		  "abcdefghijklmnopqrstuvwxyz0123456789abcdefghij", 1, -1 },
+	};
+	struct sz_glob g;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		long steps;
+
+		assert_int_equal(sz_glob_compile(t[i].pat, &g), 0);
+		assert_int_equal(g.npre, t[i].npre);
+		assert_int_equal(g.nsuf, t[i].nsuf);
+		assert_int_equal(g.minlen, t[i].minlen);
+		assert_int_equal(g.has_star, t[i].has_star);
+		assert_int_equal(sz_glob_match(&g, t[i].subj, strlen(t[i].subj)), t[i].match);
+		steps = sz_glob_steps(&g, t[i].subj, strlen(t[i].subj));
+		if (t[i].steps < 0)
+			assert_true(steps > 0);
+		else
+			assert_int_equal(steps, t[i].steps);
+	}
+}
+
+/* Hostile patterns.  `*a` repeated (issue 10's case): the first filter
+ * decides on names that do not end in 'a', and spread-out names cost little.
+ * One star and a long literal tail that fails 16 bytes before the end gets
+ * through the filter and costs the step matcher far more than BPF's budget,
+ * which is why the budget exists (BPF then leaves the name to userspace). */
+static void test_hostile_steps(void **state)
+{
+	char pat[SZ_GLOB_MAX_TOKENS + 1], subj[256];
+	struct sz_glob g;
+	long steps;
+
+	(void)state;
+	for (int i = 0; i < SZ_GLOB_MAX_TOKENS; i += 2)
+		memcpy(pat + i, "*a", 2);
+	pat[SZ_GLOB_MAX_TOKENS] = '\0';
+	assert_int_equal(sz_glob_compile(pat, &g), 0);
+	memset(subj, 'b', 255);
+	subj[255] = '\0';
+	assert_int_equal(sz_glob_steps(&g, subj, 255), 0); /* the filter decides */
+	for (int i = 0; i < 62; i++) /* 63 'a's: one too few */
+		subj[4 * i] = 'a';
+	subj[254] = 'a';
+	assert_int_equal(sz_glob_match(&g, subj, 255), 0);
+	steps = sz_glob_steps(&g, subj, 255);
+	print_message("*a x64 vs 255 bytes, 63 a's: %ld steps\n", steps);
+	assert_true(steps > 0 && steps < SZ_GLOB_BUDGET);
+
+	pat[0] = '*';
+	memset(pat + 1, 'a', SZ_GLOB_MAX_TOKENS - 2);
+	pat[SZ_GLOB_MAX_TOKENS - 1] = 'b';
+	assert_int_equal(sz_glob_compile(pat, &g), 0);
+	memset(subj, 'a', 255);
+	subj[238] = 'x';
+	subj[254] = 'b';
+	assert_int_equal(sz_glob_match(&g, subj, 255), 0);
+	steps = sz_glob_steps(&g, subj, 255);
+	print_message("*a{126}b vs a{238}xa{15}b: %ld steps (BPF budget %d)\n", steps,
+		      SZ_GLOB_BUDGET);
+	assert_true(steps > SZ_GLOB_BUDGET);
 }
 
 /* Would the compiler be right to refuse P?  An independent reading of the
@@ -599,6 +693,8 @@ int main(void)
 		cmocka_unit_test(test_match_path),
 		cmocka_unit_test(test_compile_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_hostile_steps),
 		cmocka_unit_test(test_step_bound),
 		cmocka_unit_test(test_oracle_fnmatch),
 		cmocka_unit_test(test_oracle_instantiated),

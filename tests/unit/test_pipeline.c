@@ -387,11 +387,11 @@ static void test_watch_record_to_mapping(void **state)
 	r.vm_flags = 0x1; /* VM_READ */
 	r.ts_ns = 99;
 	memcpy(r.comm, "sh", 3);
-	memcpy(r.name, "ld.so", 6);
+	/* variable length: the name and its NUL, then the path's components */
+	memcpy(r.data, "ld.so\0ld.so\0lib\0", 16);
 	r.name_len = 5;
-	memcpy(r.path, "ld.so\0lib\0", 10);
 	r.path_len = 10;
-	assert_int_equal(sz_watch_rec_check(&r, sizeof(r)), 0);
+	assert_int_equal(sz_watch_rec_check(&r, SZ_WATCH_HDR_LEN + 6 + 10), 0);
 	assert_int_equal(sz_watch_rec_mapping(&r, path, sizeof(path), comm, &m), 0);
 	assert_int_equal(m.source, SZ_SOURCE_EXEC);
 	assert_int_equal(m.pid, 77);

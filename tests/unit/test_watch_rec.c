@@ -60,18 +60,21 @@ static const struct path_case cases[] = {
 	{ "deep: 32 components", NULL, 64, 64, 0, 0, 0, 0, NULL },
 };
 
+/* The path of a record built here: after the name "a\0". */
+#define PATH_OF(r) ((r)->data + 2)
+
 /* "no NUL at all": 'x' everywhere; "full buffer": 4-byte components "abc\0";
  * "deep": 32 components "a\0". */
 static void fill_special(const struct path_case *c, struct sz_watch_rec *r)
 {
 	if (!strcmp(c->what, "no NUL at all")) {
-		memset(r->path, 'x', sizeof(r->path));
+		memset(PATH_OF(r), 'x', SZ_WATCH_PATH_LEN);
 	} else if (!strcmp(c->what, "full buffer")) {
-		for (size_t i = 0; i < sizeof(r->path); i += 4)
-			memcpy(r->path + i, "abc", 4);
+		for (size_t i = 0; i < SZ_WATCH_PATH_LEN; i += 4)
+			memcpy(PATH_OF(r) + i, "abc", 4);
 	} else {
 		for (size_t i = 0; i < 64; i += 2)
-			memcpy(r->path + i, i / 2 % 2 ? "b" : "a", 2);
+			memcpy(PATH_OF(r) + i, i / 2 % 2 ? "b" : "a", 2);
 	}
 }
 
@@ -80,13 +83,21 @@ static void build(const struct path_case *c, struct sz_watch_rec *r)
 	memset(r, 0, sizeof(*r));
 	r->type = SZ_WATCH_MMAP;
 	r->name_len = 1;
-	r->name[0] = 'a';
+	r->data[0] = 'a';
 	if (c->enc)
-		memcpy(r->path, c->enc, c->enc_len);
+		memcpy(PATH_OF(r), c->enc, c->enc_len);
 	else
 		fill_special(c, r);
 	r->path_len = c->path_len;
 	r->path_flags = c->flags;
+}
+
+/* The size the ring would carry for R (a lying path_len: the whole struct). */
+static size_t wire_size(const struct sz_watch_rec *r)
+{
+	if (r->path_len > SZ_WATCH_PATH_LEN || r->name_len >= SZ_WATCH_NAME_LEN)
+		return sizeof(*r);
+	return SZ_WATCH_HDR_LEN + r->name_len + 1 + r->path_len;
 }
 
 static void test_path_table(void **state)
@@ -117,7 +128,7 @@ static void test_path_table(void **state)
 			wp = want;
 		}
 		memset(out, '#', sizeof(out));
-		chk = sz_watch_rec_check(&r, sizeof(r));
+		chk = sz_watch_rec_check(&r, wire_size(&r));
 		got = sz_watch_rec_path(&r, out, outsz);
 		if (chk != c->want_check || got != want_ret || !memchr(out, '\0', outsz) ||
 		    strcmp(out, wp)) {
@@ -147,32 +158,83 @@ static void test_check(void **state)
 {
 	static unsigned char buf[sizeof(struct sz_watch_rec) + 1];
 	struct sz_watch_rec r;
+	size_t n;
 
 	(void)state;
 	build(&cases[0], &r);
-	assert_int_equal(sz_watch_rec_check(&r, sizeof(r)), 0);
-	assert_int_equal(sz_watch_rec_check(&r, sizeof(r) - 1), -EBADMSG);
-	assert_int_equal(sz_watch_rec_check(NULL, sizeof(r)), -EBADMSG);
+	n = wire_size(&r);
+	assert_int_equal(n, SZ_WATCH_HDR_LEN + 2 + 35);
+	assert_int_equal(sz_watch_rec_check(&r, n), 0);
+	/* variable length: exactly header + name + NUL + path, not a byte more or less */
+	assert_int_equal(sz_watch_rec_check(&r, n - 1), -EBADMSG);
+	assert_int_equal(sz_watch_rec_check(&r, n + 1), -EBADMSG);
+	assert_int_equal(sz_watch_rec_check(&r, sizeof(r)), -EBADMSG);
+	assert_int_equal(sz_watch_rec_check(&r, SZ_WATCH_HDR_LEN - 1), -EBADMSG);
+	assert_int_equal(sz_watch_rec_check(&r, 0), -EBADMSG);
+	assert_int_equal(sz_watch_rec_check(NULL, n), -EBADMSG);
 	/* unaligned copy is fine */
-	memcpy(buf + 1, &r, sizeof(r));
-	assert_int_equal(sz_watch_rec_check(buf + 1, sizeof(r)), 0);
+	memcpy(buf + 1, &r, n);
+	assert_int_equal(sz_watch_rec_check(buf + 1, n), 0);
 
 	for (__u32 t = 0; t < 8; t++) {
 		r.type = t;
-		assert_int_equal(sz_watch_rec_check(&r, sizeof(r)),
+		assert_int_equal(sz_watch_rec_check(&r, n),
 				 t >= SZ_WATCH_EXEC && t <= SZ_WATCH_EXEC_OTHER ? 0 : -EBADMSG);
 	}
 	r.type = SZ_WATCH_EXEC;
 	r.name_len = SZ_WATCH_NAME_LEN; /* no room for the NUL */
 	assert_int_equal(sz_watch_rec_check(&r, sizeof(r)), -EBADMSG);
-	r.name_len = 0; /* name[0] is 'a', not NUL */
+	r.name_len = 0x7fffffff; /* sizes that overflow if added carelessly */
+	r.path_len = 0x80000001u;
 	assert_int_equal(sz_watch_rec_check(&r, sizeof(r)), -EBADMSG);
-	memset(r.name, 'n', sizeof(r.name));
-	r.name[SZ_WATCH_NAME_LEN - 1] = '\0';
+	r.path_len = 35;
+	r.name_len = 0; /* data[0] is 'a', not NUL */
+	assert_int_equal(sz_watch_rec_check(&r, SZ_WATCH_HDR_LEN + 1 + 35), -EBADMSG);
+	r.name_len = 3; /* "a\0l" + NUL: a NUL inside the name */
+	r.data[3] = '\0';
+	assert_int_equal(sz_watch_rec_check(&r, SZ_WATCH_HDR_LEN + 4 + 35), -EBADMSG);
+	/* the longest record: a 255-byte name and a full path */
+	memset(r.data, 'n', sizeof(r.data));
+	r.data[SZ_WATCH_NAME_LEN - 1] = '\0';
 	r.name_len = SZ_WATCH_NAME_LEN - 1;
-	assert_int_equal(sz_watch_rec_check(&r, sizeof(r)), 0);
 	r.path_len = SZ_WATCH_PATH_LEN;
 	assert_int_equal(sz_watch_rec_check(&r, sizeof(r)), 0);
+	assert_int_equal(sizeof(r), SZ_WATCH_REC_MAX);
+	assert_int_equal(sz_watch_rec_check(buf, sizeof(r) + 1), -EBADMSG);
+	/* an EXIT record: header and an empty name, nothing else */
+	memset(&r, 0, sizeof(r));
+	r.type = SZ_WATCH_EXIT;
+	assert_int_equal(sz_watch_rec_check(&r, SZ_WATCH_HDR_LEN + 1), 0);
+	assert_int_equal(sz_watch_rec_path(&r, (char *)buf, sizeof(buf)), -ENOENT);
+	assert_string_equal(sz_watch_rec_name(&r), "");
+}
+
+/* What the ring holds: libc's record as the BPF side sends it now, against the
+ * fixed 1,384 bytes it took before (plus the ring's 8-byte header each). */
+static void test_ring_capacity(void **state)
+{
+	static const char enc[] = "libc.so.6\0x86_64-linux-gnu\0lib\0usr\0";
+	struct sz_watch_rec r;
+	char out[SZ_WATCH_PATH_LEN + 1];
+	size_t n, ring = 4u << 20, before, now;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = SZ_WATCH_MMAP;
+	r.name_len = 9;
+	memcpy(r.data, "libc.so.6", 10);
+	r.path_len = sizeof(enc) - 1;
+	memcpy(r.data + 10, enc, sizeof(enc) - 1);
+	n = SZ_WATCH_HDR_LEN + 10 + r.path_len;
+	assert_int_equal(sz_watch_rec_check(&r, n), 0);
+	assert_int_equal(sz_watch_rec_path(&r, out, sizeof(out)), 0);
+	assert_string_equal(out, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+	assert_string_equal(sz_watch_rec_name(&r), "libc.so.6");
+	before = ring / (8 + 1384);
+	now = ring / (8 + ((n + 7) & ~(size_t)7));
+	print_message("4 MiB ring: %zu libc records of %zu bytes, was %zu of 1384\n", now, n,
+		      before);
+	assert_true(now >= 7 * before);
 }
 
 int main(void)
@@ -181,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_path_table),
 		cmocka_unit_test(test_outsz_zero_and_one),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_ring_capacity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

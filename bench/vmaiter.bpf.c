@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Prototype of a kernel-side initial scan (issue 10, "ready fast at scale"):
+ * an iter/task_vma program walks every file VMA of every process and writes
+ * one line-sized record per VMA whose file's base name passes the glob, so
+ * userspace reads only matches instead of every /proc/PID/maps.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "glob.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile struct sz_glob glob = {};
+
+struct vma_rec {
+	__u32 tgid;
+	__u32 dev;
+	__u64 ino;
+	__u64 start, end, pgoff, flags;
+};
+
+__u64 vmas = 0;	   /* file VMAs looked at */
+__u64 matched = 0; /* records written */
+
+struct name_buf {
+	char s[SZ_GLOB_MAX_NAME];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct name_buf);
+} names SEC(".maps");
+
+struct glob_ctx {
+	const char *s;
+	int slen;
+	int result;
+	struct sz_glob_state st;
+};
+
+static long glob_cb(__u32 i, void *data)
+{
+	struct glob_ctx *c = data;
+	const struct sz_glob *g = (const struct sz_glob *)&glob;
+	int r;
+
+	asm volatile("" : "+r"(g));
+	r = sz_glob_step(g, c->s, c->slen, &c->st);
+	if (r)
+		c->result = r;
+	return r != 0;
+}
+
+SEC("iter/task_vma")
+int scan_vmas(struct bpf_iter__task_vma *ctx)
+{
+	struct vm_area_struct *vma = ctx->vma;
+	struct task_struct *task = ctx->task;
+	const struct sz_glob *g = (const struct sz_glob *)&glob;
+	struct glob_ctx c = {};
+	struct name_buf *nb;
+	struct vma_rec rec;
+	struct file *file;
+	__u32 zero = 0;
+	long n;
+
+	if (!vma || !task)
+		return 0;
+	file = vma->vm_file;
+	if (!file)
+		return 0;
+	vmas++;
+	nb = bpf_map_lookup_elem(&names, &zero);
+	if (!nb)
+		return 0;
+	n = bpf_probe_read_kernel_str(nb->s, sizeof(nb->s),
+				      BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	if (n <= 0)
+		return 0;
+	asm volatile("" : "+r"(g));
+	if (!sz_glob_prefilter(g, nb->s, n - 1, SZ_GLOB_MAX_NAME - 1))
+		return 0;
+	c.s = nb->s;
+	c.slen = n - 1;
+	sz_glob_state_init(&c.st);
+	bpf_loop(SZ_GLOB_BUDGET, glob_cb, &c, 0);
+	if (c.result < 0)
+		return 0;
+	rec.tgid = task->tgid;
+	rec.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	rec.ino = BPF_CORE_READ(file, f_inode, i_ino);
+	rec.start = vma->vm_start;
+	rec.end = vma->vm_end;
+	rec.pgoff = vma->vm_pgoff;
+	rec.flags = vma->vm_flags;
+	matched++;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}

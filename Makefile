@@ -43,6 +43,7 @@ LIB_SRCS := src/util/glob.c src/elf/elf.c src/elf/notes.c src/elf/bias.c src/elf
 	src/proc/maps.c src/files/cache.c src/pipeline/loads.c \
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
 	src/consumers/probe.c
+LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
 CLI_SRCS := src/cli/main.c src/cli/output.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)

@@ -180,6 +180,9 @@ struct sz_watch_opts {
 	enum sz_probe_mode probe; /* attach uprobes to the functions found */
 	int freeze;		  /* stop a process that maps a matching file until
 				     * its probes are attached, so no call is missed */
+	/* --freeze: the longest any stop lasts, whatever happens to the watcher;
+	 * 0: 500 ms */
+	unsigned freeze_timeout_ms;
 };
 
 /* Records the kernel side could not deliver, and what a rescan recovered. */
@@ -199,6 +202,14 @@ struct sz_watch_stats {
 	uint64_t probes;	 /* uprobes attached (per inode and symbol, or per process) */
 	uint64_t probe_drops;	 /* call records the probe ring could not take */
 	uint64_t frozen;	 /* processes stopped and resumed for --freeze */
+	/* stops ended by the bound (freeze_timeout_ms), not by the watcher */
+	uint64_t freeze_timeouts;
+	/* stops not made: the event loop was not alive (the lease had lapsed) */
+	uint64_t freeze_skipped;
+	/* stops not made: too many processes stopped at once */
+	uint64_t freeze_full;
+	/* records not made: the process has no pid in our PID namespace */
+	uint64_t invisible;
 };
 
 struct sz_watch;

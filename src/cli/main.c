@@ -23,6 +23,7 @@ struct cli {
 	int watch;
 	enum sz_probe_mode probe;
 	int freeze;
+	unsigned freeze_timeout_ms; /* 0: the library's default */
 	unsigned long ring_bytes;
 	int no_scan;
 	double duration; /* seconds; 0: until SIGINT/SIGTERM */
@@ -39,7 +40,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: symbolyze scan    -s SYMBOL [-s SYMBOL ...] -g GLOB [-p PID] [--json] [-v]\n"
 		"       symbolyze watch   -s SYMBOL [-s ...] -g GLOB [-p PID] [--json] [--no-scan]\n"
-		"                         [-d SECONDS] [--count | --trace | --latency] [--freeze]\n"
+		"                         [-d SECONDS] [--count | --trace | --latency]\n"
+		"                         [--freeze [--freeze-timeout MS]]\n"
 		"                         [--ring-size BYTES] [-v]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
 		"       symbolyze --help | --version\n"
@@ -53,7 +55,9 @@ static void usage(FILE *f)
 		"          --trace   each call with its first six arguments, each return\n"
 		"          --latency log2 histograms of call durations (at exit; SIGUSR1: now)\n"
 		"          --freeze  stop a process that maps a matching file until its probes\n"
-		"                    are attached, so not even the first call is missed\n"
+		"                    are attached, so not even the first call is missed; never\n"
+		"                    longer than --freeze-timeout MS (default 500), whatever\n"
+		"                    happens to symbolyze\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
 		"\n"
 		"Exit status: 0 found, 1 nothing matched, 2 usage error, 3 environment.\n");
@@ -80,6 +84,7 @@ static const struct option scan_opts[] = {
 	{ "count", no_argument, NULL, 'C' },	      { "trace", no_argument, NULL, 'T' },
 	{ "latency", no_argument, NULL, 'L' },	      { "freeze", no_argument, NULL, 'F' },
 	{ "empty-probe", no_argument, NULL, 'E' }, /* benchmarks: the kernel's floor */
+	{ "freeze-timeout", required_argument, NULL, 'Z' }, /* --freeze's bound */
 	{ "help", no_argument, NULL, 'h' },	      { NULL, 0, NULL, 0 },
 };
 
@@ -91,7 +96,7 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
-		if (strchr("NdRCTLFE", opt) && !c->watch) {
+		if (strchr("NdRCTLFEZ", opt) && !c->watch) {
 			fprintf(stderr, "symbolyze: '%s' is an option of watch\n",
 				argv[optind - 1]);
 			return EXIT_USAGE;
@@ -118,6 +123,22 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 		case 'F':
 			c->freeze = 1;
 			break;
+		case 'Z': {
+			char *end;
+			long ms;
+
+			errno = 0;
+			ms = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || ms < 1 || ms > 60000) {
+				fprintf(stderr,
+					"symbolyze: --freeze-timeout wants milliseconds from 1 to "
+					"60000, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			c->freeze_timeout_ms = (unsigned)ms;
+			break;
+		}
 		case 'R': {
 			char *end;
 
@@ -182,6 +203,10 @@ static int parse_scan_args(int argc, char **argv, struct cli *c)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "symbolyze: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (c->freeze_timeout_ms && !c->freeze) {
+		fprintf(stderr, "symbolyze: --freeze-timeout goes with --freeze\n");
 		return EXIT_USAGE;
 	}
 	if (c->freeze && !c->probe) {
@@ -314,9 +339,13 @@ static void json_summary(const char *command, const struct sz_stats *st,
 		printf(",\"events\":%" PRIu64 ",\"bad_records\":%" PRIu64
 		       ",\"duplicates\":%" PRIu64 ",\"exits\":%" PRIu64 ",\"lost\":%" PRIu64
 		       ",\"repaired\":%" PRIu64 ",\"uprobes\":%" PRIu64
-		       ",\"call_records_dropped\":%" PRIu64 ",\"frozen\":%" PRIu64,
+		       ",\"call_records_dropped\":%" PRIu64 ",\"frozen\":%" PRIu64
+		       ",\"freeze_timeouts\":%" PRIu64
+		       ",\"freeze_skipped\":%" PRIu64 ",\"freeze_full\":%" PRIu64
+		       ",\"invisible\":%" PRIu64,
 		       w->events, w->bad_records, w->duplicates, w->exits, w->lost, w->repaired,
-		       w->probes, w->probe_drops, w->frozen);
+		       w->probes, w->probe_drops, w->frozen, w->freeze_timeouts, w->freeze_skipped,
+		       w->freeze_full, w->invisible);
 	fputs("}\n", stdout);
 	(void)fflush(stdout);
 }
@@ -534,7 +563,7 @@ static int cmd_watch(int argc, char **argv)
 	(void)setvbuf(stdout, NULL, _IOLBF, 0); /* fails only for a bad mode */
 	SZ_OPTS(sz_watch_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
 		.pid = c.pid, .no_scan = c.no_scan, .ring_bytes = c.ring_bytes, .probe = c.probe,
-		.freeze = c.freeze);
+		.freeze = c.freeze, .freeze_timeout_ms = c.freeze_timeout_ms);
 	rc = sz_watch_new(&o, &w);
 	if (rc) {
 		fprintf(stderr, "symbolyze: bad glob or symbol: %s\n", strerror(-rc));
@@ -597,8 +626,13 @@ static int cmd_watch(int argc, char **argv)
 	if (c.probe)
 		fprintf(stderr,
 			"; %" PRIu64 " uprobes, %" PRIu64 " call records dropped, %" PRIu64
-			" processes frozen and resumed",
-			st.probes, st.probe_drops, st.frozen);
+			" processes frozen and resumed (%" PRIu64 " at the time bound, %" PRIu64
+			" stops skipped)",
+			st.probes, st.probe_drops, st.frozen, st.freeze_timeouts,
+			st.freeze_skipped + st.freeze_full);
+	if (st.invisible)
+		fprintf(stderr, "; %" PRIu64 " records of processes outside our PID namespace",
+			st.invisible);
 	fputc('\n', stderr);
 	return rc ? EXIT_ENV : 0;
 }

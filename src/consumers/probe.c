@@ -8,6 +8,7 @@
  */
 #include "consumers/probe.h"
 #include "probe.skel.h"
+#include "proc/pidns.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -84,6 +85,7 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, pid_t pid, char *const *symbols, s
 		snprintf(err, errlen, "unknown probe mode");
 		goto fail;
 	}
+	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
 	r = probe_bpf__load(m->skel);
 	if (r) {
 		snprintf(err, errlen, "cannot load the probe BPF program: %s", strerror(-r));

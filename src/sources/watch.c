@@ -8,6 +8,8 @@
 #include "pipeline/core.h"
 #include "consumers/probe.h"
 #include "sources/watch_rec.h"
+#include "sources/freeze.h"
+#include "proc/pidns.h"
 #include "watch.skel.h"
 
 #include <bpf/libbpf.h>
@@ -28,9 +30,10 @@
 
 #define DEFAULT_RING_BYTES (4u << 20)
 #define PRUNE_INTERVAL_NS (5ull * 1000000000ull)
-#define FORK_GRACE_NS (20ull * 1000000ull) /* an exec within this wins over the fork */
-#define RECHECK_NS (1000ull * 1000000ull)   /* trust a file's size/mtime check this long */
+#define FORK_GRACE_NS (20ull * 1000000ull)	 /* an exec within this wins over the fork */
+#define RECHECK_NS (1000ull * 1000000ull)	 /* trust a file's size/mtime check this long */
 #define REPAIR_INTERVAL_NS (100ull * 1000000ull) /* at most one repair rescan per interval */
+#define FREEZE_TIMEOUT_MS 500			 /* --freeze: default bound on any stop */
 
 struct pending_fork {
 	pid_t pid;
@@ -48,6 +51,7 @@ struct sz_watch {
 	struct watch_bpf *skel;
 	struct ring_buffer *rb;
 	struct sz_probe_mgr *probes;
+	struct sz_freeze *fz; /* --freeze: lease, bound and guardian (freeze.c) */
 	sz_call_fn call_fn;
 	void *call_ctx;
 	struct {
@@ -93,8 +97,9 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 		return -ENOMEM;
 	memcpy(&w->opts, opts, opts->sz < sizeof(w->opts) ? opts->sz : sizeof(w->opts));
 	w->opts.sz = sizeof(w->opts);
-	if (w->opts.ring_bytes &&
-	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096)) {
+	if ((w->opts.ring_bytes &&
+	     (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096)) ||
+	    w->opts.freeze_timeout_ms > 3600000) {
 		free(w);
 		return -EINVAL;
 	}
@@ -121,7 +126,7 @@ void sz_watch_stop(struct sz_watch *w)
 	w->stopped = 1;
 	/* No stop may follow the last drain: turn freezing off, detach, then
 	 * resume whatever the remaining records stopped. */
-	w->skel->bss->freeze_off = 1;
+	sz_freeze_off(w->fz);
 	watch_bpf__detach(w->skel);
 	/* synchronize_rcu(): programs still running when we detached have
 	 * finished, so their records are in the ring for the drain. */
@@ -132,6 +137,7 @@ void sz_watch_stop(struct sz_watch *w)
 	forks_due(w, 1);
 	/* A loss in the last moments, or in the drain itself, is reported too. */
 	repair_if_lost(w);
+	sz_freeze_resume_all(w->fz); /* stops whose records never came */
 }
 
 void sz_watch_free(struct sz_watch *w)
@@ -139,6 +145,7 @@ void sz_watch_free(struct sz_watch *w)
 	if (!w)
 		return;
 	sz_watch_stop(w);
+	sz_freeze_free(w->fz);
 	ring_buffer__free(w->rb);
 	watch_bpf__destroy(w->skel);
 	w->sc->probes = NULL;
@@ -177,7 +184,17 @@ const char *sz_watch_error(const struct sz_watch *w)
 
 void sz_watch_stats(const struct sz_watch *w, struct sz_watch_stats *out)
 {
+	struct sz_freeze_stats fs;
+
 	*out = w->st;
+	sz_freeze_stats(w->fz, &fs);
+	out->frozen = fs.processes;
+	out->freeze_timeouts = fs.timeouts;
+	if (w->skel) {
+		out->freeze_skipped = w->skel->bss->sz_freeze_skipped;
+		out->freeze_full = w->skel->bss->sz_freeze_full;
+		out->invisible = w->skel->bss->sz_pidns_invisible;
+	}
 	sz_scanner_stats(w->sc, &out->scan);
 	out->duplicates = w->sc->duplicates;
 	if (w->probes) {
@@ -214,8 +231,8 @@ int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 /* The record's file by its path, walked without symlinks from our root, or
  * from the process's root for a path of another mount namespace (FOREIGN),
  * and used only if it is the very inode the kernel reported. */
-static struct sz_file *file_by_path(struct sz_scanner *s, pid_t pid, const char *path,
-				    int foreign, const struct sz_map *m)
+static struct sz_file *file_by_path(struct sz_scanner *s, pid_t pid, const char *path, int foreign,
+				    const struct sz_map *m)
 {
 	uint64_t resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 	int fd, dirfd = AT_FDCWD;
@@ -340,6 +357,7 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	switch (r->type) {
 	case SZ_WATCH_EXIT:
 		fork_done(w, p.pid);
+		sz_freeze_exited(w->fz, p.pid);
 		/* Only what was seen before the exit: a scan may already have seen
 		 * a new process that reuses the pid. */
 		sz_loads_forget(&w->loads, p.pid, r->ts_ns);
@@ -399,8 +417,7 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	}
 	/* A file checked moments ago, else the record's own path, else the live
 	 * process's mapping. */
-	f = sz_cache_find_recent(&s->cache, makedev(m.dev_major, m.dev_minor), m.ino,
-				 RECHECK_NS);
+	f = sz_cache_find_recent(&s->cache, makedev(m.dev_major, m.dev_minor), m.ino, RECHECK_NS);
 	if (!f && have_path && !m.deleted)
 		f = file_by_path(s, p.pid, path, !!(r->path_flags & SZ_WATCH_PATH_FOREIGN), &m);
 	if (!f)
@@ -447,12 +464,12 @@ static int handle_rec(void *ctx, void *data, size_t size)
 {
 	struct sz_watch *w = ctx;
 	const struct sz_watch_rec *r = data;
-	int rc = handle_rec_inner(w, data, size);
+	int rc;
 
-	if (size >= sizeof(*r) && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0) {
-		kill((pid_t)r->tgid, SIGCONT);
-		w->st.frozen++;
-	}
+	sz_freeze_alive(w->fz, 0); /* a handler stuck on output stops the lease */
+	rc = handle_rec_inner(w, data, size);
+	if (size >= sizeof(*r) && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0)
+		sz_freeze_record(w->fz, (pid_t)r->tgid, r->ts_ns);
 	/* The final drain must reach every record, whatever observers say. */
 	return w->stopped ? 0 : rc;
 }
@@ -545,6 +562,14 @@ int sz_watch_start(struct sz_watch *w)
 	err = bpf_glob(w->sc->glob_text, &g);
 	if (err)
 		return err;
+	/* The procfs we read must number processes as our namespace does. */
+	if (sz_proc_is_ours(w->sc->proc) == -EXDEV) {
+		fail(w,
+		     "%s is the procfs of another PID namespace: its pids are not the ones "
+		     "we see (mount one for this namespace, e.g. unshare --pid --fork --mount-proc)",
+		     w->sc->proc);
+		return -EXDEV;
+	}
 	w->skel = watch_bpf__open();
 	if (!w->skel) {
 		err = -errno;
@@ -555,6 +580,8 @@ int sz_watch_start(struct sz_watch *w)
 	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
 	w->skel->rodata->self_tgid = (__u32)getpid();
 	w->skel->rodata->freeze = w->opts.freeze && w->opts.probe != SZ_PROBE_NONE;
+	/* Pids as we see them, in records and in the frozen set. */
+	w->skel->rodata->sz_pidns_ino = sz_pidns_ino();
 	/* Paths that end in another mount namespace are flagged: they name a file
 	 * there, not here. */
 	if (stat("/proc/self/ns/mnt", &nsst) == 0)
@@ -570,6 +597,20 @@ int sz_watch_start(struct sz_watch *w)
 		     "and a kernel with BTF: /sys/kernel/btf/vmlinux)",
 		     strerror(-err));
 		goto fail;
+	}
+	/* Before attach, so that it holds no link: from the first stop on,
+	 * something outside this process bounds it and survives us. */
+	if (w->skel->rodata->freeze) {
+		unsigned ms = w->opts.freeze_timeout_ms ? w->opts.freeze_timeout_ms
+							: FREEZE_TIMEOUT_MS;
+
+		err = sz_freeze_start(bpf_map__fd(w->skel->maps.frozen),
+				      bpf_map__fd(w->skel->maps.freeze_ctl), ms * 1000000ull,
+				      &w->fz);
+		if (err) {
+			fail(w, "cannot start the --freeze guardian: %s", strerror(-err));
+			goto fail;
+		}
 	}
 	/* Everything that can fail goes before attach: once attached with
 	 * --freeze, processes stop, and only a consumer resumes them. */
@@ -612,6 +653,8 @@ int sz_watch_start(struct sz_watch *w)
 	return 0;
 fail:
 	sz_watch_stop(w); /* resumes whatever a partial start froze */
+	sz_freeze_free(w->fz);
+	w->fz = NULL;
 	ring_buffer__free(w->rb);
 	w->rb = NULL;
 	watch_bpf__destroy(w->skel);
@@ -629,7 +672,9 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 
 	if (!w || !w->rb || w->stopped)
 		return -EINVAL;
+	sz_freeze_alive(w->fz, timeout_ms);
 	n = ring_buffer__poll(w->rb, timeout_ms);
+	sz_freeze_alive(w->fz, 0); /* the caller's turn: back soon, or no more stops */
 	if (n < 0 && n != -EINTR)
 		return n;
 	/* Under a flood one rescan per interval repairs as much as one per poll

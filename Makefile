@@ -62,6 +62,7 @@ FIX := $(BUILD)/fixtures
 FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
 	$(FIX)/libfix-64k-nosep.so $(FIX)/libfix-nosep-maxpage.so $(FIX)/target-pie \
 	$(FIX)/target-nopie $(FIX)/pyembed $(FIX)/storm $(FIX)/caller
+FIXTURES += $(FIX)/loader $(FIX)/libplain.so
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -139,6 +140,14 @@ $(FIX)/caller: tests/fixtures/caller.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
+$(FIX)/loader: tests/fixtures/loader.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
+$(FIX)/libplain.so: tests/fixtures/libplain.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -shared -o $@ $<
 $(FIX)/storm: tests/fixtures/storm.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
@@ -166,6 +175,8 @@ asan: $(FIX)/libfix.so
 
 integration: all
 	$(Q)python3 tests/integration/run.py --bin $(BUILD)/symbolyze --fixtures $(FIX)
+	$(Q)/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration/test_freeze.py \
+		--bin $(BUILD)/symbolyze --fixtures $(FIX)
 
 deps:
 	$(Q)scripts/deps.sh

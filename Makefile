@@ -50,6 +50,7 @@ CLI_SRCS := src/cli/main.c src/cli/args.c src/cli/out.c src/cli/output.c src/cli
 	src/cli/fmt_json.c src/cli/cmd_scan.c src/cli/cmd_watch.c src/cli/cmd_resolve.c \
 	src/cli/cmd_symbolize.c src/cli/cmd_list.c
 CLI_SRCS += src/cli/caps.c # least privilege: capability sets checked at start
+LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
@@ -73,6 +74,7 @@ FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
 # kind of separate debug file) and a target that answers with dladdr().
 FIXTURES += $(FIX)/libsymdbg.so $(FIX)/symtarget $(FIX)/symdbg/.stamp
 FIXTURES += $(FIX)/sdt $(FIX)/libmany.so $(FIX)/many_caller
+FIXTURES += $(FIX)/loader $(FIX)/libplain.so
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -161,6 +163,14 @@ $(FIX)/caller: tests/fixtures/caller.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
+$(FIX)/loader: tests/fixtures/loader.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
+$(FIX)/libplain.so: tests/fixtures/libplain.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -shared -o $@ $<
 $(FIX)/storm: tests/fixtures/storm.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)

@@ -6,6 +6,7 @@ Nothing here asserts a time; it measures and reports, and writes
 bench/results.json for machines.
 """
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -527,6 +528,91 @@ def bench_scan_500():
             p.wait()
 
 
+def loader_loop(libs, n, extra=()):
+    """The loader fixture: N processes each dlopen() one of LIBS; the time
+    each one's dlopen() took, as it measured it (a --freeze stop included)."""
+    r = subprocess.run([os.path.join(ARGS.fixtures, "loader"), "-n", str(n), "-P", "4"] +
+                       list(extra) + libs, capture_output=True, text=True, timeout=600)
+    ns = [int(l.split()[2]) for l in r.stdout.splitlines() if l.startswith("child ")]
+    if r.returncode or len(ns) != n:
+        raise SystemExit("loader failed: %s %s" % (r.stdout[-500:], r.stderr[-500:]))
+    return sorted(ns)
+
+
+def p99(xs):
+    return xs[min(len(xs) - 1, int(len(xs) * 0.99))]
+
+
+def bench_freeze():
+    """--freeze: how long 1,000 processes are held, each one stopped at its
+    dlopen() (a library with no probed symbol: every load is stopped), against
+    the bound (--freeze-timeout, 500 ms) and against dlopen() without a watch;
+    then the same with symbolyze's stdout a full pipe nobody reads."""
+    n, bound_ms = 1000, 500
+    d = tempfile.mkdtemp(prefix="sz-freeze-")
+    try:
+        lib = os.path.join(d, "libszfreeze.so")
+        shutil.copy(os.path.join(ARGS.fixtures, "libplain.so"), lib)
+        base = loader_loop([lib], n)
+        w = Watch("libszfreeze*.so", ["fix_func"], ["--count", "--freeze", "--no-scan"])
+        try:
+            held = loader_loop([lib], n)
+        finally:
+            w.stop()
+        s = [r for _, r in w.lines if r["event"] == "summary"][0]
+        note = "%d processes frozen, %d ended by the bound" % (s["frozen"], s["freeze_timeouts"])
+        report("--freeze %d dlopen: max (stop incl.)" % n, held[-1] / 1e6, "ms",
+               "the bound (--freeze-timeout)", bound_ms, note)
+        report("--freeze %d dlopen: p99 (stop incl.)" % n, p99(held) / 1e6, "ms",
+               "p99 dlopen, no watch", p99(base) / 1e6)
+        report("--freeze %d dlopen: median" % n, held[n // 2] / 1e6, "ms",
+               "median dlopen, no watch", base[n // 2] / 1e6)
+        # Stalled output: the event loop blocks in write(); the bound and the
+        # lease must hold alone.  20 inodes, none probed while the loop is stuck.
+        libs = []
+        for i in range(20):
+            libs.append(os.path.join(d, "libszstall-%d.so" % i))
+            shutil.copy(os.path.join(ARGS.fixtures, "libfix.so"), libs[-1])
+        rd, wr = os.pipe()
+        fcntl.fcntl(wr, 1031, 4096)  # F_SETPIPE_SZ
+        p = subprocess.Popen([ARGS.bin, "watch", "--json", "--no-scan", "--count", "--freeze",
+                              "-g", "libszstall-*.so", "-s", "fix_func"], stdout=wr,
+                             stderr=subprocess.DEVNULL)
+        buf = b""
+        while b"ready" not in buf:
+            chunk = os.read(rd, 4096)
+            if not chunk:
+                raise SystemExit("watch (stalled) did not start")
+            buf += chunk
+        # From here on nobody reads: fill the pipe through a file description
+        # of our own (O_NONBLOCK on the shared one would make writes fail).
+        filler = os.open("/proc/self/fd/%d" % wr, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                os.write(filler, b"\n" * 4096)
+        except BlockingIOError:
+            pass
+        os.close(filler)
+        os.close(wr)
+        stalled = loader_loop(libs, 200, ["-i", "20000"])
+        p.send_signal(2)
+        out = b""
+        while True:
+            chunk = os.read(rd, 65536)
+            if not chunk:
+                break
+            out += chunk
+        p.wait(timeout=30)
+        os.close(rd)
+        s = [json.loads(l) for l in out.decode().splitlines() if '"summary"' in l][0]
+        report("--freeze, stdout stalled, %d dlopen: max" % len(stalled), stalled[-1] / 1e6, "ms",
+               "the bound (--freeze-timeout)", bound_ms,
+               "%d frozen, %d ended by the bound, %d stops skipped (lease lapsed)"
+               % (s["frozen"], s["freeze_timeouts"], s["freeze_skipped"]))
+    finally:
+        shutil.rmtree(d)
+
+
 def rss_fds(pid):
     with open("/proc/%d/status" % pid) as f:
         rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
@@ -680,6 +766,7 @@ def main():
     bench_scan_500()
     bench_symbolize()
     bench_ready()
+    bench_freeze()
     bench_soak(lib)
     with open(ARGS.out, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -8,9 +8,11 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
 #include "probe.h"
+#include "pidns.h" /* pids as the watcher's PID namespace sees them */
 
 /* libbpf 1.1 defines five argument registers for x86; the ABI has six. */
 #if !defined(PT_REGS_PARM6) && defined(__TARGET_ARCH_x86)
@@ -63,9 +65,13 @@ int sz_empty(struct pt_regs *ctx)
 SEC("uprobe")
 int sz_count(struct pt_regs *ctx)
 {
-	struct sz_count_key k = { bpf_get_current_pid_tgid() >> 32, sym_id(ctx) };
+	struct sz_count_key k = { sz_ns_cur_tgid(), sym_id(ctx) };
 	__u64 one = 1, *v;
 
+	if (!k.tgid) { /* a process we cannot see (uprobes are per inode) */
+		__sync_fetch_and_add(&sz_pidns_invisible, 1);
+		return 0;
+	}
 	v = bpf_map_lookup_elem(&counts, &k);
 	if (v) {
 		*v += 1; /* this CPU's slot: no atomics needed */
@@ -158,9 +164,14 @@ int sz_lat_exit(struct pt_regs *ctx)
 
 static __always_inline struct sz_probe_rec *new_rec(__u32 type, __u32 sym)
 {
-	struct sz_probe_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	__u64 id = bpf_get_current_pid_tgid();
+	struct sz_probe_rec *r;
+	__u32 tgid = sz_ns_cur_tgid();
 
+	if (!tgid) {
+		__sync_fetch_and_add(&sz_pidns_invisible, 1);
+		return NULL;
+	}
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		__sync_fetch_and_add(&drops, 1);
 		return NULL;
@@ -168,8 +179,8 @@ static __always_inline struct sz_probe_rec *new_rec(__u32 type, __u32 sym)
 	__builtin_memset(r, 0, sizeof(*r));
 	r->type = type;
 	r->sym = sym;
-	r->tgid = id >> 32;
-	r->tid = (__u32)id;
+	r->tgid = tgid;
+	r->tid = sz_ns_cur_pid();
 	r->ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	return r;

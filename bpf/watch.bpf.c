@@ -28,6 +28,8 @@
  * self_tgid, root_mntns (inode number of the watcher's mount namespace, 0 = no
  * check).  Read by userspace: rb (ring buffer of variable-length struct
  * sz_watch_rec), and counters in .bss: drops, glob_unsure, deduped.
+ * sz_pidns_ino (bpf/pidns.h): every pid here is as the watcher's PID namespace
+ * numbers it; processes it cannot see are neither reported nor stopped.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -36,6 +38,9 @@
 
 #include "glob.h"
 #include "watch.h"
+#include "freeze.h"
+#include "freeze.bpf.h"
+#include "pidns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -66,12 +71,9 @@ __u64 deduped = 0;     /* mmaps not reported: same image, file, place (map repor
 __u64 dedupe_full = 0; /* a reported mapping the map could not remember (reported again later) */
 
 /* --freeze: stop a process when it maps a matching file, until userspace has
- * attached its probes and sends SIGCONT.  freeze_off is set at shutdown,
- * before the final drain, so no stop can follow it. */
+ * attached its probes and sends SIGCONT; under a lease, see bpf/freeze.bpf.h. */
 const volatile __u32 freeze = 0;
-__u32 freeze_off = 0;
-#define SZ_SIGSTOP 19
-#define SZ_SIGCONT 18
+#define SZ_PROT_EXEC 4
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -382,25 +384,33 @@ static __always_inline void fill_task(struct sz_watch_rec *r, __u32 type, __u32 
 static __always_inline int emit(struct sz_watch_rec *r)
 {
 	__u8 one = 1;
+	__u64 prev = 0;
 	struct sz_file_key fk = { r->dev, 0, r->ino };
-	/* A forked child inherits its parent's uprobes: nothing to wait for. */
-	int stop = freeze && !freeze_off && r->type != SZ_WATCH_EXIT && r->type != SZ_WATCH_FORK &&
-		   r->type != SZ_WATCH_EXEC_OTHER && !bpf_map_lookup_elem(&probed, &fk);
+	/* A forked child inherits its parent's uprobes: nothing to wait for.
+	 * Before a mapping with PROT_EXEC no code of the file can run: one stop
+	 * per load, at the mapping userspace attaches on. */
+	int stop = freeze && r->type != SZ_WATCH_EXIT && r->type != SZ_WATCH_FORK &&
+		   r->type != SZ_WATCH_EXEC_OTHER &&
+		   (r->type != SZ_WATCH_MMAP || (r->prot & SZ_PROT_EXEC)) &&
+		   !bpf_map_lookup_elem(&probed, &fk);
 
+	if (!r->tgid) { /* no pid in our namespace: not ours to report or stop */
+		__sync_fetch_and_add(&sz_pidns_invisible, 1);
+		return -1;
+	}
 	/* Stop first, then publish: were the record visible first, userspace
 	 * could send its SIGCONT before our SIGSTOP and leave the process
 	 * stopped for good. */
-	if (stop && bpf_send_signal(SZ_SIGSTOP) == 0)
+	stop = stop && sz_freeze_stop(r, &prev);
+	if (stop)
 		r->flags |= SZ_WATCH_FROZEN;
-	else
-		stop = 0;
 	if (r->flags & SZ_WATCH_GLOB_UNSURE)
 		__sync_fetch_and_add(&glob_unsure, 1);
 	if (bpf_ringbuf_output(&rb, r, rec_size(r), 0)) {
 		/* Never leave stopped a process whose record userspace will not see. */
 		__sync_fetch_and_add(&drops, 1);
 		if (stop)
-			bpf_send_signal(SZ_SIGCONT);
+			sz_freeze_undo(r, prev, 1);
 		bpf_map_update_elem(&seen, &r->tgid, &one, BPF_ANY);
 		return -1;
 	}
@@ -469,7 +479,7 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct sz_watch_rec *r;
 	struct vma_ctx v = {};
 	struct mm_struct *mm;
-	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
+	__u32 tgid = sz_ns_tgid(p), tid = sz_ns_pid(p); /* 0: invisible, see emit() */
 	__u64 at_base = 0;
 	/* saved_auxv's length varies by kernel and arch (AT_VECTOR_SIZE) */
 	int i, auxv_pairs = bpf_core_field_size(mm->saved_auxv) / 16, sent = 0;
@@ -551,11 +561,13 @@ int sz_mmap(struct trace_event_raw_sys_exit *ctx)
 	long ret = ctx->ret;
 	__u32 mflags;
 	__u8 one = 1;
+	__u32 tgid;
 
 	if ((unsigned long)ret >= (unsigned long)-4095) /* -errno */
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	if ((targ_tgid && (pid_tgid >> 32) != targ_tgid) || (pid_tgid >> 32) == self_tgid)
+	pid_tgid = bpf_get_current_pid_tgid(); /* the key: the kernel's ids */
+	tgid = sz_ns_cur_tgid();	       /* the filters: ours */
+	if ((targ_tgid && tgid != targ_tgid) || tgid == self_tgid)
 		return 0;
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -593,7 +605,7 @@ int sz_mmap(struct trace_event_raw_sys_exit *ctx)
 	}
 	if (!file_matches(sv, (struct file *)v.file))
 		return 0;
-	fill_task(r, SZ_WATCH_MMAP, pid_tgid >> 32, (__u32)pid_tgid);
+	fill_task(r, SZ_WATCH_MMAP, sz_ns_tgid(task), sz_ns_pid(task));
 	len = BPF_CORE_READ(regs, si);
 	r->start = ret;
 	r->end = ret + ((len + SZ_PAGE_SIZE - 1) & ~(SZ_PAGE_SIZE - 1));
@@ -613,10 +625,14 @@ int BPF_PROG(sz_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct scratch_val *sv;
 	struct sz_watch_rec *r;
-	__u32 ptgid = BPF_CORE_READ(parent, tgid), tgid = BPF_CORE_READ(child, tgid);
+	__u32 ptgid, tgid;
 
 	/* Threads share their process's mappings: only new processes count. */
-	if (targ_tgid || tgid != BPF_CORE_READ(child, pid) || !bpf_map_lookup_elem(&seen, &ptgid))
+	if (targ_tgid || BPF_CORE_READ(child, tgid) != BPF_CORE_READ(child, pid))
+		return 0;
+	ptgid = sz_ns_tgid(parent);
+	tgid = sz_ns_tgid(child);
+	if (!ptgid || !bpf_map_lookup_elem(&seen, &ptgid))
 		return 0;
 	sv = scratch_get();
 	if (!sv)
@@ -637,10 +653,15 @@ int BPF_PROG(sz_exit, struct task_struct *p)
 {
 	struct scratch_val *sv;
 	struct sz_watch_rec *r;
-	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u32 tgid;
 
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
+	tgid = sz_ns_tgid(p);
+	if (!tgid)
+		return 0;
+	if (freeze)
+		sz_freeze_forget(tgid);
 	if (targ_tgid ? tgid != targ_tgid : !bpf_map_lookup_elem(&seen, &tgid))
 		return 0;
 	bpf_map_delete_elem(&seen, &tgid);
@@ -649,7 +670,7 @@ int BPF_PROG(sz_exit, struct task_struct *p)
 		return 0;
 	r = &sv->rec;
 	zero_rec(r);
-	fill_task(r, SZ_WATCH_EXIT, tgid, BPF_CORE_READ(p, pid));
+	fill_task(r, SZ_WATCH_EXIT, tgid, sz_ns_pid(p));
 	if (bpf_ringbuf_output(&rb, r, rec_size(r), 0))
 		__sync_fetch_and_add(&drops, 1);
 	return 0;

@@ -210,6 +210,9 @@ struct sz_watch_opts {
 	int freeze;		  /* stop a process that maps a matching file until
 				     * its probes are attached, so no call is missed */
 	size_t max_open_files;	  /* as in struct sz_scanner_opts */
+	/* --freeze: the longest any stop lasts, whatever happens to the watcher;
+	 * 0: 500 ms */
+	unsigned freeze_timeout_ms;
 };
 
 /* Records the kernel side could not deliver, and what a rescan recovered. */
@@ -232,6 +235,14 @@ struct sz_watch_stats {
 	uint64_t frozen;	 /* processes stopped and resumed for --freeze */
 	uint64_t kernel_deduped; /* mmaps BPF did not report: same process image, file, place */
 	uint64_t glob_unsure;	 /* records whose match BPF left to userspace (step budget) */
+	/* stops ended by the bound (freeze_timeout_ms), not by the watcher */
+	uint64_t freeze_timeouts;
+	/* stops not made: the event loop was not alive (the lease had lapsed) */
+	uint64_t freeze_skipped;
+	/* stops not made: too many processes stopped at once */
+	uint64_t freeze_full;
+	/* records not made: the process has no pid in our PID namespace */
+	uint64_t invisible;
 };
 
 struct sz_watch;

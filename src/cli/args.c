@@ -21,8 +21,8 @@ void cli_usage(FILE *f)
 	fprintf(f,
 		"Usage: symbolyze scan    -s SYMBOL [-s SYMBOL ...] -g GLOB [-p PID] [--json] [-v]\n"
 		"       symbolyze watch   -s SYMBOL [-s ...] -g GLOB [-p PID] [--json] [--no-scan]\n"
-		"                         [-d SECONDS] [--count | --trace | --latency] [--freeze]\n"
-		"                         [--ring-size BYTES] [-v]\n"
+		"                         [-d SECONDS] [--count | --trace | --latency]\n"
+		"                         [--freeze [--freeze-timeout MS]] [--ring-size BYTES] [-v]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
 		"       symbolyze symbolize (-p PID ADDR... | FILE VADDR...) [--json]\n"
 		"                         [--debug-dir DIR]\n"
@@ -40,7 +40,9 @@ void cli_usage(FILE *f)
 		"          --trace   each call with its first six arguments, each return\n"
 		"          --latency log2 histograms of call durations (at exit; SIGUSR1: now)\n"
 		"          --freeze  stop a process that maps a matching file until its probes\n"
-		"                    are attached, so not even the first call is missed\n"
+		"                    are attached, so not even the first call is missed; never\n"
+		"                    longer than --freeze-timeout MS (default 500), whatever\n"
+		"                    happens to symbolyze\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
 		"symbolize name the function at each address (hex; none: read from stdin):\n"
 		"          runtime addresses of process PID, or ELF virtual addresses of FILE\n"
@@ -97,6 +99,7 @@ static const struct option scan_opts[] = {
 	{ "latency", no_argument, NULL, 'L' },
 	{ "freeze", no_argument, NULL, 'F' },
 	{ "empty-probe", no_argument, NULL, 'E' }, /* benchmarks: the kernel's floor */
+	{ "freeze-timeout", required_argument, NULL, 'Z' }, /* --freeze's bound */
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -149,6 +152,21 @@ static int one_option(struct cli *c, int opt, char **argv)
 	case 'F':
 		c->freeze = 1;
 		return 0;
+	case 'Z': {
+		long ms;
+
+		errno = 0;
+		ms = strtol(optarg, &end, 10);
+		if (errno || *end || end == optarg || ms < 1 || ms > 60000) {
+			fprintf(stderr,
+				"symbolyze: --freeze-timeout '%s': wants milliseconds from 1 to "
+				"60000\n",
+				optarg);
+			return EXIT_USAGE;
+		}
+		c->freeze_timeout_ms = (unsigned)ms;
+		return 0;
+	}
 	case 'R':
 		errno = 0;
 		c->ring_bytes = strtoul(optarg, &end, 0);
@@ -211,12 +229,12 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
-		if (opt != '?' && strchr("NdRCTLFE", opt) && !c->watch) {
+		if (opt != '?' && strchr("NdRCTLFEZ", opt) && !c->watch) {
 			fprintf(stderr, "symbolyze: '%s' is an option of watch, not of %s\n",
 				argv[optind - 1], c->cmd);
 			return EXIT_USAGE;
 		}
-		if (opt == '?' && optopt && strchr("sgpdR", optopt)) {
+		if (opt == '?' && optopt && strchr("sgpdRZ", optopt)) {
 			fprintf(stderr, "symbolyze: %s: '%s' wants a value\n", c->cmd,
 				argv[optind - 1]);
 			return EXIT_USAGE;
@@ -227,6 +245,10 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "symbolyze: %s: unexpected argument '%s'\n", c->cmd, argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (c->freeze_timeout_ms && !c->freeze) {
+		fprintf(stderr, "symbolyze: --freeze-timeout goes with --freeze\n");
 		return EXIT_USAGE;
 	}
 	if (c->freeze && !c->probe) {

@@ -24,6 +24,7 @@ struct cli {
 	enum sz_probe_mode probe;
 	int empty_probe; /* benchmarks: a uprobe that does nothing */
 	int freeze;
+	unsigned freeze_timeout_ms; /* 0: the library's default */
 	unsigned long ring_bytes;
 	int no_scan;
 	double duration; /* seconds; 0: until SIGINT/SIGTERM */

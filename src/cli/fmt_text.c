@@ -143,8 +143,14 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 		if (c->probe)
 			fprintf(stderr,
 				"; %" PRIu64 " uprobes, %" PRIu64 " call records dropped, %" PRIu64
-				" processes frozen and resumed",
-				w->probes, w->probe_drops, w->frozen);
+				" processes frozen and resumed (%" PRIu64 " at the time bound, %" PRIu64
+				" stops skipped)",
+				w->probes, w->probe_drops, w->frozen, w->freeze_timeouts,
+				w->freeze_skipped + w->freeze_full);
+		if (w->invisible)
+			fprintf(stderr,
+				"; %" PRIu64 " records of processes outside our PID namespace",
+				w->invisible);
 		fputc('\n', stderr);
 	}
 	if (output_dropped)

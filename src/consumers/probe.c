@@ -10,6 +10,7 @@
 #include "consumers/probe.h"
 #include "util/log.h"
 #include "probe.skel.h"
+#include "proc/pidns.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -152,6 +153,7 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 	     prog = bpf_object__next_program(m->skel->obj, prog))
 		bpf_program__set_autoload(prog, prog == m->entry_prog || prog == m->ret_prog);
 	m->skel->rodata->nsyms = (__u32)nsymbols;
+	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
 	keys = (__u32)(nsymbols * 1024 < COUNT_KEYS_MIN	  ? COUNT_KEYS_MIN
 		       : nsymbols * 1024 > COUNT_KEYS_MAX ? COUNT_KEYS_MAX
 							  : nsymbols * 1024);

@@ -14,6 +14,8 @@
 #include "sources/watch_rec.h"
 #include "util/log.h"
 #include "util/opts.h"
+#include "sources/freeze.h"
+#include "proc/pidns.h"
 #include "watch.skel.h"
 
 #include <bpf/libbpf.h>
@@ -35,6 +37,7 @@
 #define FORK_GRACE_NS (20ull * 1000000ull)	 /* an exec within this wins over the fork */
 #define REPAIR_INTERVAL_NS (100ull * 1000000ull) /* at most one repair rescan per interval */
 #define TICK_NS (50ull * 1000000ull)		 /* housekeeping wake-up of sz_watch_fd */
+#define FREEZE_TIMEOUT_MS 500			 /* --freeze: default bound on any stop */
 
 struct pending_fork {
 	pid_t pid;
@@ -56,6 +59,7 @@ struct sz_watch {
 	int empty_probe;
 	struct obs *calls, *losts;
 	size_t ncalls, nlosts;
+	struct sz_freeze *fz; /* --freeze: lease, bound and guardian (freeze.c) */
 	uint64_t drops_seen;
 	int stopped;	/* detached: only the final drain's records are still delivered */
 	int stop_asked; /* an observer returned SZ_STOP */
@@ -94,7 +98,8 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 	if (!err && w->opts.ring_bytes &&
 	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096))
 		err = -EINVAL;
-	if (!err && (unsigned)w->opts.probe > SZ_PROBE_LATENCY)
+	if (!err && ((unsigned)w->opts.probe > SZ_PROBE_LATENCY ||
+		     w->opts.freeze_timeout_ms > 3600000))
 		err = -EINVAL;
 	if (!err) {
 		struct sz_pipeline_opts po = {
@@ -138,7 +143,7 @@ void sz_watch_stop(struct sz_watch *w)
 	w->stopped = 1;
 	/* No stop may follow the last drain: turn freezing off, detach, then
 	 * resume whatever the remaining records stopped. */
-	w->skel->bss->freeze_off = 1;
+	sz_freeze_off(w->fz);
 	watch_bpf__detach(w->skel);
 	/* synchronize_rcu(): programs still running when we detached have
 	 * finished, so their records are in the ring for the drain. */
@@ -149,10 +154,13 @@ void sz_watch_stop(struct sz_watch *w)
 	forks_due(w, 1);
 	/* A loss in the last moments, or in the drain itself, is reported too. */
 	repair_if_lost(w);
+	sz_freeze_resume_all(w->fz); /* stops whose records never came */
 }
 
 static void teardown(struct sz_watch *w)
 {
+	sz_freeze_free(w->fz);
+	w->fz = NULL;
 	sz_pipeline_unsubscribe(w->p, w->probes);
 	sz_pipeline_unsubscribe(w->p, w);
 	ring_buffer__free(w->rb);
@@ -229,13 +237,21 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 		err = SZ_STATS_FILL(pipeline, &ps);
 	}
 	if (watch && !err) {
+		struct sz_freeze_stats fs;
+
 		st = w->st;
+		sz_freeze_stats(w->fz, &fs);
+		st.frozen = fs.processes;
+		st.freeze_timeouts = fs.timeouts;
 		st.duplicates = w->p->stats.duplicates;
 		if (w->skel) {
 			st.kernel_deduped =
 				__atomic_load_n(&w->skel->bss->deduped, __ATOMIC_RELAXED);
 			st.glob_unsure = __atomic_load_n(&w->skel->bss->glob_unsure,
 							 __ATOMIC_RELAXED);
+			st.freeze_skipped = w->skel->bss->sz_freeze_skipped;
+			st.freeze_full = w->skel->bss->sz_freeze_full;
+			st.invisible = w->skel->bss->sz_pidns_invisible;
 		}
 		if (w->probes) {
 			st.probes = sz_probe_mgr_attached(w->probes);
@@ -321,6 +337,7 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	switch (r->type) {
 	case SZ_WATCH_EXIT:
 		fork_done(w, (pid_t)r->tgid);
+		sz_freeze_exited(w->fz, (pid_t)r->tgid);
 		/* Only what was seen before the exit: a scan may already have seen
 		 * a new process that reuses the pid. */
 		sz_pipeline_forget(w->p, (pid_t)r->tgid, r->ts_ns, 1);
@@ -355,12 +372,12 @@ static int handle_rec(void *ctx, void *data, size_t size)
 {
 	struct sz_watch *w = ctx;
 	const struct sz_watch_rec *r = data;
-	int rc = handle_rec_inner(w, data, size);
+	int rc;
 
-	if (size >= SZ_WATCH_HDR_LEN && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0) {
-		kill((pid_t)r->tgid, SIGCONT);
-		w->st.frozen++;
-	}
+	sz_freeze_alive(w->fz, 0); /* a handler stuck on output stops the lease */
+	rc = handle_rec_inner(w, data, size);
+	if (size >= SZ_WATCH_HDR_LEN && (r->flags & SZ_WATCH_FROZEN) && r->tgid > 0)
+		sz_freeze_record(w->fz, (pid_t)r->tgid, r->ts_ns);
 	if (rc == SZ_STOP)
 		w->stop_asked = 1;
 	/* The final drain must reach every record, whatever observers say;
@@ -493,6 +510,15 @@ int sz_watch_start(struct sz_watch *w)
 	err = bpf_glob(w->p->glob_text, &g, &gp, &path_glob);
 	if (err)
 		return err;
+	/* The procfs we read must number processes as our namespace does. */
+	if (sz_proc_is_ours(w->p->proc) == -EXDEV) {
+		sz_log(SZ_LOG_ERROR,
+		       "%s is the procfs of another PID namespace: its pids are not the ones "
+		       "we see (mount one for this namespace, e.g. unshare --pid --fork "
+		       "--mount-proc)",
+		       w->p->proc);
+		return -EXDEV;
+	}
 	saved = sz_libbpf_enter();
 	w->skel = watch_bpf__open();
 	if (!w->skel) {
@@ -506,6 +532,8 @@ int sz_watch_start(struct sz_watch *w)
 	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
 	w->skel->rodata->self_tgid = (__u32)getpid();
 	w->skel->rodata->freeze = w->opts.freeze && w->opts.probe != SZ_PROBE_NONE;
+	/* Pids as we see them, in records and in the frozen set. */
+	w->skel->rodata->sz_pidns_ino = sz_pidns_ino();
 	/* Paths that end in another mount namespace are flagged: they name a file
 	 * there, not here. */
 	if (stat("/proc/self/ns/mnt", &nsst) == 0)
@@ -521,6 +549,21 @@ int sz_watch_start(struct sz_watch *w)
 		       "symbolyze(8), and a kernel with BTF: /sys/kernel/btf/vmlinux)",
 		       strerror(-err));
 		goto fail;
+	}
+	/* Before attach, so that it holds no link: from the first stop on,
+	 * something outside this process bounds it and survives us. */
+	if (w->skel->rodata->freeze) {
+		unsigned ms = w->opts.freeze_timeout_ms ? w->opts.freeze_timeout_ms
+							: FREEZE_TIMEOUT_MS;
+
+		err = sz_freeze_start(bpf_map__fd(w->skel->maps.frozen),
+				      bpf_map__fd(w->skel->maps.freeze_ctl), ms * 1000000ull,
+				      &w->fz);
+		if (err) {
+			sz_log(SZ_LOG_ERROR, "cannot start the --freeze guardian: %s",
+			       strerror(-err));
+			goto fail;
+		}
 	}
 	/* Everything that can fail goes before attach: once attached with
 	 * --freeze, processes stop, and only a consumer resumes them.
@@ -601,7 +644,9 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 		return -EINVAL;
 	if (w->tfd >= 0 && read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return -errno;
+	sz_freeze_alive(w->fz, timeout_ms);
 	n = ring_buffer__poll(w->rb, timeout_ms);
+	sz_freeze_alive(w->fz, 0); /* the caller's turn: back soon, or no more stops */
 	if (n < 0 && n != -EINTR && n != -ECANCELED)
 		return n;
 	if (w->stop_asked)

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * BPF side of `watch --freeze`: stop the current process so that userspace can
+ * attach its probes first, but only under a lease (renewed by the guardian
+ * while the watcher's event loop is alive, see src/sources/freeze.c) and only
+ * once the stop is written in the frozen set, from which the event loop, the
+ * guardian's time bound and the guardian's last sweep resume it.  No lease, no
+ * room in the set, or a watcher gone: no stop.
+ * Include after vmlinux.h, bpf_helpers.h, watch.h and freeze.h.
+ */
+#ifndef SZ_FREEZE_BPF_H
+#define SZ_FREEZE_BPF_H
+
+#define SZ_SIGSTOP 19
+#define SZ_SIGCONT 18
+
+__u64 sz_freeze_skipped = 0; /* stops not made: the lease had lapsed */
+__u64 sz_freeze_full = 0;    /* stops not made: the frozen set was full */
+
+/* tgid (our PID namespace) -> since when it is stopped for us */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SZ_FREEZE_MAX);
+	__type(key, __u32);
+	__type(value, struct sz_frozen);
+} frozen SEC(".maps");
+
+/* enum sz_freeze_ctl -> __u64 */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SZ_FREEZE_CTL_N);
+	__type(key, __u32);
+	__type(value, __u64);
+} freeze_ctl SEC(".maps");
+
+/* Take back a stop for R: PREV, the record of an earlier stop still pending,
+ * resumes it; else the entry goes, and SIGCONT if SIGSTOP was sent. */
+static __always_inline void sz_freeze_undo(const struct sz_watch_rec *r, __u64 prev, int sent)
+{
+	struct sz_frozen *e;
+
+	if (prev) {
+		e = bpf_map_lookup_elem(&frozen, &r->tgid);
+		if (e)
+			e->last_ts = prev;
+		return;
+	}
+	bpf_map_delete_elem(&frozen, &r->tgid);
+	if (sent)
+		bpf_send_signal(SZ_SIGCONT);
+}
+
+/*
+ * Stop the current process for record R (tgid and ts_ns set).  Returns 1 if
+ * it was stopped; *PREV is then the ts_ns of an earlier record of the same
+ * stop (the executable's, for its interpreter's record), or 0.  The entry is
+ * written before the signal is sent, so whoever sweeps the set after this
+ * program has run finds every stop it made.
+ */
+static __always_inline int sz_freeze_stop(const struct sz_watch_rec *r, __u64 *prev)
+{
+	__u32 k_lease = SZ_FREEZE_LEASE, k_off = SZ_FREEZE_OFF;
+	__u64 *lease = bpf_map_lookup_elem(&freeze_ctl, &k_lease);
+	__u64 *off = bpf_map_lookup_elem(&freeze_ctl, &k_off);
+	__u64 now = bpf_ktime_get_ns();
+	struct sz_frozen *e, n = { now, r->ts_ns };
+
+	*prev = 0;
+	if (!lease || !off || *off || now > *lease) {
+		__sync_fetch_and_add(&sz_freeze_skipped, 1);
+		return 0;
+	}
+	e = bpf_map_lookup_elem(&frozen, &r->tgid);
+	if (e) {
+		*prev = e->last_ts;
+		e->last_ts = r->ts_ns;
+	} else if (bpf_map_update_elem(&frozen, &r->tgid, &n, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&sz_freeze_full, 1);
+		return 0;
+	}
+	if (bpf_send_signal(SZ_SIGSTOP)) {
+		sz_freeze_undo(r, *prev, 0);
+		return 0;
+	}
+	return 1;
+}
+
+/* The process is gone: its pid may be reused, never resume that one. */
+static __always_inline void sz_freeze_forget(__u32 tgid)
+{
+	bpf_map_delete_elem(&frozen, &tgid);
+}
+
+#endif /* SZ_FREEZE_BPF_H */

@@ -61,6 +61,7 @@ struct fmt {
 };
 extern const struct fmt fmt_text, fmt_json;
 const struct fmt *cli_fmt(const struct cli *c);
+void cli_on_problem(const struct sz_problem *p, void *ctx);
 
 int cmd_scan(int argc, char **argv);
 int cmd_watch(int argc, char **argv);

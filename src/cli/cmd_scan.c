@@ -20,18 +20,6 @@ static int on_found(const struct sz_found *r, void *ctx)
 	return out_error() ? SZ_STOP : SZ_CONTINUE;
 }
 
-/* Unreadable processes are counted in the summary; they are named only
- * when the user asked about one process or for detail. */
-static void on_problem(const struct sz_problem *p, void *ctx)
-{
-	struct cli *c = ctx;
-
-	sz_cli_note_problem(p);
-	if (!p->path && !c->verbose && !c->pid)
-		return;
-	cli_fmt(c)->problem(c, p);
-}
-
 /* The exit status for a failed write: quiet for a closed pipe (as cat is). */
 int cli_output_failed(void)
 {
@@ -73,7 +61,7 @@ int cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	sz_scanner_on_found(s, on_found, &c);
-	sz_scanner_on_problem(s, on_problem, &c);
+	sz_scanner_on_problem(s, cli_on_problem, &c);
 	rc = sz_scanner_scan(s);
 	sz_scanner_stats(s, &st);
 	sz_scanner_free(s);

@@ -64,16 +64,6 @@ static int on_found(const struct sz_found *r, void *ctx)
 	return cli_fmt(c)->found(c, r);
 }
 
-static void on_problem(const struct sz_problem *p, void *ctx)
-{
-	struct cli *c = ctx;
-
-	sz_cli_note_problem(p);
-	if (!p->path && !c->verbose && !c->pid)
-		return;
-	cli_fmt(c)->problem(c, p);
-}
-
 static void on_call(const struct sz_call *k, void *ctx)
 {
 	struct cli *c = ctx;
@@ -194,7 +184,7 @@ int cmd_watch(int argc, char **argv)
 	if (c.empty_probe)
 		sz__watch_empty_probe(w);
 	sz_watch_on_found(w, on_found, &c);
-	sz_watch_on_problem(w, on_problem, &c);
+	sz_watch_on_problem(w, cli_on_problem, &c);
 	sz_watch_on_lost(w, on_lost, &c);
 	sz_watch_on_call(w, on_call, &c);
 	rc = install_signals(c.freeze);

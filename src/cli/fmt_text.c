@@ -3,6 +3,7 @@
  * Text output for people: aligned columns on stdout, problems and the
  * summary on stderr.  Names are escaped: a file may be called anything.
  */
+#include "caps.h"
 #include "cli.h"
 #include "out.h"
 #include "output.h"
@@ -171,6 +172,19 @@ const struct fmt fmt_text = {
 	.ready = ready,
 	.summary = summary,
 };
+
+/* The problem observer of scan and watch.  Unreadable processes are counted
+ * in the summary; they are named only when the user asked about one process
+ * or for detail.  A refused uprobe is noted for the capability check. */
+void cli_on_problem(const struct sz_problem *p, void *ctx)
+{
+	struct cli *c = ctx;
+
+	sz_cli_note_problem(p);
+	if (!p->path && !c->verbose && !c->pid)
+		return;
+	cli_fmt(c)->problem(c, p);
+}
 
 const struct fmt *cli_fmt(const struct cli *c)
 {

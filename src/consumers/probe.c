@@ -38,6 +38,14 @@ struct call_obs {
 	void *ctx;
 };
 
+/* Counts of a process that exited: taken out of the BPF hash (which would
+ * otherwise fill up with the dead on a long-running host), kept here. */
+struct retired {
+	pid_t pid;
+	uint32_t sym;
+	uint64_t calls;
+};
+
 struct sz_probe_mgr {
 	enum sz_probe_mode mode;
 	pid_t pid; /* -1: every process */
@@ -51,6 +59,9 @@ struct sz_probe_mgr {
 	char *const *symbols;
 	size_t nsymbols;
 	struct sz_pipeline *p; /* where attach failures are reported */
+	struct retired *retired;
+	size_t nretired, capretired;
+	uint64_t *vals; /* one per CPU, for reading per-CPU values */
 };
 
 static size_t att_hash(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint32_t sym, pid_t pid)
@@ -120,6 +131,7 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 	m->nbuckets = 64;
 	m->bucket = calloc(m->nbuckets, sizeof(struct attachment *));
 	m->ncpus = libbpf_num_possible_cpus();
+	m->vals = m->ncpus > 0 ? calloc((size_t)m->ncpus, sizeof(*m->vals)) : NULL;
 	saved = sz_libbpf_enter();
 	m->skel = m->bucket ? probe_bpf__open() : NULL;
 	if (!m->skel || m->ncpus <= 0) {
@@ -176,6 +188,7 @@ fail:
 	sz_libbpf_leave(saved);
 	probe_bpf__destroy(m->skel);
 	free(m->bucket);
+	free(m->vals);
 	free(m);
 	return r;
 }
@@ -195,6 +208,8 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m)
 		}
 	free(m->bucket);
 	free(m->obs);
+	free(m->retired);
+	free(m->vals);
 	probe_bpf__destroy(m->skel);
 	free(m);
 }
@@ -294,9 +309,41 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 	return 0;
 }
 
+/* A process is gone: its counts move from the BPF hash to the retired table,
+ * so they are still reported (and the hash keeps room for the living). */
+static void on_exited(void *ctx, pid_t pid)
+{
+	struct sz_probe_mgr *m = ctx;
+	int fd;
+
+	if (m->mode != SZ_PROBE_COUNT || !m->vals)
+		return;
+	fd = bpf_map__fd(m->skel->maps.counts);
+	for (uint32_t s = 0; s < m->nsymbols; s++) {
+		struct sz_count_key k = { (__u32)pid, s };
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &k, m->vals))
+			continue;
+		for (int c = 0; c < m->ncpus; c++)
+			sum += m->vals[c];
+		if (m->nretired == m->capretired) {
+			size_t cap = m->capretired ? 2 * m->capretired : 64;
+			struct retired *n = realloc(m->retired, cap * sizeof(*n));
+
+			if (!n)
+				return; /* left in the hash: still reported, just not retired */
+			m->retired = n;
+			m->capretired = cap;
+		}
+		m->retired[m->nretired++] = (struct retired){ pid, s, sum };
+		bpf_map_delete_elem(fd, &k);
+	}
+}
+
 int sz_probe_mgr_subscribe(struct sz_probe_mgr *m, struct sz_pipeline *p)
 {
-	struct sz_consumer c = { .found = on_found, .ctx = m };
+	struct sz_consumer c = { .found = on_found, .exited = on_exited, .ctx = m };
 
 	m->p = p;
 	return sz_pipeline_subscribe(p, &c, 1);
@@ -364,6 +411,8 @@ int sz_probe_mgr_counts(const struct sz_probe_mgr *m, sz_count_fn fn, void *ctx)
 			sum += vals[c];
 		fn((pid_t)key.tgid, m->symbols[key.sym], sum, ctx);
 	}
+	for (size_t i = 0; i < m->nretired; i++)
+		fn(m->retired[i].pid, m->symbols[m->retired[i].sym], m->retired[i].calls, ctx);
 	free(vals);
 	return 0;
 }

@@ -2,11 +2,14 @@
 """Probes under watch: exact call counts per process and per symbol, traced
 arguments and return values, a latency histogram, --freeze; the caller
 fixture makes an exact number of calls and says when (tests/fixtures/caller.c)."""
+import json
 import os
 import signal
 import subprocess
 
 import pytest
+
+from conftest import poll_until
 
 
 def test_probe_count_exact_two_processes(bpf, caller, watch, fresh, scratch):
@@ -50,6 +53,57 @@ def test_probe_count_exact_two_processes(bpf, caller, watch, fresh, scratch):
     if os.path.exists(ev):
         with open(ev) as f:
             assert "libfixcount" not in f.read(), "uprobe events left in tracefs"
+
+
+def count_map_pids(bpf, watch_pid):
+    """The tgids that have keys in the watch's BPF counts hash now."""
+    maps = bpf.show("map")
+    ids = [i for i in bpf.held(watch_pid)["map"] if bpf.map_name(maps[i]["name"]) == "counts"]
+    assert len(ids) == 1, ids
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(ids[0])],
+                         capture_output=True, text=True, check=True).stdout
+    pids = set()
+    for e in json.loads(out):
+        key = e.get("formatted", {}).get("key") or {}
+        if "tgid" in key:
+            pids.add(key["tgid"])
+        else:  # no BTF formatting: the raw key bytes, tgid first (little-endian)
+            pids.add(int.from_bytes(bytes(int(b, 16) for b in e["key"][:4]), "little"))
+    return pids
+
+
+def test_probe_counts_outlive_the_process(bpf, caller, watch, fresh):
+    """A process that exits keeps its contribution: its counts leave the BPF
+    hash for the watch's own table at its exit (so the hash does not fill up
+    with the dead) and are still reported exactly."""
+    lib = fresh("libfix.so", "libfixgone.so")
+    w = watch("libfixgone.so", ["fix_func", "fix_args"], "--count")
+    gone = {}
+    def run(n):
+        c = caller(lib, n, ["-w", "-a"])
+        c.expect("loaded")
+        assert w.wait_found(c.pid, "fix_func")["probed"]
+        assert w.wait_found(c.pid, "fix_args")["probed"]
+        c.send("go")
+        c.expect("done")
+        return c
+    for n in (4000, 6000, 9000):
+        c = run(n)
+        c.close()  # exits: its exit record reaches the watch
+        gone[c.pid] = n
+    live = run(1234)
+    # The dead leave the kernel's hash once their exit records are handled.
+    assert poll_until(lambda: not (count_map_pids(bpf, w.pid) & set(gone)), 10), \
+        count_map_pids(bpf, w.pid)
+    assert live.pid in count_map_pids(bpf, w.pid)
+    assert w.stop() == 0
+    counts = w.counts()
+    want = {(pid, "fix_func"): n for pid, n in gone.items()}
+    want.update({(pid, "fix_args"): 3 for pid in gone})
+    want.update({(live.pid, "fix_func"): 1234, (live.pid, "fix_args"): 3})
+    assert counts == want
+    assert w.summary["exits"] >= 3  # the exits were seen, so the counts were retired
+    assert len(w.of("count")) == len(want)  # each once: retired or live, never both
 
 
 def test_probe_count_one_process_with_p(caller, watch, fresh):

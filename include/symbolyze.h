@@ -243,6 +243,9 @@ struct sz_watch_stats {
 	uint64_t freeze_full;
 	/* records not made: the process has no pid in our PID namespace */
 	uint64_t invisible;
+	/* --latency: returns whose call's start was not seen (it began before
+	 * the probe, or its start was evicted): counted, not timed */
+	uint64_t latency_unmatched;
 };
 
 struct sz_watch;

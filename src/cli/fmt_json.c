@@ -166,10 +166,12 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			",\"call_records_dropped\":%" PRIu64 ",\"frozen\":%" PRIu64
 			",\"kernel_deduped\":%" PRIu64 ",\"glob_unsure\":%" PRIu64
 			",\"freeze_timeouts\":%" PRIu64 ",\"freeze_skipped\":%" PRIu64
-			",\"freeze_full\":%" PRIu64 ",\"invisible\":%" PRIu64,
+			",\"freeze_full\":%" PRIu64 ",\"invisible\":%" PRIu64
+			",\"latency_unmatched\":%" PRIu64,
 			w->events, w->bad_records, w->duplicates, w->exits, w->lost, w->repaired,
 			w->probes, w->probe_drops, w->frozen, w->kernel_deduped, w->glob_unsure,
-			w->freeze_timeouts, w->freeze_skipped, w->freeze_full, w->invisible);
+			w->freeze_timeouts, w->freeze_skipped, w->freeze_full, w->invisible,
+			w->latency_unmatched);
 	fprintf(f, ",\"output_dropped\":%" PRIu64 "}\n", output_dropped);
 	out_end();
 	fmt_text.summary(c, st, w, output_dropped);

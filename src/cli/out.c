@@ -73,8 +73,9 @@ static void *writer(void *arg)
 			o.tail = NULL;
 		o.queued -= r->len;
 		o.busy = 1;
+		err = o.err; /* read under the lock */
 		pthread_mutex_unlock(&o.lock);
-		err = o.err ? 0 : write_all(r->data, r->len);
+		err = err ? 0 : write_all(r->data, r->len);
 		free(r);
 		pthread_mutex_lock(&o.lock);
 		o.busy = 0;

@@ -30,6 +30,7 @@ struct attachment {
 	ino_t ino;
 	uint32_t sym;
 	pid_t pid;
+	uint64_t off; /* a file rewritten in place moves its functions */
 	struct bpf_link *entry, *ret;
 };
 
@@ -73,10 +74,11 @@ static size_t att_hash(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint3
 }
 
 static struct attachment *att_find(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint32_t sym,
-				   pid_t pid)
+				   pid_t pid, uint64_t off)
 {
 	for (struct attachment *a = m->bucket[att_hash(m, dev, ino, sym, pid)]; a; a = a->next)
-		if (a->dev == dev && a->ino == ino && a->sym == sym && a->pid == pid)
+		if (a->dev == dev && a->ino == ino && a->sym == sym && a->pid == pid &&
+		    a->off == off)
 			return a;
 	return NULL;
 }
@@ -241,14 +243,14 @@ static int attach(struct sz_probe_mgr *m, int fd, dev_t dev, ino_t ino, uint32_t
 	void *saved;
 	int r = 0;
 
-	if (att_find(m, dev, ino, sym, pid))
+	if (att_find(m, dev, ino, sym, pid, file_offset))
 		return 0;
 	if (m->natt >= 2 * m->nbuckets && att_grow(m))
 		return -ENOMEM;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	*a = (struct attachment){ NULL, dev, ino, sym, pid, NULL, NULL };
+	*a = (struct attachment){ NULL, dev, ino, sym, pid, file_offset, NULL, NULL };
 	/* The kernel follows the magic link to the inode we hold open. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	saved = sz_libbpf_enter();
@@ -390,6 +392,11 @@ int sz_probe_mgr_add_ring(struct sz_probe_mgr *m, struct ring_buffer **rb)
 uint64_t sz_probe_mgr_drops(const struct sz_probe_mgr *m)
 {
 	return __atomic_load_n(&m->skel->bss->drops, __ATOMIC_RELAXED);
+}
+
+uint64_t sz_probe_mgr_lat_misses(const struct sz_probe_mgr *m)
+{
+	return __atomic_load_n(&m->skel->bss->lat_misses, __ATOMIC_RELAXED);
 }
 
 int sz_probe_mgr_counts(const struct sz_probe_mgr *m, sz_count_fn fn, void *ctx)

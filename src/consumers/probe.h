@@ -30,6 +30,7 @@ int sz_probe_mgr_on_call(struct sz_probe_mgr *m, sz_call_fn fn, void *ctx);
 /* With --trace, add the call stream to RB (created if NULL). */
 int sz_probe_mgr_add_ring(struct sz_probe_mgr *m, struct ring_buffer **rb);
 uint64_t sz_probe_mgr_drops(const struct sz_probe_mgr *m);
+uint64_t sz_probe_mgr_lat_misses(const struct sz_probe_mgr *m);
 int sz_probe_mgr_counts(const struct sz_probe_mgr *m, sz_count_fn fn, void *ctx);
 int sz_probe_mgr_latency(const struct sz_probe_mgr *m, sz_latency_fn fn, void *ctx);
 

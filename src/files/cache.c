@@ -189,8 +189,11 @@ struct sz_file *sz_cache_find_recent(struct sz_cache *c, dev_t dev, ino_t ino, u
 {
 	uint64_t now = sz_now_ns();
 
+	/* Only a file we hold open: its descriptor pins the inode, so the number
+	 * cannot have gone to another file (deleted, then reused) meanwhile. */
 	for (struct sz_file *f = c->bucket[bucket_of(c, dev, ino)]; f; f = f->hnext)
-		if (f->dev == dev && f->ino == ino && now - f->checked_ns < max_age_ns) {
+		if (f->dev == dev && f->ino == ino && f->fd >= 0 &&
+		    now - f->checked_ns < max_age_ns) {
 			touch(c, f);
 			return f;
 		}

@@ -46,6 +46,7 @@ struct sz_file {
 	int err;	     /* not a usable ELF image: negative errno */
 	char errmsg[160];
 	int err_reported;
+	int layout_reported; /* a mapping that fits no segment was explained once */
 	struct sz_layout layout; /* segments owned by the entry */
 	char build_id[2 * SZ_BUILD_ID_MAX + 1];
 	struct sz_symres *syms; /* one per requested symbol, resolved at parse */
@@ -76,8 +77,9 @@ int sz_cache_init(struct sz_cache *c, const char *const *symbols, size_t nsymbol
 void sz_cache_fini(struct sz_cache *c);
 /* The cached file for ST, if still valid (a stale entry is dropped). */
 struct sz_file *sz_cache_find(struct sz_cache *c, const struct stat *st);
-/* The cached file (DEV, INO) if its identity was confirmed within MAX_AGE_NS:
- * a burst of mappings of one library costs no system call. */
+/* The cached file (DEV, INO) if its identity was confirmed within MAX_AGE_NS
+ * and it is still open (so the inode cannot have been reused): a burst of
+ * mappings of one library costs no system call. */
 struct sz_file *sz_cache_find_recent(struct sz_cache *c, dev_t dev, ino_t ino, uint64_t max_age_ns);
 /* Parse the file open on FD (taken over), resolve every requested symbol in
  * it, and cache it; NULL only on ENOMEM (FD closed).  A failed parse is

@@ -407,10 +407,11 @@ int sz_pipeline_submit(struct sz_pipeline *p, const struct sz_mapping *m)
 	}
 	err = sz_elf_load_bias(&f->layout, m->start, m->end, m->pgoff, m->prot, p->pagesz, &bias);
 	if (err) {
-		problem_at(p, m, SZ_REASON_LAYOUT, err, NULL, 1,
+		problem_at(p, m, SZ_REASON_LAYOUT, err, NULL, !f->layout_reported,
 			   "mapping %llx-%llx at offset %llx fits no loadable segment",
 			   (unsigned long long)m->start, (unsigned long long)m->end,
 			   (unsigned long long)m->pgoff);
+		f->layout_reported = 1;
 		return 0;
 	}
 	if (p->dedupe) {

@@ -63,6 +63,7 @@ struct sz_watch {
 	uint64_t drops_seen;
 	int stopped;	/* detached: only the final drain's records are still delivered */
 	int stop_asked; /* an observer returned SZ_STOP */
+	int err;	/* a record could not be handled (-ENOMEM): poll says so */
 	struct pending_fork *forks; /* forked children not yet scanned */
 	size_t nforks, forks_cap;
 	uint64_t last_prune_ns;
@@ -141,6 +142,11 @@ void sz_watch_stop(struct sz_watch *w)
 	if (!w || !w->skel || w->stopped)
 		return;
 	w->stopped = 1;
+	if (w->tfd >= 0) { /* nothing is due any more: sz_watch_fd goes quiet */
+		struct itimerspec off = { { 0, 0 }, { 0, 0 } };
+
+		timerfd_settime(w->tfd, 0, &off, NULL);
+	}
 	/* No stop may follow the last drain: turn freezing off, detach, then
 	 * resume whatever the remaining records stopped. */
 	sz_freeze_off(w->fz);
@@ -256,6 +262,7 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 		if (w->probes) {
 			st.probes = sz_probe_mgr_attached(w->probes);
 			st.probe_drops = sz_probe_mgr_drops(w->probes);
+			st.latency_unmatched = sz_probe_mgr_lat_misses(w->probes);
 		}
 		err = SZ_STATS_FILL(watch, &st);
 	}
@@ -380,6 +387,8 @@ static int handle_rec(void *ctx, void *data, size_t size)
 		sz_freeze_record(w->fz, (pid_t)r->tgid, r->ts_ns);
 	if (rc == SZ_STOP)
 		w->stop_asked = 1;
+	else if (rc < 0 && !w->err)
+		w->err = rc;
 	/* The final drain must reach every record, whatever observers say;
 	 * before it, a stop ends this poll (libbpf stops on a negative value). */
 	return w->stopped || !rc ? 0 : -ECANCELED;
@@ -649,6 +658,12 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 	sz_freeze_alive(w->fz, 0); /* the caller's turn: back soon, or no more stops */
 	if (n < 0 && n != -EINTR && n != -ECANCELED)
 		return n;
+	if (w->err) {
+		int err = w->err;
+
+		w->err = 0;
+		return err;
+	}
 	if (w->stop_asked)
 		return SZ_STOP;
 	/* Under a flood one rescan per interval repairs as much as one per poll

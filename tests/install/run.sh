@@ -77,7 +77,7 @@ if [[ $soname == libsymbolyze.so.0 ]]; then pass "soname"; else fail "soname is 
 # Every function the header declares SZ_API is exported by the shared library.
 unexported=""
 for f in $(grep -o 'SZ_API [^(]*(' include/symbolyze.h | grep -o 'sz_[a-z_]*($' | tr -d '('); do
-	nm -D --defined-only "$prefix/lib/libsymbolyze.so.0.1.0" | grep -qw "$f" || unexported+=" $f"
+	nm -D --defined-only "$prefix/lib/libsymbolyze.so.0.1.0" | grep -w "$f" >/dev/null || unexported+=" $f"
 done
 if [[ -z $unexported ]]; then pass "API exported"; else fail "not exported:$unexported"; fi
 
@@ -117,8 +117,8 @@ if $CC -o "$tmp/find_symbol" examples/find_symbol.c \
 else
 	fail "example builds (shared)" "$tmp/cc.log"
 fi
-if readelf -d "$tmp/find_symbol" 2>/dev/null | grep -q 'NEEDED.*\[libsymbolyze\.so\.0\]' &&
-	LD_TRACE_LOADED_OBJECTS=1 "$tmp/find_symbol" 2>/dev/null | grep -qF "$prefix/lib/libsymbolyze.so.0"; then
+if readelf -d "$tmp/find_symbol" 2>/dev/null | grep 'NEEDED.*\[libsymbolyze\.so\.0\]' >/dev/null &&
+	LD_TRACE_LOADED_OBJECTS=1 "$tmp/find_symbol" 2>/dev/null | grep -F "$prefix/lib/libsymbolyze.so.0" >/dev/null; then
 	pass "shared example loads the installed libsymbolyze.so.0"
 else
 	fail "shared example loads the installed libsymbolyze.so.0"
@@ -132,7 +132,7 @@ if $CC -static -o "$tmp/find_symbol_static" examples/find_symbol.c \
 else
 	fail "example builds (static)" "$tmp/cc-static.log"
 fi
-if [[ -x $tmp/find_symbol_static ]] && ! readelf -d "$tmp/find_symbol_static" 2>/dev/null | grep -q NEEDED; then
+if [[ -x $tmp/find_symbol_static ]] && ! readelf -d "$tmp/find_symbol_static" 2>/dev/null | grep NEEDED >/dev/null; then
 	pass "static example needs no shared library"
 else
 	fail "static example needs no shared library"

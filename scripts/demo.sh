@@ -18,9 +18,12 @@ coproc TARGET { exec "$FIX/target-pie" -l "$FIX/libfix.so" -m "$FIX/libfix.so" \
 trap 'kill "$TARGET_PID" 2>/dev/null || true' EXIT
 pid=$TARGET_PID
 echo "demo target: pid $pid ($FIX/target-pie) loaded libfix.so twice; it says:"
+addr=""
 while read -r -u "${TARGET[0]}" line; do
 	[ "$line" = ready ] && break
 	echo "  $line"
+	set -- $line
+	[ -z "$addr" ] && [ "${3:-}" = fix_func ] && addr=$4
 done
 
 say "$SZ scan -g 'libfix*.so' -s fix_func -s fix_data -s fix_bss -s fix_local -s fix_ver@FIX_1"
@@ -32,8 +35,17 @@ say "$SZ scan -g 'libc.so*' -s malloc -s environ -p $pid --json"
 say "$SZ resolve $FIX/libfix.so fix_local"
 "$SZ" resolve "$FIX/libfix.so" fix_local
 
-say "$SZ scan -g 'libc.so*' -s malloc     # every process on this host"
-"$SZ" scan -g 'libc.so*' -s malloc | head -n 12
+say "$SZ symbolize -p $pid $addr $(printf '0x%x' $((addr + 4)))   # address -> function"
+"$SZ" symbolize -p "$pid" "$addr" "$(printf '0x%x' $((addr + 4)))"
+
+say "$SZ list $FIX/sdt -u 'sztest:*'   # USDT probes of a file"
+"$SZ" list "$FIX/sdt" -u 'sztest:*'
+
+say "$SZ scan -g 'libc.so*' -s malloc     # every process on this host (first lines)"
+out=$(mktemp)
+"$SZ" scan -g 'libc.so*' -s malloc >"$out"
+head -n 12 "$out"
+rm -f "$out"
 
 say "$SZ watch -g 'libfix*.so' -s fix_func -d 4   # then new processes load libfix"
 "$SZ" watch -g 'libfix*.so' -s fix_func -d 4 &
@@ -44,13 +56,18 @@ echo "demo: starting a process that loads libfix-nosep.so, and one that loads li
 "$FIX/target-pie" -l "$FIX/libfix.so" -s fix_func </dev/null | sed 's/^/  target says: /'
 wait "$watch_pid"
 
-say "$SZ watch -g 'libfix.so' -s fix_func -s fix_args -s fix_data --count --freeze -d 3"
+# A copy no process maps yet: its first loader is stopped until the probes
+# are on (an inode that is probed already needs no stop).
+fresh=$(mktemp -d)
+cp "$FIX/libfix.so" "$fresh/libfixfresh.so"
+say "$SZ watch -g 'libfixfresh.so' -s fix_func -s fix_args -s fix_data --count --freeze -d 3"
 echo "demo: a process that calls fix_func 1000 times straight after dlopen(), and fix_args 3 times"
-"$SZ" watch -g 'libfix.so' -s fix_func -s fix_args -s fix_data --count --freeze -d 3 &
+"$SZ" watch -g 'libfixfresh.so' -s fix_func -s fix_args -s fix_data --count --freeze -d 3 &
 watch_pid=$!
 sleep 1
-"$FIX/caller" -x -a "$FIX/libfix.so" 1000 | sed 's/^/  caller says: /'
+"$FIX/caller" -x -a "$fresh/libfixfresh.so" 1000 | sed 's/^/  caller says: /'
 wait "$watch_pid"
+rm -rf "$fresh"
 
 say "$SZ watch -g 'libfix.so' -s fix_args --trace -d 2"
 "$SZ" watch -g 'libfix.so' -s fix_args --trace -d 2 &

@@ -64,6 +64,7 @@ BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec \
 	test_pipeline test_loads test_addr
 UNIT_TESTS += test_usdt
+UNIT_TESTS += test_opts # options structs: no padding, unknown bytes refused
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures

@@ -28,7 +28,9 @@ extern "C" {
 
 /* Declare and size an options struct: SZ_OPTS(sz_scanner_opts, o, .glob = "libc.so*");
  * A struct from a newer header is accepted while the bytes this library does
- * not know are zero; otherwise the call fails with -EINVAL (libbpf's rule). */
+ * not know are zero; otherwise the call fails with -EINVAL (libbpf's rule).
+ * The structs have no padding (holes are named reservedN fields, which must be
+ * 0), so an initializer zeroes every byte and a later field can take a hole. */
 #define SZ_OPTS(TYPE, NAME, ...) struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
 
 /* What an observer returns: go on, or stop the scan or poll now. */
@@ -118,6 +120,7 @@ struct sz_scanner_opts {
 	const char *const *symbols; /* "name" or "name@VERSION"; as many as you like */
 	size_t nsymbols;
 	pid_t pid;	       /* only this process; 0 for all */
+	int reserved0;	       /* must be 0: a named hole, so that initializers zero it */
 	const char *proc;      /* procfs mount point; NULL for "/proc" */
 	size_t max_open_files; /* parsed files kept open at once; 0: from RLIMIT_NOFILE */
 };
@@ -213,6 +216,7 @@ struct sz_watch_opts {
 	/* --freeze: the longest any stop lasts, whatever happens to the watcher;
 	 * 0: 500 ms */
 	unsigned freeze_timeout_ms;
+	unsigned reserved0; /* must be 0: a named hole, so that initializers zero it */
 };
 
 /* Records the kernel side could not deliver, and what a rescan recovered. */

@@ -15,6 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* No padding: every byte of the caller's struct is a named field, so the bytes
+ * an initializer leaves unset are zero and checked (SZ_OPTS). */
+_Static_assert(sizeof(struct sz_scanner_opts) ==
+		       sizeof(size_t) + 2 * sizeof(char *) + sizeof(size_t) + sizeof(pid_t) +
+			       sizeof(int) + sizeof(char *) + sizeof(size_t),
+	       "struct sz_scanner_opts has padding: name the hole reservedN");
+
 #define MAPS_MAX (256u << 20)
 
 int sz_scan_pid(struct sz_pipeline *p, pid_t pid, enum sz_source src, struct sz_scan_counts *c)
@@ -108,6 +115,8 @@ int sz_scanner_new(const struct sz_scanner_opts *opts, struct sz_scanner **out)
 	if (!s)
 		return -ENOMEM;
 	err = SZ_OPTS_COPY(&s->opts, opts);
+	if (!err && s->opts.reserved0) /* a field of a newer header: not ours to ignore */
+		err = -EINVAL;
 	if (!err) {
 		struct sz_pipeline_opts po = {
 			.glob = s->opts.glob,

@@ -39,6 +39,15 @@
 #define TICK_NS (50ull * 1000000ull)		 /* housekeeping wake-up of sz_watch_fd */
 #define FREEZE_TIMEOUT_MS 500			 /* --freeze: default bound on any stop */
 
+/* No padding: every byte of the caller's struct is a named field, so the bytes
+ * an initializer leaves unset are zero and checked (SZ_OPTS). */
+_Static_assert(sizeof(struct sz_watch_opts) ==
+		       sizeof(size_t) + 2 * sizeof(void *) + sizeof(size_t) + sizeof(pid_t) +
+			       sizeof(int) + sizeof(size_t) + sizeof(char *) +
+			       sizeof(enum sz_probe_mode) + sizeof(int) + sizeof(size_t) +
+			       2 * sizeof(unsigned),
+	       "struct sz_watch_opts has padding: name the hole reservedN");
+
 struct pending_fork {
 	pid_t pid;
 	uint64_t due_ns;
@@ -96,6 +105,8 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 		return -ENOMEM;
 	w->epfd = w->tfd = -1;
 	err = SZ_OPTS_COPY(&w->opts, opts);
+	if (!err && w->opts.reserved0) /* a field of a newer header: not ours to ignore */
+		err = -EINVAL;
 	if (!err && w->opts.ring_bytes &&
 	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096))
 		err = -EINVAL;

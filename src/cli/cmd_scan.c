@@ -25,8 +25,10 @@ int cli_output_failed(void)
 {
 	int err = out_error();
 
+	/* Every record given up is counted and said (a closed pipe excepted). */
 	if (err && err != EPIPE)
-		fprintf(stderr, "symbolyze: cannot write to stdout: %s\n", strerror(err));
+		fprintf(stderr, "symbolyze: cannot write to stdout: %s; %llu records not written\n",
+			strerror(err), (unsigned long long)out_unwritten());
 	return err ? EXIT_OUTPUT : 0;
 }
 

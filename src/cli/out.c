@@ -33,6 +33,7 @@ static struct {
 	int err;
 	int closing;
 	uint64_t dropped;
+	uint64_t unwritten; /* records given up after a write error (that one included) */
 	pthread_t writer;
 	int have_writer;
 } o = { .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -75,10 +76,12 @@ static void *writer(void *arg)
 		o.busy = 1;
 		err = o.err; /* read under the lock */
 		pthread_mutex_unlock(&o.lock);
-		err = err ? 0 : write_all(r->data, r->len);
+		if (!err)
+			err = write_all(r->data, r->len);
 		free(r);
 		pthread_mutex_lock(&o.lock);
 		o.busy = 0;
+		o.unwritten += err != 0;
 		if (err && !o.err)
 			o.err = err;
 		if (!o.head)
@@ -127,12 +130,14 @@ void out_end(void)
 	if (o.mode == OUT_SYNC) {
 		if (!o.err)
 			o.err = write_all(o.membuf, len);
+		o.unwritten += o.err != 0;
 		return;
 	}
 	pthread_mutex_lock(&o.lock);
 	if (o.err || o.queued + len > o.max_queued) {
 		/* The reader is gone or too slow: count it, never wait for it. */
 		o.dropped += !o.err;
+		o.unwritten += o.err != 0;
 		pthread_mutex_unlock(&o.lock);
 		return;
 	}
@@ -192,6 +197,16 @@ uint64_t out_dropped(void)
 	return n;
 }
 
+uint64_t out_unwritten(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&o.lock);
+	n = o.unwritten;
+	pthread_mutex_unlock(&o.lock);
+	return n;
+}
+
 uint64_t out_close(int timeout_ms)
 {
 	struct timespec until;
@@ -215,7 +230,8 @@ uint64_t out_close(int timeout_ms)
 	pthread_mutex_lock(&o.lock);
 	o.closing = 1;
 	pthread_cond_signal(&o.more);
-	while ((o.head || o.busy) && !o.err)
+	/* After a write error the writer only counts and frees: it drains at once. */
+	while (o.head || o.busy)
 		if (pthread_cond_timedwait(&o.drained, &o.lock, &until) == ETIMEDOUT)
 			break;
 	for (struct rec *r = o.head; r; r = r->next)

@@ -23,6 +23,9 @@ void out_end(void);
 /* 0, or the positive errno of the write that failed (EPIPE: reader gone). */
 int out_error(void);
 uint64_t out_dropped(void);
+/* Records not written because stdout failed (the failed one and every one
+ * after it): final once out_close() returned. */
+uint64_t out_unwritten(void);
 /* True (and out_error() EPIPE from then on) if stdout is a pipe or socket
  * whose reader has gone, even with nothing to write: a watch with no news
  * must still end when `| head -1` has read its line. */

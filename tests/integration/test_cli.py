@@ -4,6 +4,7 @@ disk, a stalled reader, -p and its process, and usage errors that name the
 argument.  Ground truth: the targets' own dlsym answers and JSON records."""
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -114,6 +115,40 @@ def test_full_disk_is_an_error(request, args):
                                text=True, timeout=30)
         assert r.returncode == 4
         assert "cannot write to stdout: No space left on device" in r.stderr
+    finally:
+        t.close()
+
+
+@pytest.mark.parametrize("args", [
+    ["watch", "--json", "-d", "0.5", "-g", "libfixcopy*", "-s", "fix_func"],
+    ["resolve", "--json", "LIB", "fix_func"],
+    ["scan", "--json", "-g", "libfixcopy*", "-s", "fix_func"],
+])
+def test_write_error_counts_what_was_not_written(request, args):
+    """After a write error nothing more reaches stdout: every record given up
+    (the failed one included) is counted and said, not dropped silently.
+    Ground truth: the records the same command writes to a file."""
+    t = Targets(request, 3)
+    try:
+        argv = [_bin(request)] + [a.replace("LIB", _fix(request, "libfix.so")) for a in args]
+        with tempfile.TemporaryFile("w+") as f:
+            r = subprocess.run(argv, stdout=f, stderr=subprocess.PIPE, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+            f.seek(0)
+            recs = records(f.read())
+        assert recs and recs[-1]["event"] == ("resolved" if args[0] == "resolve" else "summary")
+        with open("/dev/full", "w") as full:
+            r = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+        assert r.returncode == 4
+        m = re.search(r"cannot write to stdout: No space left on device; (\d+) records not "
+                      r"written", r.stderr)
+        assert m, r.stderr
+        if args[0] == "scan":
+            # a scan stops at the first failed write (no summary is made after it)
+            assert int(m.group(1)) == 1, r.stderr
+        else:
+            # the watch goes on queueing until its loop sees the error
+            assert int(m.group(1)) == len(recs), (recs, r.stderr)
     finally:
         t.close()
 

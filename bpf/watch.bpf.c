@@ -266,8 +266,13 @@ static long path_cb(__u32 i, void *data)
 		return 0;
 	}
 	parent = BPF_CORE_READ(d, d_parent);
-	if (!parent || parent == d) /* a root that is no mount root: pseudo / disconnected */
+	if (!parent || parent == d) { /* a root that is no mount root: pseudo / disconnected */
+		/* [safety] a file with no directory at all (memfd, shmem): userspace
+		 * names it "/NAME", as /proc/PID/maps does */
+		if (parent == d && c->ncomp == 0)
+			c->flags |= SZ_WATCH_PATH_PSEUDO;
 		goto bad;
+	}
 	if (c->ncomp >= SZ_WATCH_PATH_MAX_COMPONENTS)
 		goto bad;
 	len = BPF_CORE_READ(d, d_name.len);
@@ -349,6 +354,36 @@ static __always_inline int fill_path(struct scratch_val *v, struct file *file)
 
 /* ---- helpers ---- */
 
+/* [safety] The dentry whose name the process sees for FILE.  A file
+ * bind-mounted onto another (mount --bind src.so /mnt/x/bind.so) is the root
+ * of its own mount, and its dentry is the source's ("src.so"); the process, its
+ * /proc/PID/maps and the path walk name it by the mountpoint ("bind.so").  A
+ * few hops: a bind mount of a bind-mounted file. */
+#define SZ_BIND_HOPS 4
+static __always_inline struct dentry *seen_dentry(struct file *file)
+{
+	struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
+	struct vfsmount *vmnt = BPF_CORE_READ(file, f_path.mnt);
+	struct mount *m, *mp;
+	int i;
+
+	if (!d || !vmnt)
+		return d;
+	m = (struct mount *)((void *)vmnt - bpf_core_field_offset(struct mount, mnt));
+	for (i = 0; i < SZ_BIND_HOPS; i++) {
+		if (d != BPF_CORE_READ(m, mnt.mnt_root))
+			break;
+		mp = BPF_CORE_READ(m, mnt_parent);
+		if (!mp || mp == m) /* the root of the tree: no name to see */
+			break;
+		d = BPF_CORE_READ(m, mnt_mountpoint);
+		m = mp;
+		if (!d)
+			return BPF_CORE_READ(file, f_path.dentry);
+	}
+	return d;
+}
+
 /* dev, ino, name of FILE into R.  Returns 0 on success. */
 static __always_inline int fill_file(struct sz_watch_rec *r, struct file *file)
 {
@@ -363,7 +398,7 @@ static __always_inline int fill_file(struct sz_watch_rec *r, struct file *file)
 		return -1;
 	r->ino = BPF_CORE_READ(inode, i_ino);
 	r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	name = BPF_CORE_READ(seen_dentry(file), d_name.name);
 	n = bpf_probe_read_kernel_str(r->data, SZ_WATCH_NAME_LEN, name);
 	if (n <= 0)
 		return -1;

@@ -30,6 +30,9 @@
 				   * namespace (or a detached/internal mount),
 				   * not the watcher's: the path names some other
 				   * file, or none, from the watcher's root */
+/* a file in no directory (memfd, shmem): path[] is empty, the name is all
+ * there is; TRUNCATED is set too */
+#define SZ_WATCH_PATH_PSEUDO 8
 
 enum sz_watch_type {
 	SZ_WATCH_EXEC = 1,	  /* executable of a new image (sched_process_exec) */

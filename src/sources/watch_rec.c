@@ -139,7 +139,12 @@ int sz_watch_rec_mapping(const struct sz_watch_rec *r, char *path, size_t pathsz
 	 * in another mount namespace only from the process's. */
 	if (!(r->path_flags & SZ_WATCH_PATH_FOREIGN))
 		m->flags |= SZ_MAPPING_PATH_OURS;
-	if (sz_watch_rec_path(r, path, pathsz)) {
+	if (r->path_flags & SZ_WATCH_PATH_PSEUDO) {
+		/* memfd, shmem: named as /proc/PID/maps and the scan name them,
+		 * "/memfd:x (deleted)", and never opened by that name. */
+		snprintf(path, pathsz, "/%.*s", (int)r->name_len, sz_watch_rec_name(r));
+		m->flags |= SZ_MAPPING_DELETED;
+	} else if (sz_watch_rec_path(r, path, pathsz)) {
 		/* The base name, which the BPF side matched: enough for a base-name
 		 * glob, never for opening. */
 		snprintf(path, pathsz, "%.*s", (int)r->name_len, sz_watch_rec_name(r));

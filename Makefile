@@ -51,6 +51,7 @@ CLI_SRCS := src/cli/main.c src/cli/args.c src/cli/out.c src/cli/output.c src/cli
 	src/cli/cmd_symbolize.c src/cli/cmd_list.c
 CLI_SRCS += src/cli/caps.c # least privilege: capability sets checked at start
 LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
+LIB_SRCS += src/sources/iter.c # issue 10: the initial scan by iter/task_vma
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
@@ -123,6 +124,7 @@ $(BUILD)/src/sources/watch.o: $(BUILD)/watch.skel.h
 $(BUILD)/src/consumers/probe.o: $(BUILD)/probe.skel.h
 $(BUILD)/src/consumers/umulti_count.o: $(BUILD)/umulti.skel.h
 $(BUILD)/src/consumers/usdt.o: $(BUILD)/usdt.skel.h
+$(BUILD)/src/sources/iter.o: $(BUILD)/watch.skel.h
 
 # --- fixtures: target programs and libraries in every layout we claim -------
 # Fixtures are built with gcc whatever CC is (noipa keeps symbols where tests expect them).
@@ -298,6 +300,7 @@ demo: deps
 # --- fuzzing: libFuzzer + ASan/UBSan, each target for FUZZ_SECONDS ---------
 FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec fuzz_debuglink fuzz_minidebug
 FUZZ_TARGETS += fuzz_usdt
+FUZZ_TARGETS += fuzz_iter_rec
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -329,6 +332,7 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 		case $$t in fuzz_elf) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
 			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; \
 			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; \
+			fuzz_iter_rec) seed=fuzz/corpus/iter_rec;; \
 			fuzz_debuglink) seed=$(FZ)/seed-debuglink;; \
 			fuzz_minidebug) seed=$(FZ)/seed-minidebug;; \
 			fuzz_usdt) seed=$(FZ)/seed-usdt;; esac; \

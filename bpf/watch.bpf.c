@@ -710,3 +710,5 @@ int BPF_PROG(sz_exit, struct task_struct *p)
 		__sync_fetch_and_add(&drops, 1);
 	return 0;
 }
+
+#include "iter.bpf.h" /* issue 10: the initial scan by iter/task_vma */

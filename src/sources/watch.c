@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "util/opts.h"
 #include "sources/freeze.h"
+#include "sources/iter.h" /* issue 10: the initial scan in the kernel */
 #include "proc/pidns.h"
 #include "watch.skel.h"
 
@@ -465,7 +466,8 @@ static void mark_seen(pid_t pid, void *ctx)
  * exits are reported like those of processes it saw itself. */
 static int scan_and_mark(struct sz_watch *w)
 {
-	int rc = sz_scan_all(w->p, w->opts.pid, &w->counts);
+	/* issue 10: the BPF iterator when it can run, else /proc (sources/iter.c) */
+	int rc = sz_scan_host(w->p, w->skel, w->opts.pid, &w->counts);
 
 	sz_pipeline_for_each_pid(w->p, mark_seen, w);
 	return rc;
@@ -561,6 +563,8 @@ int sz_watch_start(struct sz_watch *w)
 	err = bpf_map__set_max_entries(w->skel->maps.rb,
 				       (__u32)(w->opts.ring_bytes ? w->opts.ring_bytes
 								  : DEFAULT_RING_BYTES));
+	if (!err)
+		err = sz_iter_prepare(w->skel); /* issue 10: the scan's iterator */
 	if (!err)
 		err = watch_bpf__load(w->skel);
 	if (err) {

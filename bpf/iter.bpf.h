@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The watch's initial scan in the kernel: an iter/task_vma program walks every
+ * VMA of every process and writes a record (bpf/iter.h) only for the few that
+ * can matter, the code and first page of files whose base name passes the
+ * glob, so userspace reads matches instead of every /proc/PID/maps.
+ *
+ * Part of the watch's object (included at the end of watch.bpf.c): loaded and
+ * verified with it, one BTF parse, and it uses the watch's `glob` (the base
+ * name's pattern), `self_tgid` and pidns.h.  Userspace: src/sources/iter.c.
+ */
+#ifndef SZ_ITER_BPF_H
+#define SZ_ITER_BPF_H
+
+#include "iter.h"
+
+#define SZ_IT_VM_EXEC 0x4
+#define SZ_IT_VM_MAYSHARE 0x80
+#define SZ_IT_CACHE 64 /* paths remembered per CPU, by (mount, dentry) */
+
+/* Per run (userspace zeroes them before each): processes with an address
+ * space visited, VMAs looked at.  Iteration goes process by process, VMA by
+ * VMA in address order, so a file's consecutive VMAs share one glob verdict. */
+__u64 sz_it_processes = 0;
+__u64 sz_it_vmas = 0;
+__u32 sz_it_tgid = 0;
+__u32 sz_it_gen = 0; /* bumped by userspace per run: invalidates the path cache */
+__u64 sz_it_ts = 0;
+__u64 sz_it_dentry = 0;
+int sz_it_match = 0;
+
+struct sz_it_path {
+	__u64 mnt, dentry, ino;
+	__u32 gen, dev;
+	__u32 len; /* d_path's: NUL included; 0 = d_path failed */
+	__u32 pad;
+	char path[SZ_ITER_PATH_LEN];
+};
+
+/* A record being built; the name being matched; the last paths of files that matched (most
+ * processes map the same few libraries: one d_path per library and CPU). */
+struct sz_it_scratch {
+	struct sz_iter_rec rec;
+	char name[SZ_GLOB_MAX_NAME];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sz_it_scratch);
+} sz_it_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SZ_IT_CACHE);
+	__type(key, __u32);
+	__type(value, struct sz_it_path);
+} sz_it_paths SEC(".maps");
+
+struct sz_it_glob {
+	const char *s;
+	int slen;
+	int result;
+	struct sz_glob_state st;
+};
+
+static long sz_it_glob_cb(__u32 i, void *data)
+{
+	const struct sz_glob *g = (const struct sz_glob *)&glob;
+	struct sz_it_glob *c = data;
+	int r;
+
+	asm volatile("" : "+r"(g)); /* not folded to glob's all-zero initializer */
+	r = sz_glob_step(g, c->s, c->slen, &c->st);
+	if (r)
+		c->result = r;
+	return r != 0;
+}
+
+/* The base name against the glob: the first filter, then the matcher; out of
+ * budget counts as a match (userspace matches every record again). */
+static __always_inline int sz_it_name_matches(char *name, struct dentry *d)
+{
+	const struct sz_glob *g = (const struct sz_glob *)&glob;
+	struct sz_it_glob c = {};
+	long n;
+
+	n = bpf_probe_read_kernel_str(name, SZ_GLOB_MAX_NAME, BPF_CORE_READ(d, d_name.name));
+	if (n <= 0)
+		return 0;
+	asm volatile("" : "+r"(g));
+	if (!sz_glob_prefilter(g, name, n - 1, SZ_GLOB_MAX_NAME - 1))
+		return 0;
+	c.s = name;
+	c.slen = n - 1;
+	sz_glob_state_init(&c.st);
+	bpf_loop(SZ_GLOB_BUDGET, sz_it_glob_cb, &c, 0);
+	return c.result == 1 || !c.result;
+}
+
+/* FILE's path (d_path: from our root, " (deleted)" appended as in /proc's
+ * maps), from the cache when this CPU made it for the same mount, dentry and
+ * inode during this run. */
+static __always_inline struct sz_it_path *sz_it_path_of(struct file *file, __u64 ino, __u32 dev)
+{
+	struct sz_it_path *e;
+	__u64 mnt, dentry;
+	__u32 slot;
+	long n;
+
+	/* as numbers: the verifier allows no arithmetic on two pointers */
+	if (bpf_core_read(&mnt, sizeof(mnt), &file->f_path.mnt) ||
+	    bpf_core_read(&dentry, sizeof(dentry), &file->f_path.dentry))
+		return NULL;
+	slot = (__u32)((dentry >> 6) ^ (mnt >> 6)) % SZ_IT_CACHE;
+	e = bpf_map_lookup_elem(&sz_it_paths, &slot);
+	if (!e)
+		return NULL;
+	if (e->gen == sz_it_gen && e->mnt == mnt && e->dentry == dentry && e->ino == ino &&
+	    e->dev == dev)
+		return e;
+	n = bpf_d_path((struct path *)&file->f_path, e->path, sizeof(e->path));
+	e->len = n > 0 && n <= SZ_ITER_PATH_LEN ? (__u32)n : 0;
+	e->mnt = mnt;
+	e->dentry = dentry;
+	e->ino = ino;
+	e->dev = dev;
+	e->gen = sz_it_gen;
+	return e;
+}
+
+SEC("iter/task_vma")
+int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
+{
+	struct vm_area_struct *vma = ctx->vma;
+	struct task_struct *task = ctx->task;
+	struct sz_it_scratch *s;
+	struct sz_iter_rec *r;
+	struct sz_it_path *pe;
+	struct dentry *dentry;
+	struct file *file;
+	__u32 zero = 0, tgid, n;
+	__u64 flags;
+
+	if (!vma || !task)
+		return 0;
+	/* The leader speaks for the thread group, as /proc/PID/maps does. */
+	if (task->pid != task->tgid || task->tgid == self_tgid)
+		return 0;
+	if (task->tgid != sz_it_tgid) {
+		sz_it_tgid = task->tgid;
+		sz_it_ts = bpf_ktime_get_ns();
+		sz_it_dentry = 0;
+		sz_it_processes++;
+	}
+	sz_it_vmas++;
+	/* What the VMA itself says first: most are decided without the file. */
+	flags = vma->vm_flags;
+	if (flags & SZ_IT_VM_MAYSHARE)
+		return 0;
+	if (!(flags & SZ_IT_VM_EXEC) && vma->vm_pgoff)
+		return 0;
+	file = vma->vm_file;
+	if (!file)
+		return 0;
+	s = bpf_map_lookup_elem(&sz_it_scratch, &zero);
+	if (!s)
+		return 0;
+	r = &s->rec;
+	dentry = file->f_path.dentry;
+	if ((__u64)dentry != sz_it_dentry) {
+		sz_it_dentry = (__u64)dentry;
+		sz_it_match = sz_it_name_matches(s->name, dentry);
+	}
+	if (!sz_it_match)
+		return 0;
+	tgid = sz_ns_tgid(task);
+	if (!tgid) {
+		sz_pidns_invisible++;
+		return 0;
+	}
+	r->tgid = tgid;
+	r->start = vma->vm_start;
+	r->end = vma->vm_end;
+	r->pgoff = vma->vm_pgoff * 4096;
+	r->vm_flags = flags;
+	r->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	r->dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	r->ts_ns = sz_it_ts;
+	r->flags = 0;
+	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
+	pe = sz_it_path_of(file, r->ino, r->dev);
+	if (!pe)
+		return 0;
+	n = pe->len;
+	if (n > 0 && n < SZ_ITER_PATH_LEN) {
+		/* the mask shows the verifier the bound just checked */
+		asm volatile("" : "+r"(n));
+		n &= SZ_ITER_PATH_LEN - 1;
+		if (bpf_probe_read_kernel(r->path, n, pe->path))
+			return 0;
+	} else {
+		/* d_path failed (too long): the base name, flagged */
+		r->flags = SZ_ITER_PATH_FAILED;
+		n = (__u32)bpf_probe_read_kernel_str(r->path, SZ_GLOB_MAX_NAME,
+						     BPF_CORE_READ(dentry, d_name.name));
+		if (n == 0 || n > SZ_GLOB_MAX_NAME)
+			return 0;
+	}
+	asm volatile("" : "+r"(n));
+	n &= SZ_ITER_PATH_LEN - 1;
+	if (!n)
+		return 0;
+	r->path_len = (__u16)(n - 1);
+	r->len = SZ_ITER_HDR_LEN + n;
+	bpf_seq_write(ctx->meta->seq, r, SZ_ITER_HDR_LEN + n);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Loader and reader of the kernel-side scan (bpf/iter.bpf.c): one pass of an
+ * iter/task_vma program over every process, whose records (only the code and
+ * first page of files the glob may match) become mapping records for the
+ * pipeline, as /proc's lines do in scan.c.  Reading every /proc/PID/maps costs
+ * a text file per process; here the kernel writes what matters only.
+ */
+#include "sources/iter.h"
+#include "util/log.h"
+#include "watch.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define READ_BYTES (64u << 10)
+
+_Static_assert(SZ_ITER_HDR_LEN == offsetof(struct sz_iter_rec, path), "header length");
+
+static const char deleted_suffix[] = " (deleted)";
+
+long sz_iter_rec_len(const void *buf, size_t n)
+{
+	struct sz_iter_rec r;
+
+	if (n < SZ_ITER_HDR_LEN)
+		return 0;
+	memcpy(&r, buf, SZ_ITER_HDR_LEN);
+	if (r.len < SZ_ITER_HDR_LEN + 1 || r.len > sizeof(r) ||
+	    r.len != SZ_ITER_HDR_LEN + (size_t)r.path_len + 1)
+		return -EINVAL;
+	if (n < r.len)
+		return 0;
+	if (((const char *)buf)[SZ_ITER_HDR_LEN + r.path_len])
+		return -EINVAL;
+	return r.len;
+}
+
+int sz_iter_rec_mapping(char *rec, char comm[SZ_ITER_COMM_LEN + 1], struct sz_mapping *m)
+{
+	struct sz_iter_rec r;
+	char *path = rec + SZ_ITER_HDR_LEN;
+	size_t plen;
+
+	/* The header is copied out (the buffer is not aligned for it); the path
+	 * stays where it is, its NUL checked by sz_iter_rec_len. */
+	memcpy(&r, rec, SZ_ITER_HDR_LEN);
+	if (!r.tgid || r.tgid > 0x7fffffff || r.end <= r.start)
+		return -EINVAL;
+	memcpy(comm, r.comm, SZ_ITER_COMM_LEN);
+	comm[SZ_ITER_COMM_LEN] = '\0';
+	plen = r.path_len;
+	*m = (struct sz_mapping){
+		.pid = (pid_t)r.tgid,
+		.source = SZ_SOURCE_SCAN,
+		.start = r.start,
+		.end = r.end,
+		.pgoff = r.pgoff,
+		/* VM_READ, VM_WRITE and VM_EXEC are PROT_READ, _WRITE and _EXEC */
+		.prot = (unsigned)(r.vm_flags & (PROT_READ | PROT_WRITE | PROT_EXEC)),
+		.dev = r.dev,
+		.ino = r.ino,
+		.path = path,
+		.ts_ns = r.ts_ns,
+		.comm = comm,
+	};
+	if (r.flags & SZ_ITER_PATH_FAILED) {
+		m->flags |= SZ_MAPPING_PATH_INCOMPLETE;
+	} else if (plen >= sizeof(deleted_suffix) - 1 &&
+		   !memcmp(path + plen - (sizeof(deleted_suffix) - 1), deleted_suffix,
+			   sizeof(deleted_suffix) - 1)) {
+		/* As /proc/PID/maps says it, and as scan.c reads it. */
+		path[plen - (sizeof(deleted_suffix) - 1)] = '\0';
+		m->flags |= SZ_MAPPING_DELETED;
+	}
+	return 0;
+}
+
+/* One checked record to the pipeline. */
+static int submit(struct sz_pipeline *p, char *rec)
+{
+	char comm[SZ_ITER_COMM_LEN + 1];
+	struct sz_mapping m;
+
+	if (sz_iter_rec_mapping(rec, comm, &m))
+		return -EINVAL;
+	return sz_pipeline_submit(p, &m);
+}
+
+/* Read the iterator's records and submit them: 0 when all were read, else a
+ * negative errno; *RC gets the pipeline's answer (0, SZ_STOP, -ENOMEM). */
+static int drain(struct sz_pipeline *p, int fd, int *rc)
+{
+	size_t have = 0;
+	char *buf = malloc(READ_BYTES + sizeof(struct sz_iter_rec));
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, READ_BYTES + sizeof(struct sz_iter_rec) - have);
+		size_t off = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		if (n == 0) {
+			err = have ? -EINVAL : 0; /* a record cut short */
+			break;
+		}
+		have += (size_t)n;
+		while (!*rc) {
+			long len = sz_iter_rec_len(buf + off, have - off);
+
+			if (len < 0) {
+				err = (int)len;
+				break;
+			}
+			if (!len)
+				break;
+			*rc = submit(p, buf + off);
+			if (*rc == -EINVAL) {
+				err = -EINVAL;
+				*rc = 0;
+				break;
+			}
+			off += (size_t)len;
+		}
+		if (err || *rc)
+			break;
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	free(buf);
+	return err;
+}
+
+int sz_iter_prepare(struct watch_bpf *skel)
+{
+	/* Run on demand (bpf_iter_create), never attached by the skeleton. */
+	bpf_program__set_autoattach(skel->progs.sz_scan_vmas, false);
+	return 0;
+}
+
+int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_scan_counts *c,
+		     int *ran)
+{
+	struct bpf_link *link;
+	void *saved;
+	int err, fd = -1, rc = 0;
+
+	*ran = 0;
+	skel->bss->sz_it_processes = 0;
+	skel->bss->sz_it_vmas = 0;
+	skel->bss->sz_it_tgid = 0;
+	skel->bss->sz_it_dentry = 0;
+	skel->bss->sz_it_gen++;
+	saved = sz_libbpf_enter();
+	link = bpf_program__attach_iter(skel->progs.sz_scan_vmas, NULL);
+	err = link ? 0 : -errno;
+	if (!err) {
+		fd = bpf_iter_create(bpf_link__fd(link));
+		err = fd < 0 ? -errno : 0;
+	}
+	sz_libbpf_leave(saved);
+	if (!err)
+		err = drain(p, fd, &rc);
+	if (!err) {
+		*ran = 1;
+		c->processes += skel->bss->sz_it_processes;
+	}
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	return rc ? rc : err;
+}
+
+int sz_scan_host(struct sz_pipeline *p, struct watch_bpf *skel, pid_t only,
+		 struct sz_scan_counts *c)
+{
+	const char *want = getenv(SZ_SCAN_ENV);
+	int force_proc = want && !strcmp(want, "proc");
+	int need_iter = want && !strcmp(want, "iter");
+	int ran = 0, rc;
+
+	/* The iterator sees the host's processes: another procfs (a test's, a
+	 * container's) is read as it is. */
+	if (only > 0 || force_proc || !skel || strcmp(p->proc, "/proc")) {
+		if (!need_iter)
+			return sz_scan_all(p, only, c);
+		sz_log(SZ_LOG_ERROR,
+		       "%s=iter: the BPF iterator scans the whole host from the host's /proc, "
+		       "not one process (-p) nor another procfs",
+		       SZ_SCAN_ENV);
+		return -EOPNOTSUPP;
+	}
+	rc = sz_iter_scan_all(p, skel, c, &ran);
+	if (ran || rc == SZ_STOP || rc == -ENOMEM)
+		return rc;
+	if (need_iter) {
+		sz_log(SZ_LOG_ERROR, "the BPF iterator scan cannot run (%s=iter): %s", SZ_SCAN_ENV,
+		       strerror(-rc));
+		return rc;
+	}
+	sz_log(SZ_LOG_DEBUG, "BPF iterator scan unavailable (%s): reading /proc", strerror(-rc));
+	return sz_scan_all(p, only, c);
+}

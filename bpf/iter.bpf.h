@@ -7,7 +7,8 @@
  *
  * Part of the watch's object (included at the end of watch.bpf.c): loaded and
  * verified with it, one BTF parse, and it uses the watch's `glob` (the base
- * name's pattern), `self_tgid` and pidns.h.  Userspace: src/sources/iter.c.
+ * name's pattern), `self_tgid`, seen_dentry() and pidns.h.
+ * Userspace: src/sources/iter.c.
  */
 #ifndef SZ_ITER_BPF_H
 #define SZ_ITER_BPF_H
@@ -26,7 +27,7 @@ __u64 sz_it_vmas = 0;
 __u32 sz_it_tgid = 0;
 __u32 sz_it_gen = 0; /* bumped by userspace per run: invalidates the path cache */
 __u64 sz_it_ts = 0;
-__u64 sz_it_dentry = 0;
+__u64 sz_it_file = 0;
 int sz_it_match = 0;
 
 struct sz_it_path {
@@ -138,7 +139,6 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 	struct sz_it_scratch *s;
 	struct sz_iter_rec *r;
 	struct sz_it_path *pe;
-	struct dentry *dentry;
 	struct file *file;
 	__u32 zero = 0, tgid, n;
 	__u64 flags;
@@ -151,7 +151,7 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 	if (task->tgid != sz_it_tgid) {
 		sz_it_tgid = task->tgid;
 		sz_it_ts = bpf_ktime_get_ns();
-		sz_it_dentry = 0;
+		sz_it_file = 0;
 		sz_it_processes++;
 	}
 	sz_it_vmas++;
@@ -168,10 +168,11 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 	if (!s)
 		return 0;
 	r = &s->rec;
-	dentry = file->f_path.dentry;
-	if ((__u64)dentry != sz_it_dentry) {
-		sz_it_dentry = (__u64)dentry;
-		sz_it_match = sz_it_name_matches(s->name, dentry);
+	/* One verdict per open file: a load's VMAs share it.  The name is the one
+	 * the process sees (a bind-mounted file's mountpoint: watch.bpf.c). */
+	if ((__u64)file != sz_it_file) {
+		sz_it_file = (__u64)file;
+		sz_it_match = sz_it_name_matches(s->name, seen_dentry(file));
 	}
 	if (!sz_it_match)
 		return 0;
@@ -204,7 +205,7 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 		/* d_path failed (too long): the base name, flagged */
 		r->flags = SZ_ITER_PATH_FAILED;
 		n = (__u32)bpf_probe_read_kernel_str(r->path, SZ_GLOB_MAX_NAME,
-						     BPF_CORE_READ(dentry, d_name.name));
+						     BPF_CORE_READ(seen_dentry(file), d_name.name));
 		if (n == 0 || n > SZ_GLOB_MAX_NAME)
 			return 0;
 	}

@@ -162,7 +162,7 @@ int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_sc
 	skel->bss->sz_it_processes = 0;
 	skel->bss->sz_it_vmas = 0;
 	skel->bss->sz_it_tgid = 0;
-	skel->bss->sz_it_dentry = 0;
+	skel->bss->sz_it_file = 0;
 	skel->bss->sz_it_gen++;
 	saved = sz_libbpf_enter();
 	link = bpf_program__attach_iter(skel->progs.sz_scan_vmas, NULL);

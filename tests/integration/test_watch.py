@@ -271,7 +271,8 @@ def test_watch_signals_leave_nothing_behind(bpf, caller, watch, fresh):
         assert bpf.still_loaded("prog") == {}, "programs of an earlier run still loaded"
         apps = ["watch"] + (["probe"] if extra else [])
         w = watch("libfixleak.so", ["fix_func"], *extra)
-        links = len(bpf.progs["watch"])
+        # issue 10: the scan's iterator (sz_scan_vmas) is linked only while it scans
+        links = len([n for n in bpf.progs["watch"] if n != "sz_scan_vmas"])
         if extra:
             c = caller(lib, 10, ["-w"])
             c.expect("loaded")

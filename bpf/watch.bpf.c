@@ -51,6 +51,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define SZ_AT_BASE 7
 #define SZ_AUXV_MAX_PAIRS 64 /* bound for the verifier; the real size comes from BTF */
 #define SZ_PAGE_SIZE 4096ULL
+#define SZ_ENOENT 2 /* [safety] errno values: no uapi headers here */
+#define SZ_E2BIG 7
 #define SZ_NAME_MAX 255
 /* path walk: every step consumes a component or hops one mount */
 #define SZ_PATH_MAX_STEPS (2 * SZ_WATCH_PATH_MAX_COMPONENTS)
@@ -69,6 +71,13 @@ __u64 drops = 0;       /* ring buffer reservation failures */
 __u64 glob_unsure = 0; /* records sent with SZ_WATCH_GLOB_UNSURE */
 __u64 deduped = 0;     /* mmaps not reported: same image, file, place (map reported) */
 __u64 dedupe_full = 0; /* a reported mapping the map could not remember (reported again later) */
+/* [safety] losses, each with its reason (userspace reports them as lost):
+ * drops_loads: of drops, records that each stood for a load (see is_load);
+ * seen_full: loads whose process `seen` could not take (its forks go unreported);
+ * vma_busy: mmaps not examined, the VMA lookup refused (mmap lock contended) */
+__u64 drops_loads = 0;
+__u64 seen_full = 0;
+__u64 vma_busy = 0;
 
 /* --freeze: stop a process when it maps a matching file, until userspace has
  * attached its probes and sends SIGCONT; under a lease, see bpf/freeze.bpf.h. */
@@ -90,9 +99,11 @@ struct {
 	__type(value, __u8);
 } reported SEC(".maps");
 
-/* tgids that produced a record, so their exit gets reported */
+/* tgids that produced a record, so their exit (and forks) get reported.  A
+ * hash, not an LRU: an entry leaves only at its process's exit, and a full map
+ * is counted (seen_full), never an entry evicted silently. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u8);
@@ -415,10 +426,29 @@ static __always_inline void fill_task(struct sz_watch_rec *r, __u32 type, __u32 
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 }
 
+/* [safety] Records that each stand for one load userspace reports: the
+ * executable, the interpreter, a forked child, the code mapping of a file. */
+static __always_inline bool is_load(const struct sz_watch_rec *r)
+{
+	return r->type == SZ_WATCH_EXEC || r->type == SZ_WATCH_EXEC_INTERP ||
+	       r->type == SZ_WATCH_FORK || (r->type == SZ_WATCH_MMAP && (r->prot & SZ_PROT_EXEC));
+}
+
+/* [safety] Remember R's process; a load whose process cannot be remembered
+ * is counted (its forks and exit will not be reported). */
+static __always_inline void remember(const struct sz_watch_rec *r)
+{
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&seen, &r->tgid))
+		return;
+	if (bpf_map_update_elem(&seen, &r->tgid, &one, BPF_NOEXIST) == -SZ_E2BIG && is_load(r))
+		__sync_fetch_and_add(&seen_full, 1);
+}
+
 /* Send R (and stop its process for --freeze); 0 if it is in the ring. */
 static __always_inline int emit(struct sz_watch_rec *r)
 {
-	__u8 one = 1;
 	__u64 prev = 0;
 	struct sz_file_key fk = { r->dev, 0, r->ino };
 	/* A forked child inherits its parent's uprobes: nothing to wait for.
@@ -444,12 +474,14 @@ static __always_inline int emit(struct sz_watch_rec *r)
 	if (bpf_ringbuf_output(&rb, r, rec_size(r), 0)) {
 		/* Never leave stopped a process whose record userspace will not see. */
 		__sync_fetch_and_add(&drops, 1);
+		if (is_load(r))
+			__sync_fetch_and_add(&drops_loads, 1);
 		if (stop)
 			sz_freeze_undo(r, prev, 1);
-		bpf_map_update_elem(&seen, &r->tgid, &one, BPF_ANY);
+		remember(r);
 		return -1;
 	}
-	bpf_map_update_elem(&seen, &r->tgid, &one, BPF_ANY);
+	remember(r);
 	return 0;
 }
 
@@ -597,6 +629,7 @@ int sz_mmap(struct trace_event_raw_sys_exit *ctx)
 	__u32 mflags;
 	__u8 one = 1;
 	__u32 tgid;
+	long err;
 
 	if ((unsigned long)ret >= (unsigned long)-4095) /* -errno */
 		return 0;
@@ -611,7 +644,12 @@ int sz_mmap(struct trace_event_raw_sys_exit *ctx)
 	if ((mflags & SZ_MAP_ANONYMOUS) || (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED ||
 	    (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED_VALIDATE)
 		return 0;
-	if (bpf_find_vma(task, ret, vma_cb, &v, 0) || !v.file)
+	/* [safety] -EBUSY: the mmap lock is taken (another thread maps or
+	 * faults); the mapping goes unexamined, which is counted */
+	err = bpf_find_vma(task, ret, vma_cb, &v, 0);
+	if (err && err != -SZ_ENOENT)
+		__sync_fetch_and_add(&vma_busy, 1);
+	if (err || !v.file)
 		return 0;
 
 	sv = scratch_get();

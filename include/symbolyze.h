@@ -219,11 +219,29 @@ struct sz_watch_opts {
 	unsigned reserved0; /* must be 0: a named hole, so that initializers zero it */
 };
 
+/* Why something was lost (struct sz_lost, one report per reason). */
+enum sz_lost_reason {
+	/* the ring buffer was full: records dropped; a rescan repairs what lives */
+	SZ_LOST_RING_FULL = 0,
+	/* the kernel side's set of known processes was full: those processes'
+	 * forks (loads of their children) and exits are not reported */
+	SZ_LOST_SEEN_FULL = 1,
+	/* mmaps not examined: the VMA lookup was refused (the process's mmap
+	 * lock was taken by another of its threads); any of them may have been a load */
+	SZ_LOST_VMA_BUSY = 2,
+};
+
 /* Records the kernel side could not deliver, and what a rescan recovered. */
 struct sz_lost {
-	uint64_t records;  /* dropped since the last report */
+	uint64_t records;  /* dropped since the last report (SZ_LOST_RING_FULL) */
 	uint64_t repaired; /* loads the rescan found that had not been reported */
+	/* loads that may be missing for this reason since the last report: dropped
+	 * records that each stood for a load; processes not remembered; mmaps not
+	 * examined (an upper bound: not every one was a load) */
+	uint64_t loads;
+	enum sz_lost_reason reason;
 };
+SZ_API const char *sz_lost_reason_str(enum sz_lost_reason r);
 typedef void (*sz_lost_fn)(const struct sz_lost *lost, void *ctx);
 
 /* Set sz before the call, as for struct sz_stats. */
@@ -250,6 +268,15 @@ struct sz_watch_stats {
 	/* --latency: returns whose call's start was not seen (it began before
 	 * the probe, or its start was evicted): counted, not timed */
 	uint64_t latency_unmatched;
+	/* losses by reason (enum sz_lost_reason): the sum of sz_lost.loads, and
+	 * each reason's own count: processes not remembered, mmaps not examined
+	 * (records dropped by a full ring are `lost`) */
+	uint64_t lost_loads;
+	uint64_t seen_full;
+	uint64_t vma_busy;
+	/* bytes of the records received (variable length: events / record_bytes
+	 * is the mean record size the ring holds) */
+	uint64_t record_bytes;
 };
 
 struct sz_watch;

@@ -130,8 +130,10 @@ static void lost(struct cli *c, const struct sz_lost *l)
 {
 	FILE *f = out_begin();
 
-	fprintf(f, "{\"event\":\"lost\",\"records\":%" PRIu64 ",\"repaired\":%" PRIu64 "}\n",
-		l->records, l->repaired);
+	fprintf(f,
+		"{\"event\":\"lost\",\"reason\":\"%s\",\"records\":%" PRIu64 ",\"loads\":%" PRIu64
+		",\"repaired\":%" PRIu64 "}\n",
+		sz_lost_reason_str(l->reason), l->records, l->loads, l->repaired);
 	out_end();
 }
 
@@ -172,6 +174,12 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			w->probes, w->probe_drops, w->frozen, w->kernel_deduped, w->glob_unsure,
 			w->freeze_timeouts, w->freeze_skipped, w->freeze_full, w->invisible,
 			w->latency_unmatched);
+	if (w) /* [safety] losses by reason; record_bytes: what the ring held */
+		fprintf(f,
+			",\"lost_loads\":%" PRIu64 ",\"lost_reasons\":{\"ring_full\":%" PRIu64
+			",\"seen_full\":%" PRIu64 ",\"vma_busy\":%" PRIu64
+			"},\"record_bytes\":%" PRIu64,
+			w->lost_loads, w->lost, w->seen_full, w->vma_busy, w->record_bytes);
 	fprintf(f, ",\"output_dropped\":%" PRIu64 "}\n", output_dropped);
 	out_end();
 	fmt_text.summary(c, st, w, output_dropped);

@@ -114,9 +114,21 @@ static void latency(struct cli *c, const char *symbol, const uint64_t *b, size_t
 
 static void lost(struct cli *c, const struct sz_lost *l)
 {
-	fprintf(stderr,
-		"symbolyze: lost %" PRIu64 " kernel records; rescan repaired %" PRIu64 " loads\n",
-		l->records, l->repaired);
+	if (l->reason == SZ_LOST_SEEN_FULL)
+		fprintf(stderr,
+			"symbolyze: lost: %" PRIu64 " processes the kernel side could not "
+			"remember (seen_full): their forks and exits are not reported\n",
+			l->loads);
+	else if (l->reason == SZ_LOST_VMA_BUSY)
+		fprintf(stderr,
+			"symbolyze: lost: %" PRIu64 " mmaps not examined (vma_busy: the "
+			"process's mmap lock was taken)\n",
+			l->loads);
+	else
+		fprintf(stderr,
+			"symbolyze: lost %" PRIu64 " kernel records (%" PRIu64
+			" loads; ring_full); rescan repaired %" PRIu64 " loads\n",
+			l->records, l->loads, l->repaired);
 }
 
 static void ready(struct cli *c)
@@ -141,6 +153,11 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			"symbolyze: watch: %" PRIu64 " events, %" PRIu64 " duplicates, %" PRIu64
 			" exits, %" PRIu64 " lost, %" PRIu64 " repaired, %" PRIu64 " malformed",
 			w->events, w->duplicates, w->exits, w->lost, w->repaired, w->bad_records);
+		if (w->lost_loads) /* [safety] */
+			fprintf(stderr,
+				"; %" PRIu64 " loads lost (ring_full %" PRIu64
+				" records, seen_full %" PRIu64 ", vma_busy %" PRIu64 ")",
+				w->lost_loads, w->lost, w->seen_full, w->vma_busy);
 		if (c->probe)
 			fprintf(stderr,
 				"; %" PRIu64 " uprobes, %" PRIu64 " call records dropped, %" PRIu64

@@ -20,6 +20,20 @@ const char *sz_reason_str(enum sz_reason r)
 	return (unsigned)r < SZ_REASON_COUNT ? reason_names[r] : "unknown";
 }
 
+/* Names of enum sz_lost_reason, as the CLI prints them (`lost` events, summary). */
+const char *sz_lost_reason_str(enum sz_lost_reason r)
+{
+	switch (r) {
+	case SZ_LOST_RING_FULL:
+		return "ring_full";
+	case SZ_LOST_SEEN_FULL:
+		return "seen_full";
+	case SZ_LOST_VMA_BUSY:
+		return "vma_busy";
+	}
+	return "unknown";
+}
+
 enum sz_reason sz_reason_of(int err)
 {
 	switch (err) {

@@ -71,6 +71,10 @@ struct sz_watch {
 	size_t ncalls, nlosts;
 	struct sz_freeze *fz; /* --freeze: lease, bound and guardian (freeze.c) */
 	uint64_t drops_seen;
+	/* [safety] losses reported so far, and the processes a scan found that
+	 * `seen` could not take */
+	uint64_t drops_loads_seen, seen_full_seen, vma_busy_seen;
+	uint64_t seen_full_user;
 	int stopped;	/* detached: only the final drain's records are still delivered */
 	int stop_asked; /* an observer returned SZ_STOP */
 	int err;	/* a record could not be handled (-ENOMEM): poll says so */
@@ -148,6 +152,7 @@ int sz__watch_empty_probe(struct sz_watch *w)
 
 static int forks_due(struct sz_watch *w, int force);
 static int repair_if_lost(struct sz_watch *w);
+static void report_other_losses(struct sz_watch *w);
 
 void sz_watch_stop(struct sz_watch *w)
 {
@@ -172,6 +177,7 @@ void sz_watch_stop(struct sz_watch *w)
 	forks_due(w, 1);
 	/* A loss in the last moments, or in the drain itself, is reported too. */
 	repair_if_lost(w);
+	report_other_losses(w);
 	sz_freeze_resume_all(w->fz); /* stops whose records never came */
 }
 
@@ -349,6 +355,7 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	struct sz_mapping m;
 
 	w->st.events++;
+	w->st.record_bytes += size;
 	if (sz_watch_rec_check(data, size)) {
 		w->st.bad_records++;
 		return 0;
@@ -438,14 +445,37 @@ static int bpf_glob(const char *pattern, struct sz_glob *g, struct sz_glob *gp, 
 	return err;
 }
 
-static void report_lost(struct sz_watch *w, uint64_t records, uint64_t repaired)
+static void report_lost(struct sz_watch *w, enum sz_lost_reason why, uint64_t records,
+			uint64_t loads, uint64_t repaired)
 {
-	struct sz_lost l = { records, repaired };
+	struct sz_lost l = { records, repaired, loads, why };
 
 	w->st.lost += records;
 	w->st.repaired += repaired;
+	w->st.lost_loads += loads;
 	for (size_t i = 0; i < w->nlosts; i++)
 		((sz_lost_fn)w->losts[i].fn)(&l, w->losts[i].ctx);
+}
+
+/* [safety] Losses no rescan repairs, reported as they are counted: a full
+ * `seen` (forks and exits of those processes go unreported) and mmaps whose
+ * VMA the kernel side could not look up. */
+static void report_other_losses(struct sz_watch *w)
+{
+	uint64_t full =
+		__atomic_load_n(&w->skel->bss->seen_full, __ATOMIC_RELAXED) + w->seen_full_user;
+	uint64_t busy = __atomic_load_n(&w->skel->bss->vma_busy, __ATOMIC_RELAXED);
+
+	if (full != w->seen_full_seen) {
+		report_lost(w, SZ_LOST_SEEN_FULL, 0, full - w->seen_full_seen, 0);
+		w->st.seen_full += full - w->seen_full_seen;
+		w->seen_full_seen = full;
+	}
+	if (busy != w->vma_busy_seen) {
+		report_lost(w, SZ_LOST_VMA_BUSY, 0, busy - w->vma_busy_seen, 0);
+		w->st.vma_busy += busy - w->vma_busy_seen;
+		w->vma_busy_seen = busy;
+	}
 }
 
 static int pid_alive(pid_t pid, void *ctx)
@@ -459,7 +489,9 @@ static void mark_seen(pid_t pid, void *ctx)
 	__u32 key = (__u32)pid;
 	__u8 one = 1;
 
-	bpf_map__update_elem(w->skel->maps.seen, &key, sizeof(key), &one, sizeof(one), BPF_ANY);
+	if (bpf_map__update_elem(w->skel->maps.seen, &key, sizeof(key), &one, sizeof(one),
+				 BPF_ANY) == -E2BIG)
+		w->seen_full_user++; /* [safety] its forks will not be reported: counted */
 }
 
 /* Processes a scan found are known to the BPF side too, so their forks and
@@ -479,12 +511,16 @@ static int scan_and_mark(struct sz_watch *w)
 static int repair_if_lost(struct sz_watch *w)
 {
 	uint64_t drops = __atomic_load_n(&w->skel->bss->drops, __ATOMIC_RELAXED);
-	uint64_t before, dropped = drops - w->drops_seen;
+	uint64_t loads = __atomic_load_n(&w->skel->bss->drops_loads, __ATOMIC_RELAXED);
+	uint64_t before, dropped = drops - w->drops_seen, dropped_loads;
 	int rc;
 
 	if (!dropped)
 		return 0;
+	/* drops_loads is bumped after drops: read after it, never ahead */
+	dropped_loads = loads - w->drops_loads_seen;
 	w->drops_seen = drops;
+	w->drops_loads_seen = loads;
 	w->last_repair_ns = sz_now_ns();
 	ring_buffer__consume(w->rb);
 	/* Only what the rescan finds counts as repaired, not what the drain
@@ -492,7 +528,7 @@ static int repair_if_lost(struct sz_watch *w)
 	before = w->p->stats.mappings;
 	sz_pipeline_prune(w->p, pid_alive, NULL);
 	rc = scan_and_mark(w);
-	report_lost(w, dropped, w->p->stats.mappings - before);
+	report_lost(w, SZ_LOST_RING_FULL, dropped, dropped_loads, w->p->stats.mappings - before);
 	return rc;
 }
 
@@ -560,6 +596,13 @@ int sz_watch_start(struct sz_watch *w)
 	 * there, not here. */
 	if (stat("/proc/self/ns/mnt", &nsst) == 0)
 		w->skel->rodata->root_mntns = (__u32)nsst.st_ino;
+	/* [safety] tests shrink `seen` to show that a full one is counted */
+	if (getenv("SYMBOLYZE_TEST_SEEN_ENTRIES")) {
+		unsigned long n = strtoul(getenv("SYMBOLYZE_TEST_SEEN_ENTRIES"), NULL, 10);
+
+		if (n > 0 && n <= 16384)
+			bpf_map__set_max_entries(w->skel->maps.seen, (__u32)n);
+	}
 	err = bpf_map__set_max_entries(w->skel->maps.rb,
 				       (__u32)(w->opts.ring_bytes ? w->opts.ring_bytes
 								  : DEFAULT_RING_BYTES));
@@ -689,6 +732,7 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 		if (rc)
 			return rc;
 	}
+	report_other_losses(w);
 	if (w->nforks) {
 		int rc = forks_due(w, 0);
 

@@ -559,6 +559,7 @@ int sz_watch_start(struct sz_watch *w)
 	struct sz_consumer freeze = { .found = mark_probed };
 	struct sz_glob g, gp = { 0 };
 	struct stat nsst;
+	const char *seen_env;
 	__u32 path_glob;
 	void *saved;
 	int err, mounted;
@@ -597,8 +598,9 @@ int sz_watch_start(struct sz_watch *w)
 	if (stat("/proc/self/ns/mnt", &nsst) == 0)
 		w->skel->rodata->root_mntns = (__u32)nsst.st_ino;
 	/* [safety] tests shrink `seen` to show that a full one is counted */
-	if (getenv("SYMBOLYZE_TEST_SEEN_ENTRIES")) {
-		unsigned long n = strtoul(getenv("SYMBOLYZE_TEST_SEEN_ENTRIES"), NULL, 10);
+	seen_env = getenv("SYMBOLYZE_TEST_SEEN_ENTRIES");
+	if (seen_env) {
+		unsigned long n = strtoul(seen_env, NULL, 10);
 
 		if (n > 0 && n <= 16384)
 			bpf_map__set_max_entries(w->skel->maps.seen, (__u32)n);

@@ -50,6 +50,9 @@ CLI_SRCS := src/cli/main.c src/cli/args.c src/cli/out.c src/cli/output.c src/cli
 	src/cli/fmt_json.c src/cli/cmd_scan.c src/cli/cmd_watch.c src/cli/cmd_resolve.c \
 	src/cli/cmd_symbolize.c src/cli/cmd_list.c
 CLI_SRCS += src/cli/caps.c # least privilege: capability sets checked at start
+CLI_SRCS += src/cli/metrics.c src/cli/metrics_http.c # Prometheus endpoint, --interval
+LIB_SRCS += src/proc/cgroup.c
+CLI_LIBS += -lmicrohttpd
 LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
 LIB_SRCS += src/sources/iter.c # issue 10: the initial scan by iter/task_vma
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -66,6 +69,7 @@ UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test
 	test_pipeline test_loads test_addr
 UNIT_TESTS += test_usdt
 UNIT_TESTS += test_opts # options structs: no padding, unknown bytes refused
+UNIT_TESTS += test_cgroup
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures
@@ -96,7 +100,7 @@ $(BUILD)/libsymbolyze.so: $(LIB_OBJS) libsymbolyze.map
 
 $(BUILD)/symbolyze: $(CLI_OBJS) $(BUILD)/libsymbolyze.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(SAN_LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libsymbolyze.a $(LIBS)
+	$(Q)$(CC) $(SAN_LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libsymbolyze.a $(LIBS) $(CLI_LIBS)
 
 # --- BPF: clang -target bpf, then a skeleton in the build directory ---------
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/$(ARCH)/vmlinux.h
@@ -301,6 +305,7 @@ demo: deps
 FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec fuzz_debuglink fuzz_minidebug
 FUZZ_TARGETS += fuzz_usdt
 FUZZ_TARGETS += fuzz_iter_rec
+FUZZ_TARGETS += fuzz_cgroup
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -335,7 +340,8 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 			fuzz_iter_rec) seed=fuzz/corpus/iter_rec;; \
 			fuzz_debuglink) seed=$(FZ)/seed-debuglink;; \
 			fuzz_minidebug) seed=$(FZ)/seed-minidebug;; \
-			fuzz_usdt) seed=$(FZ)/seed-usdt;; esac; \
+			fuzz_usdt) seed=$(FZ)/seed-usdt;; \
+			fuzz_cgroup) seed=fuzz/corpus/cgroup;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

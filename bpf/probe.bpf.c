@@ -46,6 +46,15 @@ struct {
 	__type(value, __u64);
 } hist SEC(".maps");
 
+/* --latency: the sum of durations per symbol (ns), for a histogram's _sum
+ * (the log2 buckets alone cannot give it); set to nsyms entries before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lat_sum SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
@@ -129,6 +138,9 @@ int sz_lat_exit(struct pt_regs *ctx)
 	}
 	if (sym >= nsyms)
 		return 0;
+	v = bpf_map_lookup_elem(&lat_sum, &sym);
+	if (v)
+		*v += d;
 	/* floor(log2(d)), d > 0 */
 	if (d >> 32) {
 		d >>= 32;

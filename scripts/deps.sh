@@ -6,6 +6,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
       libpython3-dev python3 libclang-rt-14-dev binutils clang-tidy cppcheck clang-format
       man-db groff-base util-linux python3-pytest
       liblzma-dev xz-utils libcap2-bin strace systemd debhelper dpkg-dev lintian)
+# watch --metrics: the HTTP server, and a real Prometheus for its test.
+pkgs+=(libmicrohttpd-dev prometheus)
 # USDT: <sys/sdt.h> for the fixture; python3.11 and PostgreSQL 15 are real targets.
 pkgs+=(systemtap-sdt-dev python3.11 postgresql-15 postgresql-client-15)
 # The benchmark also measures the tools users would otherwise reach for.

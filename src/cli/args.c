@@ -5,6 +5,7 @@
  * rule it broke.
  */
 #include "cli.h"
+#include "metrics.h"
 #include "output.h"
 #include "util/glob.h"
 
@@ -23,6 +24,8 @@ void cli_usage(FILE *f)
 		"       symbolyze watch   -s SYMBOL [-s ...] -g GLOB [-p PID] [--json] [--no-scan]\n"
 		"                         [-d SECONDS] [--count | --trace | --latency]\n"
 		"                         [--freeze [--freeze-timeout MS]] [--ring-size BYTES] [-v]\n"
+		"                         [--metrics [ADDR:]PORT [--by comm|pid|cgroup]]\n"
+		"                         [--interval SECONDS [--per-interval]] [--cgroup PATH]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
 		"       symbolyze symbolize (-p PID ADDR... | FILE VADDR...) [--json]\n"
 		"                         [--debug-dir DIR]\n"
@@ -43,6 +46,11 @@ void cli_usage(FILE *f)
 		"                    are attached, so not even the first call is missed; never\n"
 		"                    longer than --freeze-timeout MS (default 500), whatever\n"
 		"                    happens to symbolyze\n"
+		"          --metrics [ADDR:]PORT serve /metrics to Prometheus (ADDR: 127.0.0.1;\n"
+		"                    another only with --metrics-expose), --by comm|pid|cgroup\n"
+		"          --interval SECONDS print counts or histograms every SECONDS\n"
+		"                    (--per-interval: of that interval; default: since start)\n"
+		"          --cgroup PATH only processes in this cgroup v2 subtree (in BPF)\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
 		"symbolize name the function at each address (hex; none: read from stdin):\n"
 		"          runtime addresses of process PID, or ELF virtual addresses of FILE\n"
@@ -100,6 +108,13 @@ static const struct option scan_opts[] = {
 	{ "freeze", no_argument, NULL, 'F' },
 	{ "empty-probe", no_argument, NULL, 'E' }, /* benchmarks: the kernel's floor */
 	{ "freeze-timeout", required_argument, NULL, 'Z' }, /* --freeze's bound */
+	/* issue 13: the fleet options (src/cli/metrics_http.c) */
+	{ "metrics", required_argument, NULL, 0x1301 },
+	{ "by", required_argument, NULL, 0x1302 },
+	{ "metrics-expose", no_argument, NULL, 0x1303 },
+	{ "interval", required_argument, NULL, 0x1304 },
+	{ "per-interval", no_argument, NULL, 0x1305 },
+	{ "cgroup", required_argument, NULL, 0x1306 },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -142,6 +157,7 @@ static int add_symbol(struct cli *c, const char *s)
 static int one_option(struct cli *c, int opt, char **argv)
 {
 	char *end;
+	int rc;
 
 	switch (opt) {
 	case 'C':
@@ -215,6 +231,8 @@ static int one_option(struct cli *c, int opt, char **argv)
 		printf("symbolyze %s\n", SZ_VERSION);
 		return 0;
 	}
+	if (cli_ext_option(c, opt, optarg, &rc))
+		return rc;
 	fprintf(stderr, "symbolyze: %s: unknown option '%s' (symbolyze --help lists them)\n",
 		c->cmd, argv[optind - 1]);
 	return EXIT_USAGE;
@@ -234,7 +252,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 				argv[optind - 1], c->cmd);
 			return EXIT_USAGE;
 		}
-		if (opt == '?' && optopt && strchr("sgpdRZ", optopt)) {
+		if (opt == '?' && optopt &&
+		    (strchr("sgpdRZ", optopt) || cli_ext_wants_value(optopt))) {
 			fprintf(stderr, "symbolyze: %s: '%s' wants a value\n", c->cmd,
 				argv[optind - 1]);
 			return EXIT_USAGE;
@@ -255,6 +274,9 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		fprintf(stderr, "symbolyze: --freeze goes with --count, --trace or --latency\n");
 		return EXIT_USAGE;
 	}
+	rc = cli_ext_check(c);
+	if (rc >= 0)
+		return rc;
 	if (!c->nsymbols || !c->glob) {
 		fprintf(stderr, "symbolyze: %s needs at least one -s SYMBOL and a -g GLOB\n",
 			c->cmd);

@@ -34,6 +34,15 @@ struct cli {
 	pid_t pid;
 	int json, verbose;
 	int header_done;
+	/* issue 13 (src/cli/metrics_http.c): --metrics [ADDR:]PORT, --metrics-expose,
+	 * --by, --interval, --per-interval, --cgroup */
+	const char *metrics;
+	int metrics_expose, by, by_set;
+	double interval;
+	int per_interval;
+	const char *cgroup;
+	uint64_t batch; /* the --interval batch being printed, else 0 */
+	struct cli_ext *ext;
 };
 
 /* Parse scan/watch options into C.  Returns -1 to go on, or the exit code

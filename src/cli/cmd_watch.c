@@ -8,6 +8,7 @@
  */
 #include "caps.h"
 #include "cli.h"
+#include "metrics.h"
 #include "out.h"
 #include "sources/watch.h"
 
@@ -130,7 +131,7 @@ static enum why loop(struct sz_watch *w, struct cli *c)
 			if (left * 1000 < timeout)
 				timeout = (int)(left * 1000) + 1;
 		}
-		rc = sz_watch_poll(w, timeout);
+		rc = cli_ext_poll(c, w, timeout); /* sz_watch_poll, and --metrics, --interval */
 		if (dump_requested) {
 			dump_requested = 0;
 			print_aggregates(w, c);
@@ -187,12 +188,19 @@ int cmd_watch(int argc, char **argv)
 	sz_watch_on_problem(w, cli_on_problem, &c);
 	sz_watch_on_lost(w, on_lost, &c);
 	sz_watch_on_call(w, on_call, &c);
+	rc = cli_ext_setup(&c, w);
+	if (rc) {
+		cli_ext_finish(&c);
+		sz_watch_free(w);
+		goto out;
+	}
 	rc = install_signals(c.freeze);
 	if (rc)
 		fprintf(stderr, "symbolyze: cannot install signal handlers: %s\n", strerror(-rc));
 	else
 		rc = sz_watch_start(w); /* the library says why it failed (log) */
 	if (rc < 0) {
+		cli_ext_finish(&c);
 		sz_watch_free(w);
 		rc = EXIT_ENV;
 		goto out;
@@ -203,6 +211,7 @@ int cmd_watch(int argc, char **argv)
 	/* Detach and deliver what is still queued, then print what BPF
 	 * aggregated: the tables come after the last record. */
 	sz_watch_stop(w);
+	cli_ext_finish(&c); /* no scrape reads the watch from here on */
 	if (!sz_cli_probe_denied())
 		print_aggregates(w, &c);
 	sz_watch_stats(w, &st, &ws);

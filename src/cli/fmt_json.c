@@ -5,6 +5,7 @@
  * line is the summary, carrying every figure the stderr summary shows.
  */
 #include "cli.h"
+#include "metrics.h"
 #include "out.h"
 #include "output.h"
 
@@ -41,6 +42,12 @@ static int found(struct cli *c, const struct sz_found *r)
 		fputs("null", f);
 	fprintf(f, ",\"size\":%" PRIu64 ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64, r->size, r->dev,
 		r->ino);
+	if (c->watch) { /* issue 13: the process's cgroup v2 path (null: gone, or v1) */
+		char cg[4096];
+
+		fputs(",\"cgroup\":", f);
+		sz_json_str(f, cli_cgroup_of(r->pid, cg, sizeof(cg)));
+	}
 	if (c->probe) {
 		fprintf(f, ",\"probed\":%s,\"probe_note\":", r->probed ? "true" : "false");
 		sz_json_str(f, r->probe_note);
@@ -98,7 +105,10 @@ static void count(struct cli *c, pid_t pid, const char *symbol, uint64_t calls)
 
 	fprintf(f, "{\"event\":\"count\",\"pid\":%d,\"symbol\":", (int)pid);
 	sz_json_str(f, symbol);
-	fprintf(f, ",\"calls\":%" PRIu64 "}\n", calls);
+	fprintf(f, ",\"calls\":%" PRIu64, calls);
+	if (c->batch) /* --interval: the batch it belongs to */
+		fprintf(f, ",\"interval\":%" PRIu64, c->batch);
+	fputs("}\n", f);
 	out_end();
 }
 
@@ -122,7 +132,10 @@ static void latency(struct cli *c, const char *symbol, const uint64_t *b, size_t
 			first ? "" : ",", (uint64_t)1 << i, ((uint64_t)2 << i) - 1, b[i]);
 		first = 0;
 	}
-	fputs("]}\n", f);
+	fputc(']', f);
+	if (c->batch)
+		fprintf(f, ",\"interval\":%" PRIu64, c->batch);
+	fputs("}\n", f);
 	out_end();
 }
 

@@ -174,6 +174,8 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 	r = bpf_map__set_max_entries(m->skel->maps.counts, keys);
 	if (!r)
 		r = bpf_map__set_max_entries(m->skel->maps.hist, (__u32)nsymbols * SZ_LAT_BUCKETS);
+	if (!r)
+		r = bpf_map__set_max_entries(m->skel->maps.lat_sum, (__u32)nsymbols);
 	if (!r && mode != SZ_PROBE_TRACE)
 		r = bpf_map__set_max_entries(m->skel->maps.events, 4096);
 	if (!r)
@@ -448,4 +450,16 @@ int sz_probe_mgr_latency(const struct sz_probe_mgr *m, sz_latency_fn fn, void *c
 	}
 	free(vals);
 	return 0;
+}
+
+uint64_t sz_probe_mgr_latency_sum_ns(const struct sz_probe_mgr *m, uint32_t sym)
+{
+	uint64_t sum = 0;
+
+	if (sym >= m->nsymbols || !m->vals ||
+	    bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.lat_sum), &sym, m->vals))
+		return 0;
+	for (int c = 0; c < m->ncpus; c++)
+		sum += m->vals[c];
+	return sum;
 }

@@ -33,5 +33,7 @@ uint64_t sz_probe_mgr_drops(const struct sz_probe_mgr *m);
 uint64_t sz_probe_mgr_lat_misses(const struct sz_probe_mgr *m);
 int sz_probe_mgr_counts(const struct sz_probe_mgr *m, sz_count_fn fn, void *ctx);
 int sz_probe_mgr_latency(const struct sz_probe_mgr *m, sz_latency_fn fn, void *ctx);
+/* --latency: the sum of the durations of symbol SYM's timed calls, in ns. */
+uint64_t sz_probe_mgr_latency_sum_ns(const struct sz_probe_mgr *m, uint32_t sym);
 
 #endif

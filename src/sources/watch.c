@@ -301,6 +301,13 @@ int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 	return sz_probe_mgr_latency(w->probes, fn, ctx);
 }
 
+uint64_t sz__watch_latency_sum_ns(const struct sz_watch *w, uint32_t sym)
+{
+	if (!w || !w->probes || w->opts.probe != SZ_PROBE_LATENCY)
+		return 0;
+	return sz_probe_mgr_latency_sum_ns(w->probes, sym);
+}
+
 static int scan_one(struct sz_watch *w, pid_t pid, enum sz_source src)
 {
 	return sz_scan_pid(w->p, pid, src, &w->counts);

@@ -11,4 +11,8 @@
 /* Before sz_watch_start: probes run a program that does nothing. */
 int sz__watch_empty_probe(struct sz_watch *w);
 
+/* --latency: the sum of the timed durations of symbol SYM (its index in
+ * opts.symbols), in ns, for a histogram's _sum; 0 without probes. */
+uint64_t sz__watch_latency_sum_ns(const struct sz_watch *w, uint32_t sym);
+
 #endif

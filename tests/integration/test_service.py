@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import pytest
 
@@ -62,7 +63,18 @@ def test_unit_runs_installed_binary_with_env_file_arguments(prefix):
     env_file = unit_value(prefix, "EnvironmentFile")
     assert env_file == os.path.join(prefix, "etc/default/symbolyze")
     with open(env_file) as f:
-        assert re.search(r"^SYMBOLYZE_ARGS=", f.read(), re.M)
+        args = re.findall(r"^SYMBOLYZE_ARGS=\"(.*)\"$", f.read(), re.M)
+    assert len(args) == 1
+    # The shipped arguments are a valid watch serving metrics on loopback.
+    argv = args[0].split()
+    assert argv[argv.index("--metrics") + 1].startswith("127.0.0.1:")
+    binary = os.path.join(prefix, "bin/symbolyze")
+    r = subprocess.run([binary, "watch", "--json"] + argv[:argv.index("--metrics") + 1] +
+                       ["127.0.0.1:0"] + argv[argv.index("--metrics") + 2:] + ["-d", "0.5"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout.splitlines()[0])
+    assert first["event"] == "metrics" and first["address"] == "127.0.0.1", r.stdout[:500]
 
 
 def test_unit_capabilities_are_the_documented_set(prefix):
@@ -109,9 +121,13 @@ def test_confined_like_the_unit_it_still_counts(prefix, fixtures):
         shutil.copy(os.path.join(fixtures, "libfix.so"), lib)
         w = subprocess.Popen(["unshare", "--mount", "sh", "-c", SANDBOX, "sandbox", binary,
                               "watch", "--json", "-g", "libfixsvc.so", "-s", "fix_func",
-                              "--count", "--freeze"],
+                              "--count", "--freeze", "--metrics", "127.0.0.1:0"],
                              env=dict(os.environ, CAPS=capset), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+        # The metrics endpoint comes first (its port), then the watch is live.
+        line = w.stdout.readline()
+        assert line and json.loads(line)["event"] == "metrics", line + w.stderr.read()
+        port = json.loads(line)["port"]
         line = w.stdout.readline()
         assert line and json.loads(line)["event"] == "ready", line + w.stderr.read()
         c = subprocess.Popen([os.path.join(fixtures, "caller"), lib, "40000"],
@@ -124,6 +140,11 @@ def test_confined_like_the_unit_it_still_counts(prefix, fixtures):
             if not out:
                 break
         assert out.startswith("done"), "caller did not finish"
+        # Scraped as Prometheus would, from outside the confinement.
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=15) as r:
+            text = r.read().decode()
+        assert 'symbolyze_calls_total{symbol="fix_func",path="%s",comm="caller"} 40000' \
+            % lib in text.splitlines(), text[:2000]
         w.send_signal(2)
         stdout, stderr = w.communicate(timeout=30)
         assert w.returncode == 0, stderr

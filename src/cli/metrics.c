@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The Prometheus exposition of a watch: a reader of the probe state (counts
+ * per process, which the probe consumer keeps for processes that exited, and
+ * latency histograms) and of the found records (which give each process its
+ * labels).  Everything here runs in the event loop's thread, so it sees the
+ * counts of a process either in BPF or in the retired table, never in both
+ * nor in neither: a counter never goes down.
+ */
+#include "metrics.h"
+#include "output.h"
+#include "proc/cgroup.h"
+#include "sources/watch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LAT_BUCKETS 64
+
+/* Interned strings: labels repeat (every process of a service has the same
+ * comm, path and cgroup), so each is stored once and named by its index. */
+struct strtab {
+	char **s;
+	size_t n, cap;
+	uint32_t *slot; /* open addressing: index + 1, 0 empty */
+	size_t nslots;
+};
+
+/* u64 -> u64, open addressing, linear probing; key 0 is not used. */
+struct u64map {
+	uint64_t *k, *v;
+	size_t n, cap;
+};
+
+struct series {
+	uint32_t sym, path, label;
+	uint64_t calls;
+};
+
+struct mx {
+	enum mx_by by;
+	enum sz_probe_mode mode;
+	const char *const *symbols;
+	const char **symptr; /* the pointers sz_watch_counts passes, learnt per symbol */
+	size_t nsymbols;
+	struct strtab str;
+	struct u64map procs; /* pid -> comm id << 32 | cgroup id */
+	struct u64map paths; /* pid << 32 | sym -> path id + 1 */
+	struct u64map index; /* series key hash -> series index + 1 (chained by probing) */
+	struct series *series;
+	size_t nseries, capseries;
+	size_t last_series;
+};
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int str_grow(struct strtab *t)
+{
+	size_t n = t->nslots ? 2 * t->nslots : 256;
+	uint32_t *slot = calloc(n, sizeof(*slot));
+
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t j = str_hash(t->s[i]) & (n - 1);
+
+		while (slot[j])
+			j = (j + 1) & (n - 1);
+		slot[j] = (uint32_t)i + 1;
+	}
+	free(t->slot);
+	t->slot = slot;
+	t->nslots = n;
+	return 0;
+}
+
+/* The id of S, added if new; 0 is always "" (unknown). */
+static uint32_t str_id(struct strtab *t, const char *s)
+{
+	size_t j;
+
+	if (!s || !*s)
+		return 0;
+	if ((t->n + 2) * 2 > t->nslots && str_grow(t))
+		return 0;
+	if (!t->n) { /* id 0 is the empty string */
+		t->s = malloc(16 * sizeof(*t->s));
+		if (!t->s || !(t->s[0] = strdup("")))
+			return 0;
+		t->cap = 16;
+		t->n = 1;
+	}
+	for (j = str_hash(s) & (t->nslots - 1); t->slot[j]; j = (j + 1) & (t->nslots - 1))
+		if (!strcmp(t->s[t->slot[j] - 1], s))
+			return t->slot[j] - 1;
+	if (t->n == t->cap) {
+		char **ns = realloc(t->s, 2 * t->cap * sizeof(*ns));
+
+		if (!ns)
+			return 0;
+		t->s = ns;
+		t->cap *= 2;
+	}
+	t->s[t->n] = strdup(s);
+	if (!t->s[t->n])
+		return 0;
+	t->slot[j] = (uint32_t)++t->n;
+	return (uint32_t)(t->n - 1);
+}
+
+static const char *str_of(const struct strtab *t, uint32_t id)
+{
+	return id < t->n ? t->s[id] : "";
+}
+
+static int map_grow(struct u64map *m)
+{
+	size_t cap = m->cap ? 2 * m->cap : 256;
+	uint64_t *k = calloc(cap, sizeof(*k)), *v = calloc(cap, sizeof(*v));
+
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (!m->k[i])
+			continue;
+		for (j = mix(m->k[i]) & (cap - 1); k[j]; j = (j + 1) & (cap - 1))
+			;
+		k[j] = m->k[i];
+		v[j] = m->v[i];
+	}
+	free(m->k);
+	free(m->v);
+	m->k = k;
+	m->v = v;
+	m->cap = cap;
+	return 0;
+}
+
+/* The slot of KEY (found or empty), or NULL when out of memory. */
+static uint64_t *map_slot(struct u64map *m, uint64_t key, int *isnew)
+{
+	size_t j;
+
+	*isnew = 0;
+	if ((m->n + 1) * 2 > m->cap && map_grow(m))
+		return NULL;
+	for (j = mix(key) & (m->cap - 1); m->k[j]; j = (j + 1) & (m->cap - 1))
+		if (m->k[j] == key)
+			return &m->v[j];
+	m->k[j] = key;
+	m->v[j] = 0;
+	m->n++;
+	*isnew = 1;
+	return &m->v[j];
+}
+
+static const uint64_t *map_get(const struct u64map *m, uint64_t key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t j = mix(key) & (m->cap - 1); m->k[j]; j = (j + 1) & (m->cap - 1))
+		if (m->k[j] == key)
+			return &m->v[j];
+	return NULL;
+}
+
+int mx_new(enum mx_by by, enum sz_probe_mode mode, const char *const *symbols, size_t n,
+	   struct mx **out)
+{
+	struct mx *m = calloc(1, sizeof(*m));
+
+	if (!m || !(m->symptr = calloc(n ? n : 1, sizeof(*m->symptr)))) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->by = by;
+	m->mode = mode;
+	m->symbols = symbols;
+	m->nsymbols = n;
+	*out = m;
+	return 0;
+}
+
+void mx_free(struct mx *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->str.n; i++)
+		free(m->str.s[i]);
+	free(m->str.s);
+	free(m->str.slot);
+	free(m->procs.k);
+	free(m->procs.v);
+	free(m->paths.k);
+	free(m->paths.v);
+	free(m->index.k);
+	free(m->index.v);
+	free(m->series);
+	free(m->symptr);
+	free(m);
+}
+
+/* The index of SYMBOL in the request: by the pointer sz_watch_counts passes
+ * once learnt, else by name. */
+static int sym_index(struct mx *m, const char *symbol)
+{
+	for (size_t i = 0; i < m->nsymbols; i++)
+		if (m->symptr[i] == symbol)
+			return (int)i;
+	for (size_t i = 0; i < m->nsymbols; i++)
+		if (!strcmp(m->symbols[i], symbol)) {
+			m->symptr[i] = symbol;
+			return (int)i;
+		}
+	return -1;
+}
+
+static uint32_t read_comm(pid_t pid, struct strtab *t)
+{
+	char path[64], comm[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return str_id(t, comm);
+}
+
+/* The labels of PID: recorded from its first found record, or read now
+ * (a process forked by a known one counts before any record names it). */
+static uint64_t proc_labels(struct mx *m, pid_t pid, const char *comm)
+{
+	int isnew;
+	uint64_t *v = map_slot(&m->procs, (uint64_t)(uint32_t)pid + 1, &isnew);
+	char cg[4096];
+	uint32_t cid = 0, gid = 0;
+
+	if (!v)
+		return 0;
+	if (!isnew)
+		return *v;
+	if (m->by == MX_BY_CGROUP && !sz_proc_cgroup(NULL, pid, cg, sizeof(cg)))
+		gid = str_id(&m->str, cg);
+	if (m->by == MX_BY_COMM)
+		cid = comm ? str_id(&m->str, comm) : read_comm(pid, &m->str);
+	*v = (uint64_t)cid << 32 | gid;
+	return *v;
+}
+
+void mx_found(struct mx *m, const struct sz_found *r)
+{
+	int sym = sym_index(m, r->symbol), isnew;
+	uint64_t *p;
+
+	proc_labels(m, r->pid, r->comm);
+	if (sym < 0)
+		return;
+	p = map_slot(&m->paths, (uint64_t)(uint32_t)r->pid << 32 | (uint32_t)sym, &isnew);
+	if (p && isnew)
+		*p = (uint64_t)str_id(&m->str, r->path) + 1;
+}
+
+static struct series *series_get(struct mx *m, uint32_t sym, uint32_t path, uint32_t label)
+{
+	uint64_t key = mix(((uint64_t)sym << 40) ^ ((uint64_t)path << 20) ^ label ^
+			   ((uint64_t)label << 44)) |
+		       1;
+	int isnew;
+
+	/* Chained on collision: the key is a hash, the series says who it is. */
+	for (;; key = mix(key) | 1) {
+		uint64_t *v = map_slot(&m->index, key, &isnew);
+		struct series *s;
+
+		if (!v)
+			return NULL;
+		if (!isnew) {
+			s = &m->series[*v - 1];
+			if (s->sym == sym && s->path == path && s->label == label)
+				return s;
+			continue;
+		}
+		if (m->nseries == m->capseries) {
+			size_t cap = m->capseries ? 2 * m->capseries : 64;
+			struct series *n = realloc(m->series, cap * sizeof(*n));
+
+			if (!n)
+				return NULL;
+			m->series = n;
+			m->capseries = cap;
+		}
+		s = &m->series[m->nseries];
+		*s = (struct series){ sym, path, label, 0 };
+		*v = ++m->nseries;
+		return s;
+	}
+}
+
+static void on_count(pid_t pid, const char *symbol, uint64_t calls, void *ctx)
+{
+	struct mx *m = ctx;
+	int sym = sym_index(m, symbol);
+	uint64_t labels = proc_labels(m, pid, NULL);
+	const uint64_t *path;
+	uint32_t label;
+	struct series *s;
+
+	if (sym < 0)
+		return;
+	path = map_get(&m->paths, (uint64_t)(uint32_t)pid << 32 | (uint32_t)sym);
+	label = m->by == MX_BY_PID	? (uint32_t)pid
+		: m->by == MX_BY_CGROUP ? (uint32_t)labels
+					: (uint32_t)(labels >> 32);
+	s = series_get(m, (uint32_t)sym, path ? (uint32_t)(*path - 1) : 0, label);
+	if (s)
+		s->calls += calls;
+}
+
+/* A label value: escaped as every name we print (control bytes and invalid
+ * UTF-8 as \xNN), then for the exposition format (\ and "). */
+static void label(FILE *f, const char *name, const char *v)
+{
+	char esc[4 * 4096 + 1];
+
+	fprintf(f, "%s=\"", name);
+	for (const char *p = sz_escape(v, esc, sizeof(esc)); *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static const char *by_name(enum mx_by by)
+{
+	return by == MX_BY_PID ? "pid" : by == MX_BY_CGROUP ? "cgroup" : "comm";
+}
+
+/* Seconds with nine decimals, exact for integer nanoseconds, no trailing zeros. */
+static void seconds(FILE *f, uint64_t ns)
+{
+	char frac[16];
+	int n;
+
+	if (!(ns % (uint64_t)1000000000)) {
+		fprintf(f, "%" PRIu64, ns / (uint64_t)1000000000);
+		return;
+	}
+	n = snprintf(frac, sizeof(frac), "%09" PRIu64, ns % (uint64_t)1000000000);
+	while (n > 0 && frac[n - 1] == '0')
+		frac[--n] = '\0';
+	fprintf(f, "%" PRIu64 ".%s", ns / (uint64_t)1000000000, frac);
+}
+
+struct lat_ctx {
+	struct mx *m;
+	struct sz_watch *w;
+	FILE *f;
+};
+
+/* BUCKETS[i] holds integer durations in [2^i, 2^(i+1)) ns: le = 2^(i+1) - 1 ns. */
+static void on_latency(const char *symbol, const uint64_t *b, size_t n, void *ctx)
+{
+	struct lat_ctx *l = ctx;
+	int sym = sym_index(l->m, symbol);
+	uint64_t total = 0;
+
+	if (sym < 0)
+		return;
+	for (size_t i = 0; i + 1 < n && i < 63; i++) {
+		total += b[i];
+		fputs("symbolyze_call_duration_seconds_bucket{", l->f);
+		label(l->f, "symbol", symbol);
+		fputs(",le=\"", l->f);
+		seconds(l->f, (2ull << i) - 1);
+		fprintf(l->f, "\"} %" PRIu64 "\n", total);
+	}
+	for (size_t i = n > 63 ? 63 : n; i < n; i++)
+		total += b[i];
+	fputs("symbolyze_call_duration_seconds_bucket{", l->f);
+	label(l->f, "symbol", symbol);
+	fprintf(l->f, ",le=\"+Inf\"} %" PRIu64 "\nsymbolyze_call_duration_seconds_sum{", total);
+	label(l->f, "symbol", symbol);
+	fputs("} ", l->f);
+	seconds(l->f, sz__watch_latency_sum_ns(l->w, (uint32_t)sym));
+	fputs("\nsymbolyze_call_duration_seconds_count{", l->f);
+	label(l->f, "symbol", symbol);
+	fprintf(l->f, "} %" PRIu64 "\n", total);
+}
+
+static uint64_t rss_bytes(void)
+{
+	char text[128], *p;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	p = strchr(text, ' '); /* size, then resident, in pages */
+	return p ? strtoull(p + 1, NULL, 10) * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static void metric(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void self_metrics(FILE *f, struct sz_watch *w, uint64_t output_dropped)
+{
+	struct sz_stats st = { .sz = sizeof(st) };
+	struct sz_watch_stats ws = { .sz = sizeof(ws) };
+
+	sz_watch_stats(w, &st, &ws);
+	metric(f, "symbolyze_loads_found_total", "counter",
+	       "Loads of matching files found (scan, exec, mmap, fork).");
+	fprintf(f, "symbolyze_loads_found_total %" PRIu64 "\n", st.mappings);
+	metric(f, "symbolyze_found_total", "counter", "Found records (one per symbol per load).");
+	fprintf(f, "symbolyze_found_total %" PRIu64 "\n", st.found);
+	metric(f, "symbolyze_processes_scanned_total", "counter",
+	       "Processes whose maps were read.");
+	fprintf(f, "symbolyze_processes_scanned_total %" PRIu64 "\n", st.processes);
+	metric(f, "symbolyze_uprobes_attached", "gauge",
+	       "Uprobes attached (per inode and symbol, or per process with -p).");
+	fprintf(f, "symbolyze_uprobes_attached %" PRIu64 "\n", ws.probes);
+	metric(f, "symbolyze_lost_records_total", "counter",
+	       "Records not delivered, by reason: ring (watch ring full), probe_ring (call "
+	       "records), output (stdout queue full), invisible (no pid in our namespace), "
+	       "malformed.");
+	fprintf(f,
+		"symbolyze_lost_records_total{reason=\"ring\"} %" PRIu64 "\n"
+		"symbolyze_lost_records_total{reason=\"probe_ring\"} %" PRIu64 "\n"
+		"symbolyze_lost_records_total{reason=\"output\"} %" PRIu64 "\n"
+		"symbolyze_lost_records_total{reason=\"invisible\"} %" PRIu64 "\n"
+		"symbolyze_lost_records_total{reason=\"malformed\"} %" PRIu64 "\n",
+		ws.lost, ws.probe_drops, output_dropped, ws.invisible, ws.bad_records);
+	metric(f, "symbolyze_repairs_total", "counter",
+	       "Loads a rescan of /proc found after records were lost.");
+	fprintf(f, "symbolyze_repairs_total %" PRIu64 "\n", ws.repaired);
+	metric(f, "symbolyze_processes_frozen_total", "counter",
+	       "Processes stopped and resumed for --freeze.");
+	fprintf(f, "symbolyze_processes_frozen_total %" PRIu64 "\n", ws.frozen);
+	metric(f, "symbolyze_problems_total", "counter",
+	       "Unresolved loads and symbols, by reason.");
+	for (int r = 0; r < SZ_REASON_COUNT; r++)
+		fprintf(f, "symbolyze_problems_total{reason=\"%s\"} %" PRIu64 "\n",
+			sz_reason_str((enum sz_reason)r), st.problems[r]);
+	metric(f, "symbolyze_resident_memory_bytes", "gauge", "Resident set size of symbolyze.");
+	fprintf(f, "symbolyze_resident_memory_bytes %" PRIu64 "\n", rss_bytes());
+}
+
+int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **buf, size_t *len)
+{
+	FILE *f;
+
+	*buf = NULL;
+	*len = 0;
+	f = open_memstream(buf, len);
+	if (!f)
+		return -errno;
+	if (m->mode == SZ_PROBE_COUNT) {
+		for (size_t i = 0; i < m->nseries; i++)
+			m->series[i].calls = 0;
+		sz_watch_counts(w, on_count, m);
+		fprintf(f,
+			"# HELP symbolyze_calls_total Calls of the probed functions, by symbol, "
+			"file and %s.\n# TYPE symbolyze_calls_total counter\n",
+			by_name(m->by));
+		/* Every series ever seen stays: a counter does not vanish. */
+		for (size_t i = 0; i < m->nseries; i++) {
+			const struct series *s = &m->series[i];
+			char pid[16];
+
+			fputs("symbolyze_calls_total{", f);
+			label(f, "symbol", m->symbols[s->sym]);
+			fputc(',', f);
+			label(f, "path", str_of(&m->str, s->path));
+			fputc(',', f);
+			snprintf(pid, sizeof(pid), "%u", s->label);
+			label(f, by_name(m->by),
+			      m->by == MX_BY_PID ? pid : str_of(&m->str, s->label));
+			fprintf(f, "} %" PRIu64 "\n", s->calls);
+		}
+		m->last_series = m->nseries;
+	} else if (m->mode == SZ_PROBE_LATENCY) {
+		struct lat_ctx l = { m, w, f };
+
+		metric(f, "symbolyze_call_duration_seconds", "histogram",
+		       "Durations of the probed functions' calls (log2 buckets), by symbol.");
+		sz_watch_latency(w, on_latency, &l);
+	}
+	self_metrics(f, w, output_dropped);
+	if (fclose(f)) {
+		free(*buf);
+		*buf = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+size_t mx_series(const struct mx *m)
+{
+	return m->last_series;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * What watch adds to its event loop for a fleet: the Prometheus endpoint
+ * (--metrics, --by), periodic batches (--interval, --per-interval) and the
+ * cgroup label.  cmd_watch.c calls in at four points and knows no more.
+ */
+#ifndef SZ_CLI_METRICS_H
+#define SZ_CLI_METRICS_H
+
+#include "cli.h"
+
+#include <stdint.h>
+
+/* Options of this room: 1 if OPT was one (then *RC is 0 or an exit code). */
+int cli_ext_option(struct cli *c, int opt, const char *arg, int *rc);
+/* After parsing: the rules between these options and the others. -1 to go on. */
+int cli_ext_check(struct cli *c);
+/* 1 if OPT (a getopt_long value) is one of ours that takes an argument. */
+int cli_ext_wants_value(int opt);
+/* Before sz_watch_start: observers, the listening socket.  0 or an exit code. */
+int cli_ext_setup(struct cli *c, struct sz_watch *w);
+/* In place of sz_watch_poll(): also answers scrapes and prints batches. */
+int cli_ext_poll(struct cli *c, struct sz_watch *w, int timeout_ms);
+/* After sz_watch_stop, before sz_watch_free: the HTTP thread ends. */
+void cli_ext_finish(struct cli *c);
+/* The cgroup v2 path of PID for a found record, or NULL. */
+const char *cli_cgroup_of(pid_t pid, char *buf, size_t size);
+
+/* The exposition (src/cli/metrics.c), built in the event loop's thread. */
+struct mx;
+enum mx_by { MX_BY_COMM = 0, MX_BY_PID, MX_BY_CGROUP };
+int mx_new(enum mx_by by, enum sz_probe_mode mode, const char *const *symbols, size_t n,
+	   struct mx **out);
+void mx_free(struct mx *m);
+/* A found record: the labels of its process (first seen wins: a label that
+ * changed would move a counter's past to another series). */
+void mx_found(struct mx *m, const struct sz_found *r);
+/* The whole exposition text, malloc'd, into *BUF and *LEN. */
+int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **buf, size_t *len);
+/* Series in the last rendering (the benchmark's scale). */
+size_t mx_series(const struct mx *m);
+
+#endif

@@ -391,6 +391,12 @@ $(BUILD)/bench/vmaiter: bench/vmaiter.c $(BUILD)/bench/vmaiter.skel.h $(BUILD)/l
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/bench -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
 
+# The watch object's load, program by program (issue 10, start-up).
+$(BUILD)/bench/verif: bench/verif.c $(BUILD)/watch.skel.h $(BUILD)/libsymbolyze.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
+
 # SOAK_SECONDS: the long-running check of watch's RSS and fds (0 skips it).
 SOAK_SECONDS ?= 600
 bench: deps

@@ -38,11 +38,15 @@ struct sz_it_path {
 	char path[SZ_ITER_PATH_LEN];
 };
 
+struct sz_it_name {
+	char s[SZ_GLOB_MAX_NAME];
+};
+
 /* A record being built; the name being matched; the last paths of files that matched (most
  * processes map the same few libraries: one d_path per library and CPU). */
 struct sz_it_scratch {
 	struct sz_iter_rec rec;
-	char name[SZ_GLOB_MAX_NAME];
+	struct sz_it_name name;
 };
 
 struct {
@@ -79,25 +83,32 @@ static long sz_it_glob_cb(__u32 i, void *data)
 	return r != 0;
 }
 
-/* The base name against the glob: the first filter, then the matcher; out of
- * budget counts as a match (userspace matches every record again). */
-static __always_inline int sz_it_name_matches(char *name, struct dentry *d)
+/* NAME (LEN bytes before its NUL) against the glob: the first filter, then
+ * the matcher; out of budget counts as a match (userspace matches every
+ * record again).  A global function: verified once on its own, not again
+ * inside the iterator's every path (start-up is mostly verification). */
+__noinline int sz_it_glob_ok(struct sz_it_name *name, int len)
 {
 	const struct sz_glob *g = (const struct sz_glob *)&glob;
 	struct sz_it_glob c = {};
-	long n;
 
-	n = bpf_probe_read_kernel_str(name, SZ_GLOB_MAX_NAME, BPF_CORE_READ(d, d_name.name));
-	if (n <= 0)
+	if (!name || len < 0 || len >= SZ_GLOB_MAX_NAME)
 		return 0;
 	asm volatile("" : "+r"(g));
-	if (!sz_glob_prefilter(g, name, n - 1, SZ_GLOB_MAX_NAME - 1))
+	if (!sz_glob_prefilter(g, name->s, len, SZ_GLOB_MAX_NAME - 1))
 		return 0;
-	c.s = name;
-	c.slen = n - 1;
+	c.s = name->s;
+	c.slen = len;
 	sz_glob_state_init(&c.st);
 	bpf_loop(SZ_GLOB_BUDGET, sz_it_glob_cb, &c, 0);
 	return c.result == 1 || !c.result;
+}
+
+static __always_inline int sz_it_name_matches(struct sz_it_name *name, struct dentry *d)
+{
+	long n = bpf_probe_read_kernel_str(name->s, SZ_GLOB_MAX_NAME, BPF_CORE_READ(d, d_name.name));
+
+	return n > 0 && sz_it_glob_ok(name, (int)n - 1);
 }
 
 /* FILE's path (d_path: from our root, " (deleted)" appended as in /proc's
@@ -172,7 +183,7 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 	 * the process sees (a bind-mounted file's mountpoint: watch.bpf.c). */
 	if ((__u64)file != sz_it_file) {
 		sz_it_file = (__u64)file;
-		sz_it_match = sz_it_name_matches(s->name, seen_dentry(file));
+		sz_it_match = sz_it_name_matches(&s->name, seen_dentry(file));
 	}
 	if (!sz_it_match)
 		return 0;

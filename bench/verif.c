@@ -47,8 +47,7 @@ int main(int argc, char **argv)
 		return 1;
 	memcpy((void *)&s->rodata->glob, &g, sizeof(g));
 	s->rodata->self_tgid = (__u32)getpid();
-	bpf_object__for_each_program(p, s->obj)
-	{
+	bpf_object__for_each_program(p, s->obj) {
 		char *buf = calloc(1, LOG_BYTES);
 		int keep = argc == 2;
 
@@ -66,8 +65,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t = now_ms() - t0;
-	bpf_object__for_each_program(p, s->obj)
-	{
+	bpf_object__for_each_program(p, s->obj) {
 		size_t sz;
 		const char *log = bpf_program__log_buf(p, &sz);
 		const char *a = log ? strstr(log, "processed ") : NULL;

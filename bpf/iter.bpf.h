@@ -106,7 +106,8 @@ __noinline int sz_it_glob_ok(struct sz_it_name *name, int len)
 
 static __always_inline int sz_it_name_matches(struct sz_it_name *name, struct dentry *d)
 {
-	long n = bpf_probe_read_kernel_str(name->s, SZ_GLOB_MAX_NAME, BPF_CORE_READ(d, d_name.name));
+	long n =
+		bpf_probe_read_kernel_str(name->s, SZ_GLOB_MAX_NAME, BPF_CORE_READ(d, d_name.name));
 
 	return n > 0 && sz_it_glob_ok(name, (int)n - 1);
 }

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ static struct {
 	pthread_cond_t more, drained;
 	struct rec *head, *tail;
 	size_t queued, max_queued;
-	int busy; /* the writer holds a record it took from the queue */
+	int busy; /* the writer holds records it took from the queue */
 	int err;
 	int closing;
 	uint64_t dropped;
@@ -57,31 +58,72 @@ static int write_all(const char *buf, size_t len)
 	return 0;
 }
 
+/* [perf] Records one write takes: a burst (10,000 processes found by the
+ * scan, an exec storm) costs a system call per batch, not per record. */
+#define BATCH 64
+
+/* Write the N records of R with as few system calls as can be: 0 or a
+ * positive errno; *WRITTEN gets how many were written whole. */
+static int write_batch(struct rec *const *r, int n, int *written)
+{
+	struct iovec iov[BATCH];
+	size_t skip = 0; /* bytes of r[first] already written */
+	int first = 0;
+
+	*written = 0;
+	while (first < n) {
+		size_t left;
+		ssize_t w;
+		int cnt = 0;
+
+		for (int i = first; i < n; i++, cnt++) {
+			iov[cnt].iov_base = r[i]->data + (i == first ? skip : 0);
+			iov[cnt].iov_len = r[i]->len - (i == first ? skip : 0);
+		}
+		w = writev(STDOUT_FILENO, iov, cnt);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		for (left = (size_t)w; first < n && left >= r[first]->len - skip; first++) {
+			left -= r[first]->len - skip;
+			skip = 0;
+			(*written)++;
+		}
+		skip += left;
+	}
+	return 0;
+}
+
 static void *writer(void *arg)
 {
 	pthread_mutex_lock(&o.lock);
 	for (;;) {
-		struct rec *r;
-		int err;
+		struct rec *r[BATCH];
+		int n = 0, written = 0, err;
 
 		while (!o.head && !o.closing)
 			pthread_cond_wait(&o.more, &o.lock);
 		if (!o.head)
 			break;
-		r = o.head;
-		o.head = r->next;
+		while (o.head && n < BATCH) {
+			r[n] = o.head;
+			o.head = r[n]->next;
+			o.queued -= r[n++]->len;
+		}
 		if (!o.head)
 			o.tail = NULL;
-		o.queued -= r->len;
 		o.busy = 1;
 		err = o.err; /* read under the lock */
 		pthread_mutex_unlock(&o.lock);
 		if (!err)
-			err = write_all(r->data, r->len);
-		free(r);
+			err = write_batch(r, n, &written);
+		for (int i = 0; i < n; i++)
+			free(r[i]);
 		pthread_mutex_lock(&o.lock);
 		o.busy = 0;
-		o.unwritten += err != 0;
+		o.unwritten += (uint64_t)(n - written);
 		if (err && !o.err)
 			o.err = err;
 		if (!o.head)

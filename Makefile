@@ -402,11 +402,11 @@ SOAK_SECONDS ?= 600
 bench: deps
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup \
-		$(BUILD)/bench/hooks $(BUILD)/bench/vmaiter
+		$(BUILD)/bench/hooks $(BUILD)/bench/vmaiter $(BUILD)/bench/verif
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
 		--fixtures $(FIX) --caller $(FIX)/caller --lookup $(BUILD)/bench/lookup \
 		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks \
-		--vmaiter $(BUILD)/bench/vmaiter --soak $(SOAK_SECONDS) \
+		--vmaiter $(BUILD)/bench/vmaiter --verif $(BUILD)/bench/verif --soak $(SOAK_SECONDS) \
 		--out bench/results.json
 
 clean:

@@ -104,15 +104,27 @@ def bench_scan():
 
 
 def bench_latency(lib, scan_s):
+    """dlopen -> the watch's record read here, beside the floor measured in the
+    same run: the loading process's own line, written through a pipe right
+    after dlopen returned and read here the same way (a reader thread stamping
+    each line on receipt)."""
     d = tempfile.mkdtemp(prefix="sz-bench-")
     try:
         copy = os.path.join(d, "libszlat.so")
         shutil.copy(lib, copy)
         w = Watch("libszlat.so", ["fix_func"], ["--no-scan"])
-        _, lines = workload("dlopen", copy, ARGS.loads)
+        p = subprocess.Popen([ARGS.workload, "dlopen", copy, str(ARGS.loads)],
+                             stdout=subprocess.PIPE, text=True)
+        got = []  # (ns at receipt, pid, ns after dlopen)
+        for line in p.stdout:
+            f = line.split()
+            if len(f) == 2 and f[0].isdigit():
+                got.append((time.monotonic_ns(), int(f[0]), int(f[1])))
+        p.wait()
         time.sleep(1)
         w.stop()
-        done = {int(p): int(t) for p, t in (l.split() for l in lines)}
+        done = {pid: t for _, pid, t in got}
+        floor = sorted((r - t) / 1e3 for r, _, t in got)
         seen = {}
         for ts, rec in w.lines:
             if rec["event"] == "found" and rec["pid"] in done and rec["pid"] not in seen:
@@ -122,16 +134,27 @@ def bench_latency(lib, scan_s):
             print("  note: %d of %d loads not reported" % (len(done) - len(lat), len(done)))
         p50 = statistics.median(lat)
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        f50 = statistics.median(floor)
+        f99 = floor[min(len(floor) - 1, int(len(floor) * 0.99))]
         report("watch: dlopen -> record printed, p50", p50, "us",
-               "one full /proc scan (polling floor)", scan_s * 1e6,
+               "floor: loader's own line via pipe, p50", f50,
                "%d loads; negative = printed before dlopen returned" % len(lat))
         report("watch: dlopen -> record printed, p99", p99, "us",
-               "one full /proc scan (polling floor)", scan_s * 1e6)
+               "floor: loader's own line via pipe, p99", f99,
+               "same run; one full /proc scan: %.0f us" % (scan_s * 1e6))
     finally:
         shutil.rmtree(d)
 
 
+def pairs_note(med, lo, hi, pre=""):
+    return "%s%d pairs interleaved: median ratio %.3f, min %.3f, max %.3f" % (
+        pre, ARGS.pairs, med, lo, hi)
+
+
 def bench_overhead(lib):
+    """mmap- and exec-heavy loads with and without a watch, interleaved pairs
+    (a fresh watch per pair); exec-heavy also with a glob matching libc, where
+    every new process is a load to report."""
     d = tempfile.mkdtemp(prefix="sz-bench-")
     try:
         other = os.path.join(d, "data.bin")
@@ -144,30 +167,25 @@ def bench_overhead(lib):
 
         def ex():
             return workload("exec", n_exec)[0]
-        base_mm, base_ex = median_of(mm), median_of(ex)
-        w = Watch("libfix*.so", ["fix_func"], ["--no-scan"])
-        try:
-            on_mm, on_ex = median_of(mm), median_of(ex)
-        finally:
-            w.stop()
-        report("mmap-heavy: %d mmaps, watch running" % n_mmap, on_mm * 1e9 / n_mmap, "ns",
-               "same, no watch (ns per mmap)", base_mm * 1e9 / n_mmap)
-        report("exec-heavy: %d fork+exec, watch running" % n_exec, on_ex * 1e6 / n_exec, "us",
-               "same, no watch (us per exec)", base_ex * 1e6 / n_exec)
-        # Matching mmaps: every one goes through glob, ring buffer and userspace.
+        med, lo, hi, a, b = watch_pairs("libfix*.so", mm)
+        report("mmap-heavy: %d mmaps, watch running" % n_mmap, b * 1e9 / n_mmap, "ns",
+               "same, no watch (ns per mmap)", a * 1e9 / n_mmap, pairs_note(med, lo, hi))
+        med, lo, hi, a, b = watch_pairs("libfix*.so", ex)
+        report("exec-heavy: %d fork+exec, watch running" % n_exec, b * 1e6 / n_exec, "us",
+               "same, no watch (us per exec)", a * 1e6 / n_exec, pairs_note(med, lo, hi))
+        med, lo, hi, a, b = watch_pairs("libc.so*", ex, ("malloc",))
+        report("exec-heavy, glob libc.so* (a load each)", b * 1e6 / n_exec, "us",
+               "same, no watch (us per exec)", a * 1e6 / n_exec,
+               pairs_note(med, lo, hi, "goal <= 1.05; "))
+        # Matching mmaps: every one goes through glob and the kernel's dedupe.
         hot = os.path.join(d, "libfixhot.so")
         shutil.copy(lib, hot)
 
         def mm_hot():
             return workload("mmap", hot, n_mmap // 10)[0]
-        base_hot = median_of(mm_hot)
-        w = Watch("libfixhot.so", ["fix_func"], ["--no-scan"])
-        try:
-            on_hot = median_of(mm_hot)
-        finally:
-            w.stop()
-        report("mmap of a MATCHING file, watch running", on_hot * 1e9 / (n_mmap // 10), "ns",
-               "same, no watch (ns per mmap)", base_hot * 1e9 / (n_mmap // 10))
+        med, lo, hi, a, b = watch_pairs("libfixhot.so", mm_hot)
+        report("mmap of a MATCHING file, watch running", b * 1e9 / (n_mmap // 10), "ns",
+               "same, no watch (ns per mmap)", a * 1e9 / (n_mmap // 10), pairs_note(med, lo, hi))
     finally:
         shutil.rmtree(d)
 
@@ -277,41 +295,143 @@ def bench_cost(lib):
         shutil.rmtree(d)
 
 
+def start_to_line(argv, marker, env=None, rss_after=None):
+    """Start ARGV; seconds until its stdout holds MARKER (read raw, so that
+    thousands of records before it cost the reader nothing), the CPU seconds
+    it used in all, and with RSS_AFTER its (VmRSS, VmHWM) in KiB that many
+    seconds after.  Then SIGINT, and reaped."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=env)
+    buf, rss = b"", None
+    try:
+        while marker not in buf:
+            c = os.read(p.stdout.fileno(), 1 << 20)
+            if not c:
+                raise SystemExit("%s: no %r" % (argv[0], marker))
+            buf = buf[-len(marker):] + c
+        t = time.monotonic() - t0
+        if rss_after:
+            time.sleep(rss_after)
+            with open("/proc/%d/status" % p.pid) as f:
+                st = dict(line.split(":", 1) for line in f)
+            rss = (int(st["VmRSS"].split()[0]), int(st["VmHWM"].split()[0]))
+        p.send_signal(2)
+        p.stdin.close()
+        p.stdout.read()
+        _, _, ru = os.wait4(p.pid, 0)
+        p.returncode = 0
+        return t, ru.ru_utime + ru.ru_stime, rss
+    finally:
+        if p.returncode is None:
+            p.kill()
+            p.wait()
+
+
+def watch_argv(glob, syms, extra=()):
+    return [ARGS.bin, "watch", "--json", "-g", glob] + sum([["-s", x] for x in syms], []) + \
+        list(extra)
+
+
 def bench_ready(nproc=10000):
-    """With NPROC idle processes: watch's start -> ready (its /proc scan), and the
-    iter/task_vma prototype against reading every /proc/PID/maps."""
+    """With NPROC idle processes: watch's start -> ready with the BPF iterator
+    scan against the same with its /proc scan (SYMBOLYZE_SCAN=proc) and against
+    reading every /proc/PID/maps and matching (bench/vmaiter), interleaved."""
     sleepers = []
     try:
         for _ in range(nproc):
             sleepers.append(subprocess.Popen(["sleep", "900"]))
         time.sleep(1)
-
-        def ready():
-            t0 = time.monotonic()
-            w = Watch("libc.so*", ["malloc"])
-            t = time.monotonic() - t0
-            w.stop()
-            return t
-        r = statistics.median(ready() for _ in range(3))
-        runs = []
-        for _ in range(5):
+        n = len(os.listdir("/proc"))
+        argv = watch_argv("libc.so*", ["malloc"])
+        runs = {"iter": [], "proc": [], "procfs": [], "proto": []}
+        cpu = {"iter": [], "proc": []}
+        for _ in range(ARGS.ready_pairs):
+            for mode in ("iter", "proc"):
+                t, c, _ = start_to_line(argv, b'"event":"ready"',
+                                        dict(os.environ, SYMBOLYZE_SCAN=mode))
+                runs[mode].append(t * 1e3)
+                cpu[mode].append(c * 1e3)
             out = subprocess.run([ARGS.vmaiter, "libc.so*"], capture_output=True, text=True,
                                  timeout=120).stdout.split()
-            runs.append(dict(zip(out[0::2], map(float, out[1::2]))))
-        it = statistics.median(x["iter_ms"] for x in runs)
-        pf = statistics.median(x["procfs_ms"] for x in runs)
-        n = len(os.listdir("/proc"))
-        report("watch start -> ready, %d processes" % n, r * 1e3, "ms",
-               "read every /proc/PID/maps + match", pf,
-               "its /proc scan and BPF load; goal < 100 ms")
-        report("iter/task_vma scan, libc.so*, %d processes" % n, it, "ms",
-               "read every /proc/PID/maps + match", pf,
-               "matches: iter %d, /proc %d" % (runs[-1]["records"], runs[-1]["matches"]))
+            v = dict(zip(out[0::2], map(float, out[1::2])))
+            runs["procfs"].append(v["procfs_ms"])
+            runs["proto"].append(v["iter_ms"])
+
+        def row(name, a, b, unit, note):
+            ratios = [x / y for x, y in zip(runs[a], runs[b])]
+            report(name, statistics.median(runs[a]), unit, b, statistics.median(runs[b]),
+                   "%s; %d rounds interleaved: median ratio %.3f, min %.3f, max %.3f"
+                   % (note, len(ratios), statistics.median(ratios), min(ratios), max(ratios)))
+        row("watch start -> ready, %d procs, iter scan" % n, "iter", "proc", "ms",
+            "vs the same watch with SYMBOLYZE_SCAN=proc; CPU %.0f vs %.0f ms; goal < 100 ms"
+            % (statistics.median(cpu["iter"]), statistics.median(cpu["proc"])))
+        row("watch start -> ready, %d procs, iter scan" % n, "iter", "procfs", "ms",
+            "vs reading every /proc/PID/maps + match (no BPF load); goal ratio <= 0.2")
+        row("iter/task_vma prototype scan, %d procs" % n, "proto", "procfs", "ms",
+            "bench/vmaiter: walk + match only, matches: %d" % v["records"])
     finally:
         for p in sleepers:
             p.kill()
         for p in sleepers:
             p.wait()
+
+
+def bench_startup():
+    """Launch -> ready of an idle watch (no scan, a glob that matches nothing)
+    against a minimal libbpf loader (bench/hooks: one tracepoint program),
+    interleaved; then what the verifier spends per program (bench/verif)."""
+    w_argv = watch_argv("nomatch-bench.so", ["x"], ["--no-scan"])
+    m_argv = [ARGS.hooks, "tp-exit"]
+    a, b, ca, cb = [], [], [], []
+    for _ in range(ARGS.pairs):
+        t, c, _ = start_to_line(m_argv, b"ready")
+        a.append(t * 1e3)
+        ca.append(c * 1e3)
+        t, c, _ = start_to_line(w_argv, b'"event":"ready"')
+        b.append(t * 1e3)
+        cb.append(c * 1e3)
+    ratios = [y / x for x, y in zip(a, b)]
+    report("watch launch -> ready (no scan)", statistics.median(b), "ms",
+           "minimal libbpf loader (1 tp program)", statistics.median(a),
+           "CPU %.0f vs %.0f ms; goal <= 30 ms; %s" % (
+               statistics.median(cb), statistics.median(ca),
+               pairs_note(statistics.median(ratios), min(ratios), max(ratios))))
+    progs = {}
+    loads = []
+    for _ in range(3):
+        out = subprocess.run([ARGS.verif, "libc.so*"], capture_output=True, text=True,
+                             timeout=120).stdout.splitlines()
+        for line in out:
+            f = line.split()
+            if f[0] == "prog":
+                progs.setdefault(f[1], []).append((int(f[5]), int(f[7])))
+            elif f[0] == "load_ms":
+                loads.append(float(f[1]))
+    load = statistics.median(loads)
+    for name, v in progs.items():
+        report("verifier: %s" % name, statistics.median(x[1] for x in v) / 1e3, "ms",
+               "whole watch object load", load,
+               "%d instructions verified" % v[0][0])
+
+
+def bench_rss():
+    """The watch's resident set, idle and with --count on every libc of the
+    host, 2 s after ready, against the minimal libbpf loader's, interleaved."""
+    cases = (("idle", watch_argv("nomatch-bench.so", ["x"])),
+             ("-g libc.so* -s malloc --count", watch_argv("libc.so*", ["malloc"], ["--count"])))
+    for what, argv in cases:
+        a, b = [], []
+        for _ in range(3):
+            a.append(start_to_line([ARGS.hooks, "tp-exit"], b"ready", rss_after=2)[2])
+            b.append(start_to_line(argv, b'"event":"ready"', rss_after=2)[2])
+        for i, name in ((0, "VmRSS"), (1, "VmHWM (peak)")):
+            mine = [x[i] for x in b]
+            base = [x[i] for x in a]
+            report("watch %s: %s" % (what, name), statistics.median(mine), "KiB",
+                   "minimal libbpf loader, %s" % name, statistics.median(base),
+                   "min %d max %d; goal %s" % (min(mine), max(mine),
+                                               "< 8 MiB" if i == 0 else "< 12 MiB"))
 
 
 def bench_probe(lib):
@@ -738,6 +858,8 @@ def main():
     ap.add_argument("--symbolize-runs", type=int, default=3)
     ap.add_argument("--hooks", required=True)
     ap.add_argument("--vmaiter", required=True)
+    ap.add_argument("--verif", required=True)
+    ap.add_argument("--ready-pairs", type=int, default=5)
     ap.add_argument("--syscalls", type=int, default=300000)
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--only", help="run only this part (symbolize, hooks, overhead, ...)")
@@ -766,6 +888,8 @@ def main():
     bench_scan_500()
     bench_symbolize()
     bench_ready()
+    bench_startup()
+    bench_rss()
     bench_freeze()
     bench_soak(lib)
     with open(ARGS.out, "w") as f:

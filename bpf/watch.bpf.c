@@ -509,6 +509,14 @@ static __always_inline bool file_matches(struct scratch_val *v, struct file *fil
 	return true;
 }
 
+/* [perf] file_matches as a global function: verified once on its own, not
+ * again at each of its three call sites (start-up is mostly verification).
+ * FILE is a struct file *, passed as a number (only read through CO-RE). */
+__noinline int file_matches_once(struct scratch_val *v, __u64 file)
+{
+	return v && file_matches(v, (struct file *)file);
+}
+
 struct vma_ctx {
 	__u64 start, end, pgoff, flags;
 	__u64 file; /* struct file * */
@@ -562,7 +570,7 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	/* the executable: identity from bprm->file, place from the text VMA */
 	zero_rec(r);
 	if (!fill_file(r, BPF_CORE_READ(bprm, file)) && name_may_match(r) &&
-	    file_matches(sv, BPF_CORE_READ(bprm, file))) {
+	    file_matches_once(sv, (__u64)BPF_CORE_READ(bprm, file))) {
 		fill_task(r, SZ_WATCH_EXEC, tgid, tid);
 		if (bpf_find_vma(task, BPF_CORE_READ(mm, start_code), vma_cb, &v, 0) == 0)
 			fill_vma(r, &v);
@@ -590,7 +598,7 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		goto out;
 	zero_rec(r);
 	if (fill_file(r, (struct file *)v.file) || !name_may_match(r) ||
-	    !file_matches(sv, (struct file *)v.file))
+	    !file_matches_once(sv, v.file))
 		goto out;
 	fill_task(r, SZ_WATCH_EXEC_INTERP, tgid, tid);
 	fill_vma(r, &v);
@@ -676,7 +684,7 @@ int sz_mmap(struct trace_event_raw_sys_exit *ctx)
 		__sync_fetch_and_add(&deduped, 1);
 		return 0;
 	}
-	if (!file_matches(sv, (struct file *)v.file))
+	if (!file_matches_once(sv, v.file))
 		return 0;
 	fill_task(r, SZ_WATCH_MMAP, sz_ns_tgid(task), sz_ns_pid(task));
 	len = BPF_CORE_READ(regs, si);

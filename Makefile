@@ -53,8 +53,10 @@ CLI_SRCS += src/cli/caps.c # least privilege: capability sets checked at start
 CLI_SRCS += src/cli/metrics.c src/cli/metrics_http.c # Prometheus endpoint, --interval
 LIB_SRCS += src/proc/cgroup.c
 CLI_LIBS += -lmicrohttpd
+CLI_SRCS += src/cli/probe_args.c # issue 11: --arg, --filter, --comm, --key, --hist
 LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
 LIB_SRCS += src/sources/iter.c # issue 10: the initial scan by iter/task_vma
+LIB_SRCS += src/consumers/args.c # issue 11: --arg, --filter, --comm, --key, --hist
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
@@ -81,6 +83,8 @@ FIXTURES := $(FIX)/libfix.so $(FIX)/libfix-maxpage.so $(FIX)/libfix-nosep.so \
 FIXTURES += $(FIX)/libsymdbg.so $(FIX)/symtarget $(FIX)/symdbg/.stamp
 FIXTURES += $(FIX)/sdt $(FIX)/libmany.so $(FIX)/many_caller
 FIXTURES += $(FIX)/loader $(FIX)/libplain.so
+# issue 11: arguments with known bytes (str, buf, faulting pointers) and values
+FIXTURES += $(FIX)/libargs.so $(FIX)/argcaller
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -171,6 +175,14 @@ $(FIX)/caller: tests/fixtures/caller.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
 $(FIX)/loader: tests/fixtures/loader.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
+$(FIX)/libargs.so: tests/fixtures/libargs.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -shared -o $@ $<
+$(FIX)/argcaller: tests/fixtures/argcaller.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -ldl
@@ -306,6 +318,7 @@ FUZZ_TARGETS := fuzz_elf fuzz_notes fuzz_maps fuzz_glob fuzz_watch_rec fuzz_debu
 FUZZ_TARGETS += fuzz_usdt
 FUZZ_TARGETS += fuzz_iter_rec
 FUZZ_TARGETS += fuzz_cgroup
+FUZZ_TARGETS += fuzz_args_rec # issue 11: argument data of call records
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -342,6 +355,7 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 			fuzz_minidebug) seed=$(FZ)/seed-minidebug;; \
 			fuzz_usdt) seed=$(FZ)/seed-usdt;; \
 			fuzz_cgroup) seed=fuzz/corpus/cgroup;; esac; \
+			fuzz_args_rec) seed=fuzz/corpus/args_rec;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

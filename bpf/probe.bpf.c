@@ -60,6 +60,9 @@ struct {
 	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
+/* --arg, --filter, --comm, --key, --hist (issue 11) */
+#include "args.bpf.h"
+
 static __always_inline __u32 sym_id(struct pt_regs *ctx)
 {
 	return (__u32)bpf_get_attach_cookie(ctx);
@@ -77,6 +80,8 @@ int sz_count(struct pt_regs *ctx)
 	struct sz_count_key k = { sz_ns_cur_tgid(), sym_id(ctx) };
 	__u64 one = 1, *v;
 
+	if (!sz_args_pass(ctx))
+		return 0;
 	if (!k.tgid) { /* a process we cannot see (uprobes are per inode) */
 		__sync_fetch_and_add(&sz_pidns_invisible, 1);
 		return 0;
@@ -122,6 +127,8 @@ static __always_inline __u64 end_call(__u32 sym, __u64 now)
 SEC("uprobe")
 int sz_lat_entry(struct pt_regs *ctx)
 {
+	if (!sz_args_pass(ctx))
+		return 0;
 	start_call(ctx, sym_id(ctx));
 	return 0;
 }
@@ -130,8 +137,11 @@ SEC("uretprobe")
 int sz_lat_exit(struct pt_regs *ctx)
 {
 	__u32 sym = sym_id(ctx), slot, b = 0;
-	__u64 d = end_call(sym, bpf_ktime_get_ns()), *v;
+	__u64 d, *v;
 
+	if (!sz_args_ret_pass(sym))
+		return 0;
+	d = end_call(sym, bpf_ktime_get_ns());
 	if (!d) {
 		__sync_fetch_and_add(&lat_misses, 1);
 		return 0;
@@ -183,7 +193,7 @@ static __always_inline struct sz_probe_rec *new_rec(__u32 type, __u32 sym)
 		__sync_fetch_and_add(&sz_pidns_invisible, 1);
 		return NULL;
 	}
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	r = bpf_ringbuf_reserve(&events, sizeof(*r) + sz_args_extra(type), 0);
 	if (!r) {
 		__sync_fetch_and_add(&drops, 1);
 		return NULL;
@@ -202,8 +212,11 @@ SEC("uprobe")
 int sz_trace_entry(struct pt_regs *ctx)
 {
 	__u32 sym = sym_id(ctx);
-	struct sz_probe_rec *r = new_rec(SZ_PROBE_CALL, sym);
+	struct sz_probe_rec *r;
 
+	if (!sz_args_pass(ctx))
+		return 0;
+	r = new_rec(SZ_PROBE_CALL, sym);
 	if (!r)
 		return 0;
 	r->args[0] = PT_REGS_PARM1(ctx);
@@ -212,6 +225,7 @@ int sz_trace_entry(struct pt_regs *ctx)
 	r->args[3] = PT_REGS_PARM4(ctx);
 	r->args[4] = PT_REGS_PARM5(ctx);
 	r->args[5] = PT_REGS_PARM6(ctx);
+	sz_args_fill(ctx, (char *)(r + 1));
 	bpf_ringbuf_submit(r, 0);
 	start_call(ctx, sym);
 	return 0;
@@ -221,9 +235,13 @@ SEC("uretprobe")
 int sz_trace_exit(struct pt_regs *ctx)
 {
 	__u32 sym = sym_id(ctx);
-	__u64 now = bpf_ktime_get_ns(), d = end_call(sym, now);
-	struct sz_probe_rec *r = new_rec(SZ_PROBE_RETURN, sym);
+	__u64 now = bpf_ktime_get_ns(), d;
+	struct sz_probe_rec *r;
 
+	if (!sz_args_ret_pass(sym))
+		return 0;
+	d = end_call(sym, now);
+	r = new_rec(SZ_PROBE_RETURN, sym);
 	if (!r)
 		return 0;
 	r->ts_ns = now;

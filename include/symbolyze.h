@@ -183,6 +183,78 @@ enum sz_probe_mode {
 	SZ_PROBE_LATENCY, /* log2 histograms of durations, aggregated in BPF */
 };
 
+/*
+ * Argument values, filters, keys and histograms (struct sz_probe_extra).
+ * Arguments are numbered from 0 as in bpftrace (arg0..arg5: the ABI's six
+ * integer argument registers).
+ */
+enum sz_arg_type {
+	SZ_ARG_INT = 1, /* signed 64-bit */
+	SZ_ARG_UINT,	/* unsigned 64-bit */
+	SZ_ARG_INT32,	/* the low 32 bits, signed (the ABI leaves the rest unspecified) */
+	SZ_ARG_UINT32,	/* the low 32 bits, unsigned */
+	SZ_ARG_HEX,	/* unsigned 64-bit, shown in hex */
+	SZ_ARG_STR,	/* NUL-terminated string the argument points to */
+	SZ_ARG_BUF,	/* bytes the argument points to */
+};
+
+/* --arg N:TYPE: a value to show with each traced call. */
+struct sz_arg_spec {
+	unsigned arg; /* 0..5 */
+	enum sz_arg_type type;
+	/* STR: most bytes shown (0: 128); BUF: bytes, or with len_from_arg the
+	 * cap (0: 256); at most 4096 */
+	unsigned len;
+	int len_from_arg; /* BUF: the length is argument len_arg (0..5), not len */
+	unsigned len_arg;
+};
+
+enum sz_filter_op { SZ_FILTER_EQ = 1, SZ_FILTER_NE, SZ_FILTER_LT, SZ_FILTER_GT };
+
+/* --filter 'argN OP VALUE', evaluated in BPF at function entry. */
+struct sz_arg_filter {
+	unsigned arg;		/* 0..5 */
+	enum sz_arg_type type;	/* INT, UINT, INT32 or UINT32: width and signedness */
+	enum sz_filter_op op;
+	uint64_t value;		/* two's complement for negative values */
+};
+
+enum sz_value_from { SZ_VALUE_NONE = 0, SZ_VALUE_ARG, SZ_VALUE_RET };
+
+/* Where a --key or --hist value comes from. */
+struct sz_value_src {
+	enum sz_value_from from;
+	unsigned arg; /* SZ_VALUE_ARG: 0..5 */
+	enum sz_arg_type type; /* INT (0 means INT), UINT, INT32 or UINT32 */
+};
+
+struct sz_probe_extra {
+	size_t sz; /* sizeof(struct sz_probe_extra) */
+	const struct sz_arg_spec *args; /* SZ_PROBE_TRACE: up to 8 */
+	size_t nargs;
+	const struct sz_arg_filter *filters; /* ANDed; up to 8 */
+	size_t nfilters;
+	const char *comm; /* fnmatch(3) glob on the process name; NULL: every process */
+	int latency;	  /* SZ_PROBE_COUNT: also latency histograms */
+	struct sz_value_src key;  /* SZ_PROBE_COUNT/LATENCY: calls per value */
+	struct sz_value_src hist; /* SZ_PROBE_COUNT/LATENCY: log2 histogram of a value */
+	unsigned reserved0;	  /* must be 0: a named hole, so that initializers zero it */
+};
+
+/* One --arg value of a call. */
+struct sz_arg_value {
+	unsigned arg;
+	enum sz_arg_type type;
+	uint64_t value;		   /* integer types; BUF from an argument: the length asked */
+	const unsigned char *data; /* STR, BUF: LEN bytes (a string without its NUL) */
+	size_t len;
+	int fault;     /* the memory could not be read: no data */
+	int null;      /* the pointer was NULL: no data */
+	int truncated; /* longer than shown (the cap) */
+	int len_from_arg; /* BUF: the length came from argument len_arg (value: its value) */
+	unsigned len_arg;
+};
+
 /* One call or return (SZ_PROBE_TRACE). */
 struct sz_call {
 	int is_return;
@@ -193,12 +265,20 @@ struct sz_call {
 	uint64_t args[6];     /* calls: the first six integer arguments */
 	uint64_t ret;	      /* returns */
 	uint64_t duration_ns; /* returns: 0 if the call was not seen */
+	const struct sz_arg_value *values; /* calls: the --arg values, in order */
+	size_t nvalues;
 };
 typedef void (*sz_call_fn)(const struct sz_call *call, void *ctx);
 typedef void (*sz_count_fn)(pid_t pid, const char *symbol, uint64_t calls, void *ctx);
 /* BUCKETS[i] counts durations in [2^i, 2^(i+1)) ns. */
 typedef void (*sz_latency_fn)(const char *symbol, const uint64_t *buckets, size_t nbuckets,
 			      void *ctx);
+/* --key: calls per value, most frequent first within a symbol. */
+typedef void (*sz_key_fn)(const char *symbol, uint64_t value, uint64_t calls, void *ctx);
+/* --hist: BUCKETS[0] negative values (signed types), [1] zero, [2 + i] values in
+ * [2^i, 2^(i+1)). */
+typedef void (*sz_hist_fn)(const char *symbol, const uint64_t *buckets, size_t nbuckets,
+			   void *ctx);
 
 struct sz_watch_opts {
 	size_t sz; /* sizeof(struct sz_watch_opts) */
@@ -217,6 +297,9 @@ struct sz_watch_opts {
 	 * 0: 500 ms */
 	unsigned freeze_timeout_ms;
 	unsigned reserved0; /* must be 0: a named hole, so that initializers zero it */
+	/* arguments, filters, keys, histograms, --count with latency; NULL: none.
+	 * Copied by sz_watch_new. */
+	const struct sz_probe_extra *extra;
 };
 
 /* Why something was lost (struct sz_lost, one report per reason). */
@@ -277,6 +360,11 @@ struct sz_watch_stats {
 	/* bytes of the records received (variable length: events / record_bytes
 	 * is the mean record size the ring holds) */
 	uint64_t record_bytes;
+	/* --key: calls whose value found the key table full (counted nowhere else) */
+	uint64_t key_overflow;
+	/* filters: returns whose call's verdict was not seen (began before the
+	 * probe, or evicted): not reported */
+	uint64_t filter_unseen;
 };
 
 struct sz_watch;
@@ -311,6 +399,8 @@ SZ_API void sz_watch_stop(struct sz_watch *w);
 SZ_API int sz_watch_on_call(struct sz_watch *w, sz_call_fn fn, void *ctx);
 SZ_API int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx);
 SZ_API int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx);
+SZ_API int sz_watch_keys(const struct sz_watch *w, sz_key_fn fn, void *ctx);
+SZ_API int sz_watch_hist(const struct sz_watch *w, sz_hist_fn fn, void *ctx);
 /* Detach and free everything; accepts NULL. */
 SZ_API void sz_watch_free(struct sz_watch *w);
 

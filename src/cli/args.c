@@ -23,6 +23,8 @@ void cli_usage(FILE *f)
 		"Usage: symbolyze scan    -s SYMBOL [-s SYMBOL ...] -g GLOB [-p PID] [--json] [-v]\n"
 		"       symbolyze watch   -s SYMBOL [-s ...] -g GLOB [-p PID] [--json] [--no-scan]\n"
 		"                         [-d SECONDS] [--count | --trace | --latency]\n"
+		"                         [--arg N:TYPE]... [--filter 'argN OP VALUE']...\n"
+		"                         [--comm GLOB] [--key argN|ret] [--hist argN|ret]\n"
 		"                         [--freeze [--freeze-timeout MS]] [--ring-size BYTES] [-v]\n"
 		"                         [--metrics [ADDR:]PORT [--by comm|pid|cgroup]]\n"
 		"                         [--interval SECONDS [--per-interval]] [--cgroup PATH]\n"
@@ -42,6 +44,14 @@ void cli_usage(FILE *f)
 		"          --count   calls per process and symbol (at exit; SIGUSR1: now)\n"
 		"          --trace   each call with its first six arguments, each return\n"
 		"          --latency log2 histograms of call durations (at exit; SIGUSR1: now)\n"
+		"                    (--count --latency: both in one run)\n"
+		"          --arg N:TYPE  with --trace, show argument N (0-5, arg0 first) as int, uint, int32,\n"
+		"                    uint32, hex, str[:MAX], buf:BYTES or buf:argK[:CAP]\n"
+		"          --filter 'argN OP VALUE'  only calls where it holds (==, !=, <, >;\n"
+		"                    argN:uint for unsigned; repeatable, ANDed; in BPF)\n"
+		"          --comm GLOB  only processes whose name matches (in BPF)\n"
+		"          --key argN|ret  with --count, calls per value, most frequent first\n"
+		"          --hist argN|ret log2 histogram of the value\n"
 		"          --freeze  stop a process that maps a matching file until its probes\n"
 		"                    are attached, so not even the first call is missed; never\n"
 		"                    longer than --freeze-timeout MS (default 500), whatever\n"
@@ -115,6 +125,7 @@ static const struct option scan_opts[] = {
 	{ "interval", required_argument, NULL, 0x1304 },
 	{ "per-interval", no_argument, NULL, 0x1305 },
 	{ "cgroup", required_argument, NULL, 0x1306 },
+	OPT_PROBE_ARGS_LONG, /* --arg, --filter, --comm, --key, --hist: probe_args.c */
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -126,11 +137,24 @@ static int set_mode(struct cli *c, int opt)
 				  : opt == 'L' ? SZ_PROBE_LATENCY
 					       : SZ_PROBE_COUNT;
 
+	/* --count --latency: both, in one run (the latency rides along the count) */
+	if (c->probe && c->probe != want && !c->empty_probe && opt != 'E' &&
+	    ((c->probe == SZ_PROBE_COUNT && want == SZ_PROBE_LATENCY) ||
+	     (c->probe == SZ_PROBE_LATENCY && want == SZ_PROBE_COUNT))) {
+		c->probe = SZ_PROBE_COUNT;
+		c->plat = 1;
+		return 0;
+	}
 	if (c->probe && c->probe != want) {
-		fprintf(stderr, "symbolyze: --count, --trace and --latency exclude each other\n");
+		fprintf(stderr, "symbolyze: --trace excludes --count and --latency\n");
 		return EXIT_USAGE;
 	}
-	c->probe = want;
+	if (c->plat && want != SZ_PROBE_COUNT && want != SZ_PROBE_LATENCY) {
+		fprintf(stderr, "symbolyze: --trace excludes --count and --latency\n");
+		return EXIT_USAGE;
+	}
+	if (!c->plat)
+		c->probe = want;
 	c->empty_probe |= opt == 'E';
 	return 0;
 }
@@ -247,13 +271,29 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
-		if (opt != '?' && strchr("NdRCTLFEZ", opt) && !c->watch) {
+		if (opt != '?' && opt < 256 && strchr("NdRCTLFEZ", opt) && !c->watch) {
 			fprintf(stderr, "symbolyze: '%s' is an option of watch, not of %s\n",
 				argv[optind - 1], c->cmd);
 			return EXIT_USAGE;
 		}
-		if (opt == '?' && optopt &&
-		    (strchr("sgpdRZ", optopt) || cli_ext_wants_value(optopt))) {
+		if (opt == '?' && optopt > 0 &&
+		    ((optopt < 256 && strchr("sgpdRZ", optopt)) || cli_ext_wants_value(optopt))) {
+			fprintf(stderr, "symbolyze: %s: '%s' wants a value\n", c->cmd,
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (opt >= OPT_ARG && opt <= OPT_HIST) {
+			if (!c->watch) {
+				fprintf(stderr, "symbolyze: '%s' is an option of watch, not of %s\n",
+					argv[optind - 1], c->cmd);
+				return EXIT_USAGE;
+			}
+			rc = cli_probe_opt(c, opt, optarg);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (opt == '?' && optopt >= OPT_ARG && optopt <= OPT_HIST) {
 			fprintf(stderr, "symbolyze: %s: '%s' wants a value\n", c->cmd,
 				argv[optind - 1]);
 			return EXIT_USAGE;
@@ -270,6 +310,9 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		fprintf(stderr, "symbolyze: --freeze-timeout goes with --freeze\n");
 		return EXIT_USAGE;
 	}
+	rc = cli_probe_check(c);
+	if (rc)
+		return rc;
 	if (c->freeze && !c->probe) {
 		fprintf(stderr, "symbolyze: --freeze goes with --count, --trace or --latency\n");
 		return EXIT_USAGE;

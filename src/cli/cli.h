@@ -43,7 +43,47 @@ struct cli {
 	const char *cgroup;
 	uint64_t batch; /* the --interval batch being printed, else 0 */
 	struct cli_ext *ext;
+	/* issue 11 (probe_args.c): --arg, --filter, --comm, --key, --hist,
+	 * --count --latency together */
+	struct sz_arg_spec pargs[8];
+	size_t npargs;
+	struct sz_arg_filter pfilters[8];
+	size_t npfilters;
+	const char *pcomm;
+	struct sz_value_src pkey, phist;
+	int plat, phist_alone;
+	struct sz_probe_extra pextra;
 };
+
+/* probe_args.c: the long options of issue 11 (values past any letter). */
+enum {
+	OPT_ARG = 0x1100,
+	OPT_FILTER,
+	OPT_COMM,
+	OPT_KEY,
+	OPT_HIST,
+};
+#define OPT_PROBE_ARGS_LONG                                                                 \
+	{ "arg", required_argument, NULL, OPT_ARG },                                        \
+		{ "filter", required_argument, NULL, OPT_FILTER },                          \
+		{ "comm", required_argument, NULL, OPT_COMM },                              \
+		{ "key", required_argument, NULL, OPT_KEY },                                \
+		{ "hist", required_argument, NULL, OPT_HIST }
+/* One of those options (EXIT_USAGE after saying what is wrong, else 0). */
+int cli_probe_opt(struct cli *c, int opt, const char *arg);
+/* After every option: how they combine with the mode; fills c->pextra. */
+int cli_probe_check(struct cli *c);
+/* &c->pextra, or NULL when none of the options was given. */
+const struct sz_probe_extra *cli_probe_extra(struct cli *c);
+/* The --arg values of a call: appended to its text line / JSON object. */
+void cli_values_text(FILE *f, const struct sz_call *k);
+void cli_values_json(FILE *f, const struct sz_call *k);
+/* The --key table and --hist histograms, after the counts. */
+struct sz_watch;
+void cli_probe_aggregates(struct cli *c, struct sz_watch *w);
+/* Their figures in the summary. */
+void cli_probe_summary_json(FILE *f, const struct sz_watch_stats *w);
+void cli_probe_summary_text(FILE *f, const struct sz_watch_stats *w);
 
 /* Parse scan/watch options into C.  Returns -1 to go on, or the exit code
  * (0 after --help/--version, EXIT_USAGE after saying what is wrong). */

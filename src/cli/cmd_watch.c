@@ -98,9 +98,10 @@ static void print_aggregates(struct sz_watch *w, struct cli *c)
 	if (c->probe == SZ_PROBE_COUNT && !c->empty_probe) {
 		cli_fmt(c)->count_header(c);
 		sz_watch_counts(w, on_count, c);
-	} else if (c->probe == SZ_PROBE_LATENCY) {
-		sz_watch_latency(w, on_latency, c);
 	}
+	if (c->probe == SZ_PROBE_LATENCY || c->plat)
+		sz_watch_latency(w, on_latency, c);
+	cli_probe_aggregates(c, w); /* --key, --hist */
 }
 
 static double mono_now(void)
@@ -175,7 +176,8 @@ int cmd_watch(int argc, char **argv)
 	}
 	SZ_OPTS(sz_watch_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
 		.pid = c.pid, .no_scan = c.no_scan, .ring_bytes = c.ring_bytes, .probe = c.probe,
-		.freeze = c.freeze, .freeze_timeout_ms = c.freeze_timeout_ms);
+		.freeze = c.freeze, .freeze_timeout_ms = c.freeze_timeout_ms,
+		.extra = cli_probe_extra(&c));
 	rc = sz_watch_new(&o, &w);
 	if (rc) {
 		fprintf(stderr, "symbolyze: cannot watch: %s\n", strerror(-rc));

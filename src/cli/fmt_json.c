@@ -90,8 +90,12 @@ static void call(struct cli *c, const struct sz_call *k)
 	else
 		fprintf(f,
 			",\"args\":[\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64
-			"\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\"]}\n",
+			"\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\"]",
 			k->args[0], k->args[1], k->args[2], k->args[3], k->args[4], k->args[5]);
+	if (!k->is_return) {
+		cli_values_json(f, k); /* --arg */
+		fputs("}\n", f);
+	}
 	out_end();
 }
 
@@ -193,6 +197,8 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			",\"seen_full\":%" PRIu64 ",\"vma_busy\":%" PRIu64
 			"},\"record_bytes\":%" PRIu64,
 			w->lost_loads, w->lost, w->seen_full, w->vma_busy, w->record_bytes);
+	if (w)
+		cli_probe_summary_json(f, w);
 	fprintf(f, ",\"output_dropped\":%" PRIu64 "}\n", output_dropped);
 	out_end();
 	fmt_text.summary(c, st, w, output_dropped);

@@ -59,9 +59,13 @@ static void call(struct cli *c, const struct sz_call *k)
 	else
 		fprintf(f,
 			"call   %-8d %-8d %-16s %s(0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64
-			", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ")\n",
+			", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ")",
 			(int)k->pid, (int)k->tid, comm, sym, k->args[0], k->args[1], k->args[2],
 			k->args[3], k->args[4], k->args[5]);
+	if (!k->is_return) {
+		cli_values_text(f, k); /* --arg */
+		fputc('\n', f);
+	}
 	out_end();
 }
 
@@ -165,6 +169,7 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 				" stops skipped)",
 				w->probes, w->probe_drops, w->frozen, w->freeze_timeouts,
 				w->freeze_skipped + w->freeze_full);
+		cli_probe_summary_text(stderr, w);
 		if (w->invisible)
 			fprintf(stderr,
 				"; %" PRIu64 " records of processes outside our PID namespace",

@@ -8,6 +8,7 @@
  * whatever its path.  Maps are sized from the number of symbols before load.
  */
 #include "consumers/probe.h"
+#include "consumers/args.h"
 #include "util/log.h"
 #include "probe.skel.h"
 #include "proc/pidns.h"
@@ -23,6 +24,7 @@
 #define MAX_SYMBOLS (1u << 24) /* ids * SZ_LAT_BUCKETS fit in a u32 slot */
 #define COUNT_KEYS_MIN 65536u
 #define COUNT_KEYS_MAX (1u << 22)
+#define MORE_PROGS 4 /* programs beside the mode's pair: modes combined, keys, gates */
 
 struct attachment {
 	struct attachment *next;
@@ -32,6 +34,7 @@ struct attachment {
 	pid_t pid;
 	uint64_t off; /* a file rewritten in place moves its functions */
 	struct bpf_link *entry, *ret;
+	struct bpf_link *more[MORE_PROGS];
 };
 
 struct call_obs {
@@ -52,6 +55,11 @@ struct sz_probe_mgr {
 	pid_t pid; /* -1: every process */
 	struct probe_bpf *skel;
 	struct bpf_program *entry_prog, *ret_prog;
+	struct bpf_program *more[MORE_PROGS]; /* attached beside them (args.c) */
+	int more_ret[MORE_PROGS];
+	size_t nmore;
+	const struct sz_args *args; /* --arg, --filter, --key, ...; NULL: none */
+	struct sz_arg_value *values; /* decoded --arg values of one call */
 	struct attachment **bucket; /* (dev, ino, sym, pid) -> attachment */
 	size_t nbuckets, natt;
 	int ncpus;
@@ -63,6 +71,7 @@ struct sz_probe_mgr {
 	struct retired *retired;
 	size_t nretired, capretired;
 	uint64_t *vals; /* one per CPU, for reading per-CPU values */
+	uint64_t bad_args; /* call records whose argument data did not decode */
 };
 
 static size_t att_hash(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint32_t sym, pid_t pid)
@@ -109,8 +118,48 @@ static int att_grow(struct sz_probe_mgr *m)
 	return 0;
 }
 
+static void add_prog(struct sz_probe_mgr *m, struct bpf_program *p, int ret)
+{
+	if (m->nmore < MORE_PROGS) {
+		m->more[m->nmore] = p;
+		m->more_ret[m->nmore++] = ret;
+	}
+}
+
+/* Programs beside the mode's pair: --count --latency, --key/--hist, and
+ * the filter verdicts that return probes read. */
+static void pick_more(struct sz_probe_mgr *m)
+{
+	const struct sz_args *a = m->args;
+	int rets = m->ret_prog != NULL;
+
+	if (sz_args_latency(a)) {
+		add_prog(m, m->skel->progs.sz_lat_entry, 0);
+		add_prog(m, m->skel->progs.sz_lat_exit, 1);
+		rets = 1;
+	}
+	if (sz_args_key_entry(a))
+		add_prog(m, m->skel->progs.sz_key_entry, 0);
+	if (sz_args_key_exit(a)) {
+		add_prog(m, m->skel->progs.sz_key_exit, 1);
+		rets = 1;
+	}
+	if (rets && sz_args_has_filters(a))
+		add_prog(m, m->skel->progs.sz_gate_entry, 0);
+}
+
+static int is_picked(const struct sz_probe_mgr *m, const struct bpf_program *prog)
+{
+	if (prog == m->entry_prog || prog == m->ret_prog)
+		return 1;
+	for (size_t i = 0; i < m->nmore; i++)
+		if (m->more[i] == prog)
+			return 1;
+	return 0;
+}
+
 int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const *symbols,
-		     size_t nsymbols, struct sz_probe_mgr **out)
+		     size_t nsymbols, const struct sz_args *args, struct sz_probe_mgr **out)
 {
 	struct sz_probe_mgr *m;
 	void *saved;
@@ -130,14 +179,16 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 	m->pid = pid > 0 ? pid : -1;
 	m->symbols = symbols;
 	m->nsymbols = nsymbols;
+	m->args = empty ? NULL : args;
+	m->values = calloc(sz_args_nvalues(m->args) + 1, sizeof(*m->values));
 	m->nbuckets = 64;
 	m->bucket = calloc(m->nbuckets, sizeof(struct attachment *));
 	m->ncpus = libbpf_num_possible_cpus();
 	m->vals = m->ncpus > 0 ? calloc((size_t)m->ncpus, sizeof(*m->vals)) : NULL;
 	saved = sz_libbpf_enter();
-	m->skel = m->bucket ? probe_bpf__open() : NULL;
+	m->skel = m->bucket && m->values ? probe_bpf__open() : NULL;
 	if (!m->skel || m->ncpus <= 0) {
-		r = m->ncpus <= 0 ? m->ncpus : !m->bucket ? -ENOMEM : -errno;
+		r = m->ncpus <= 0 ? m->ncpus : !m->bucket || !m->values ? -ENOMEM : -errno;
 		sz_log(SZ_LOG_ERROR, "cannot open the probe BPF program: %s", strerror(-r));
 		goto fail;
 	}
@@ -162,10 +213,15 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 			goto fail;
 		}
 	}
+	pick_more(m);
 	/* Only the programs this mode runs are loaded: less to verify. */
 	for (struct bpf_program *prog = bpf_object__next_program(m->skel->obj, NULL); prog;
 	     prog = bpf_object__next_program(m->skel->obj, prog))
-		bpf_program__set_autoload(prog, prog == m->entry_prog || prog == m->ret_prog);
+		bpf_program__set_autoload(prog, is_picked(m, prog));
+	sz_args_cfg(m->args, (struct sz_args_cfg *)&m->skel->rodata->sz_args,
+		    (struct sz_glob *)&m->skel->rodata->sz_comm_glob);
+	/* return probes read the entry's verdict only when an entry writes it */
+	m->skel->rodata->sz_args.gate = is_picked(m, m->skel->progs.sz_gate_entry);
 	m->skel->rodata->nsyms = (__u32)nsymbols;
 	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
 	keys = (__u32)(nsymbols * 1024 < COUNT_KEYS_MIN	  ? COUNT_KEYS_MIN
@@ -176,6 +232,8 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 		r = bpf_map__set_max_entries(m->skel->maps.hist, (__u32)nsymbols * SZ_LAT_BUCKETS);
 	if (!r)
 		r = bpf_map__set_max_entries(m->skel->maps.lat_sum, (__u32)nsymbols);
+		r = bpf_map__set_max_entries(m->skel->maps.vhist,
+					     (__u32)nsymbols * SZ_HIST_BUCKETS);
 	if (!r && mode != SZ_PROBE_TRACE)
 		r = bpf_map__set_max_entries(m->skel->maps.events, 4096);
 	if (!r)
@@ -193,6 +251,7 @@ fail:
 	probe_bpf__destroy(m->skel);
 	free(m->bucket);
 	free(m->vals);
+	free(m->values);
 	free(m);
 	return r;
 }
@@ -206,6 +265,8 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m)
 			struct attachment *a = m->bucket[b];
 
 			m->bucket[b] = a->next;
+			for (size_t i = 0; i < MORE_PROGS; i++)
+				bpf_link__destroy(a->more[i]);
 			bpf_link__destroy(a->ret);
 			bpf_link__destroy(a->entry);
 			free(a);
@@ -214,6 +275,7 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m)
 	free(m->obs);
 	free(m->retired);
 	free(m->vals);
+	free(m->values);
 	probe_bpf__destroy(m->skel);
 	free(m);
 }
@@ -252,7 +314,7 @@ static int attach(struct sz_probe_mgr *m, int fd, dev_t dev, ino_t ino, uint32_t
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	*a = (struct attachment){ NULL, dev, ino, sym, pid, file_offset, NULL, NULL };
+	*a = (struct attachment){ NULL, dev, ino, sym, pid, file_offset, NULL, NULL, { NULL } };
 	/* The kernel follows the magic link to the inode we hold open. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	saved = sz_libbpf_enter();
@@ -264,6 +326,18 @@ static int attach(struct sz_probe_mgr *m, int fd, dev_t dev, ino_t ino, uint32_t
 		a->ret = bpf_program__attach_uprobe_opts(m->ret_prog, pid, path, file_offset, &o);
 		if (!a->ret) {
 			r = -errno;
+			bpf_link__destroy(a->entry);
+		}
+	}
+	for (size_t i = 0; !r && i < m->nmore; i++) {
+		o.retprobe = m->more_ret[i];
+		a->more[i] = bpf_program__attach_uprobe_opts(m->more[i], pid, path, file_offset,
+							     &o);
+		if (!a->more[i]) {
+			r = -errno;
+			for (size_t j = 0; j < i; j++)
+				bpf_link__destroy(a->more[j]);
+			bpf_link__destroy(a->ret);
 			bpf_link__destroy(a->entry);
 		}
 	}
@@ -372,6 +446,18 @@ static int handle_call(void *ctx, void *data, size_t size)
 	c.symbol = m->symbols[r->sym];
 	c.ts_ns = r->ts_ns;
 	memcpy(c.args, r->args, sizeof(c.args));
+	if (!c.is_return && sz_args_nvalues(m->args)) {
+		uint64_t regs[SZ_PROBE_NARGS];
+
+		memcpy(regs, r->args, sizeof(regs));
+		if (sz_args_decode(m->args, regs, (const char *)data + sizeof(*r),
+				   size - sizeof(*r), m->values)) {
+			m->bad_args++;
+			return 0;
+		}
+		c.values = m->values;
+		c.nvalues = sz_args_nvalues(m->args);
+	}
 	c.ret = r->ret;
 	c.duration_ns = r->duration_ns;
 	for (size_t i = 0; i < m->nobs; i++)
@@ -462,4 +548,38 @@ uint64_t sz_probe_mgr_latency_sum_ns(const struct sz_probe_mgr *m, uint32_t sym)
 	for (int c = 0; c < m->ncpus; c++)
 		sum += m->vals[c];
 	return sum;
+int sz_probe_mgr_keys(const struct sz_probe_mgr *m, sz_key_fn fn, void *ctx)
+{
+	if (!sz_args_has_key(m->args))
+		return -ENOENT;
+	return sz_args_read_keys(bpf_map__fd(m->skel->maps.keys), m->ncpus, m->symbols,
+				 m->nsymbols, fn, ctx);
+}
+
+int sz_probe_mgr_hist(const struct sz_probe_mgr *m, sz_hist_fn fn, void *ctx)
+{
+	if (!sz_args_has_hist(m->args))
+		return -ENOENT;
+	return sz_args_read_hist(bpf_map__fd(m->skel->maps.vhist), m->ncpus, m->symbols,
+				 m->nsymbols, fn, ctx);
+}
+
+int sz_probe_mgr_has_latency(const struct sz_probe_mgr *m)
+{
+	return m->mode == SZ_PROBE_LATENCY || sz_args_latency(m->args);
+}
+
+uint64_t sz_probe_mgr_key_overflow(const struct sz_probe_mgr *m)
+{
+	return __atomic_load_n(&m->skel->bss->key_overflow, __ATOMIC_RELAXED);
+}
+
+uint64_t sz_probe_mgr_filter_unseen(const struct sz_probe_mgr *m)
+{
+	return __atomic_load_n(&m->skel->bss->gate_unseen, __ATOMIC_RELAXED);
+}
+
+uint64_t sz_probe_mgr_bad_args(const struct sz_probe_mgr *m)
+{
+	return m->bad_args;
 }

@@ -17,10 +17,13 @@
 
 struct ring_buffer;
 struct sz_probe_mgr;
+struct sz_args;
 
-/* EMPTY: a uprobe that does nothing, the kernel's floor (benchmarks only). */
+/* EMPTY: a uprobe that does nothing, the kernel's floor (benchmarks only).
+ * ARGS (consumers/args.h, may be NULL): values, filters, keys, modes added;
+ * it must outlive the manager. */
 int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const *symbols,
-		     size_t nsymbols, struct sz_probe_mgr **out);
+		     size_t nsymbols, const struct sz_args *args, struct sz_probe_mgr **out);
 void sz_probe_mgr_free(struct sz_probe_mgr *m);
 /* Subscribe to P, ahead of every other consumer: a found record says whether
  * its function is probed before anyone sees it. */
@@ -35,5 +38,13 @@ int sz_probe_mgr_counts(const struct sz_probe_mgr *m, sz_count_fn fn, void *ctx)
 int sz_probe_mgr_latency(const struct sz_probe_mgr *m, sz_latency_fn fn, void *ctx);
 /* --latency: the sum of the durations of symbol SYM's timed calls, in ns. */
 uint64_t sz_probe_mgr_latency_sum_ns(const struct sz_probe_mgr *m, uint32_t sym);
+/* issue 11: --key and --hist tables (-ENOENT when not asked for), whether
+ * latency is measured (alone or with count), and the drops they count. */
+int sz_probe_mgr_keys(const struct sz_probe_mgr *m, sz_key_fn fn, void *ctx);
+int sz_probe_mgr_hist(const struct sz_probe_mgr *m, sz_hist_fn fn, void *ctx);
+int sz_probe_mgr_has_latency(const struct sz_probe_mgr *m);
+uint64_t sz_probe_mgr_key_overflow(const struct sz_probe_mgr *m);
+uint64_t sz_probe_mgr_filter_unseen(const struct sz_probe_mgr *m);
+uint64_t sz_probe_mgr_bad_args(const struct sz_probe_mgr *m);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "sources/watch.h"
 #include "consumers/probe.h"
+#include "consumers/args.h"
 #include "pipeline/pipeline.h"
 #include "sources/scan.h"
 #include "sources/tracefs.h"
@@ -48,7 +49,7 @@ _Static_assert(sizeof(struct sz_watch_opts) ==
 		       sizeof(size_t) + 2 * sizeof(void *) + sizeof(size_t) + sizeof(pid_t) +
 			       sizeof(int) + sizeof(size_t) + sizeof(char *) +
 			       sizeof(enum sz_probe_mode) + sizeof(int) + sizeof(size_t) +
-			       2 * sizeof(unsigned),
+			       2 * sizeof(unsigned) + sizeof(void *) /* extra */,
 	       "struct sz_watch_opts has padding: name the hole reservedN");
 
 struct pending_fork {
@@ -68,6 +69,7 @@ struct sz_watch {
 	struct watch_bpf *skel;
 	struct ring_buffer *rb;
 	struct sz_probe_mgr *probes;
+	struct sz_args *args; /* opts.extra, checked and copied (consumers/args.c) */
 	int empty_probe;
 	struct obs *calls, *losts;
 	size_t ncalls, nlosts;
@@ -120,6 +122,8 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 	if (!err && ((unsigned)w->opts.probe > SZ_PROBE_LATENCY ||
 		     w->opts.freeze_timeout_ms > 3600000))
 		err = -EINVAL;
+	if (!err)
+		err = sz_args_new(w->opts.extra, w->opts.probe, &w->args);
 	if (!err) {
 		struct sz_pipeline_opts po = {
 			.glob = w->opts.glob,
@@ -133,10 +137,12 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 		err = sz_pipeline_new(&po, &w->p);
 	}
 	if (err) {
+		sz_args_free(w->args);
 		free(w);
 		return err;
 	}
 	/* The pipeline copied what it needs; keep none of the caller's pointers. */
+	w->opts.extra = NULL;
 	w->opts.glob = NULL;
 	w->opts.symbols = NULL;
 	w->opts.proc = NULL;
@@ -210,6 +216,7 @@ void sz_watch_free(struct sz_watch *w)
 	/* The probes consumer goes with the pipeline's subscription list. */
 	teardown(w);
 	sz_pipeline_free(w->p);
+	sz_args_free(w->args);
 	free(w->forks);
 	free(w->calls);
 	free(w->losts);
@@ -283,6 +290,9 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 			st.probes = sz_probe_mgr_attached(w->probes);
 			st.probe_drops = sz_probe_mgr_drops(w->probes);
 			st.latency_unmatched = sz_probe_mgr_lat_misses(w->probes);
+			st.key_overflow = sz_probe_mgr_key_overflow(w->probes);
+			st.filter_unseen = sz_probe_mgr_filter_unseen(w->probes);
+			st.bad_records += sz_probe_mgr_bad_args(w->probes);
 		}
 		err = SZ_STATS_FILL(watch, &st);
 	}
@@ -298,7 +308,7 @@ int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx)
 
 int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 {
-	if (!w || !fn || !w->probes || w->opts.probe != SZ_PROBE_LATENCY)
+	if (!w || !fn || !w->probes || !sz_probe_mgr_has_latency(w->probes))
 		return -EINVAL;
 	return sz_probe_mgr_latency(w->probes, fn, ctx);
 }
@@ -308,6 +318,18 @@ uint64_t sz__watch_latency_sum_ns(const struct sz_watch *w, uint32_t sym)
 	if (!w || !w->probes || w->opts.probe != SZ_PROBE_LATENCY)
 		return 0;
 	return sz_probe_mgr_latency_sum_ns(w->probes, sym);
+int sz_watch_keys(const struct sz_watch *w, sz_key_fn fn, void *ctx)
+{
+	if (!w || !fn || !w->probes)
+		return -EINVAL;
+	return sz_probe_mgr_keys(w->probes, fn, ctx);
+}
+
+int sz_watch_hist(const struct sz_watch *w, sz_hist_fn fn, void *ctx)
+{
+	if (!w || !fn || !w->probes)
+		return -EINVAL;
+	return sz_probe_mgr_hist(w->probes, fn, ctx);
 }
 
 static int scan_one(struct sz_watch *w, pid_t pid, enum sz_source src)
@@ -657,7 +679,7 @@ int sz_watch_start(struct sz_watch *w)
 	}
 	if (w->opts.probe != SZ_PROBE_NONE) {
 		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid, w->p->symbols,
-				       w->p->nsymbols, &w->probes);
+				       w->p->nsymbols, w->empty_probe ? NULL : w->args, &w->probes);
 		for (size_t i = 0; !err && i < w->ncalls; i++)
 			err = sz_probe_mgr_on_call(w->probes, (sz_call_fn)w->calls[i].fn,
 						   w->calls[i].ctx);

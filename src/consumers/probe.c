@@ -232,6 +232,7 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 		r = bpf_map__set_max_entries(m->skel->maps.hist, (__u32)nsymbols * SZ_LAT_BUCKETS);
 	if (!r)
 		r = bpf_map__set_max_entries(m->skel->maps.lat_sum, (__u32)nsymbols);
+	if (!r)
 		r = bpf_map__set_max_entries(m->skel->maps.vhist,
 					     (__u32)nsymbols * SZ_HIST_BUCKETS);
 	if (!r && mode != SZ_PROBE_TRACE)
@@ -548,6 +549,8 @@ uint64_t sz_probe_mgr_latency_sum_ns(const struct sz_probe_mgr *m, uint32_t sym)
 	for (int c = 0; c < m->ncpus; c++)
 		sum += m->vals[c];
 	return sum;
+}
+
 int sz_probe_mgr_keys(const struct sz_probe_mgr *m, sz_key_fn fn, void *ctx)
 {
 	if (!sz_args_has_key(m->args))

@@ -318,6 +318,8 @@ uint64_t sz__watch_latency_sum_ns(const struct sz_watch *w, uint32_t sym)
 	if (!w || !w->probes || w->opts.probe != SZ_PROBE_LATENCY)
 		return 0;
 	return sz_probe_mgr_latency_sum_ns(w->probes, sym);
+}
+
 int sz_watch_keys(const struct sz_watch *w, sz_key_fn fn, void *ctx)
 {
 	if (!w || !fn || !w->probes)

@@ -85,6 +85,7 @@ FIXTURES += $(FIX)/sdt $(FIX)/libmany.so $(FIX)/many_caller
 FIXTURES += $(FIX)/loader $(FIX)/libplain.so
 # issue 11: arguments with known bytes (str, buf, faulting pointers) and values
 FIXTURES += $(FIX)/libargs.so $(FIX)/argcaller
+FIXTURES += $(FIX)/sslpair # --arg 1:buf:arg2 on the real libssl (SSL_write)
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -182,6 +183,10 @@ $(FIX)/libargs.so: tests/fixtures/libargs.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -shared -o $@ $<
+$(FIX)/sslpair: tests/fixtures/sslpair.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -lssl -lcrypto -lpthread
 $(FIX)/argcaller: tests/fixtures/argcaller.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)

@@ -10,6 +10,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 pkgs+=(libmicrohttpd-dev prometheus)
 # USDT: <sys/sdt.h> for the fixture; python3.11 and PostgreSQL 15 are real targets.
 pkgs+=(systemtap-sdt-dev python3.11 postgresql-15 postgresql-client-15)
+# --arg on the real libssl: the SSL_write fixture links it; openssl makes its certificate.
+pkgs+=(libssl-dev openssl)
 # The benchmark also measures the tools users would otherwise reach for.
 [ "${1:-}" = bench ] && pkgs+=(bpftrace bpfcc-tools libllvm15)
 missing=()

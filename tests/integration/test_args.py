@@ -290,3 +290,32 @@ def test_malformed_probe_options(sz, extra, names, rule):
     r = sz.run("watch", "-g", "libargs.so", "-s", "argfix_val", *extra, expect=2)
     assert names in r.stderr and rule in r.stderr, r.stderr
     assert r.stdout == ""
+
+
+SSL_PAYLOAD = b'GET /secret?k=\x00\xff\x01"\\ HTTP/1.1\r\n\r\n'  # as in sslpair.c
+
+
+def test_ssl_write_plaintext_real_libssl(sz, watch, scratch, argcaller):
+    """The README's example on the real libssl (Debian's libssl.so.3):
+    `-s SSL_write --trace --arg 1:buf:arg2` shows the plaintext a process
+    writes into TLS, byte-exact, with -p on a client/server pair whose
+    certificate the test made."""
+    import subprocess
+    cert, key = os.path.join(scratch, "c.pem"), os.path.join(scratch, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    c = argcaller(cert, key, binary=sz.fix("sslpair"))
+    c.expect("loaded")
+    w = watch("libssl.so*", ["SSL_write"], "-p", str(c.pid), "--trace",
+              "--arg", "1:buf:arg2")
+    assert w.wait_found(c.pid, "SSL_write")["probed"]
+    c.send("go")
+    assert c.expect("done").split()[2] == str(len(SSL_PAYLOAD))
+    (call,) = w.wait_for(lambda r: r["event"] == "call" and r["symbol"] == "SSL_write",
+                         what="the SSL_write call")
+    assert w.stop() == 0
+    (v,) = call["values"]
+    assert value_bytes(v) == SSL_PAYLOAD
+    assert v["asked"] == len(SSL_PAYLOAD) and not v["truncated"]
+    assert len(w.of("call")) == 1

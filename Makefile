@@ -267,6 +267,11 @@ $(FIX)/many_caller: tests/fixtures/many_caller.c $(FIX)/libmany.so
 
 # Drivers: small programs over the library API for privileged tests and bench.
 DRIVERS := $(BUILD)/tests/umulti_drive $(BUILD)/tests/usdt_drive
+DRIVERS += $(BUILD)/tests/freeze_order # --freeze: records of one stop in any order
+$(BUILD)/tests/freeze_order: tests/drivers/freeze_order.c $(BUILD)/libsymbolyze.a
+	$(call msg,DRIVER,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsymbolyze.a $(SAN_LDFLAGS) $(LIBS)
 $(BUILD)/tests/usdt_drive: tests/drivers/usdt_drive.c $(BUILD)/libsymbolyze.a \
 		$(BUILD)/src/cli/output.o
 	$(call msg,DRIVER,$@)

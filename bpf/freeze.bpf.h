@@ -33,53 +33,72 @@ struct {
 	__type(value, __u64);
 } freeze_ctl SEC(".maps");
 
-/* Take back a stop for R: PREV, the record of an earlier stop still pending,
- * resumes it; else the entry goes, and SIGCONT if SIGSTOP was sent. */
-static __always_inline void sz_freeze_undo(const struct sz_watch_rec *r, __u64 prev, int sent)
+/* Take back R's share of a stop whose record will not reach userspace: the
+ * last record of the stop deletes the entry and resumes (if SENT); otherwise
+ * the others' records resume it.  (A drop makes userspace settle the set
+ * too, and the bound ends every stop anyway.) */
+static __always_inline void sz_freeze_undo(const struct sz_watch_rec *r, int sent)
 {
-	struct sz_frozen *e;
+	struct sz_frozen *e = bpf_map_lookup_elem(&frozen, &r->tgid);
 
-	if (prev) {
-		e = bpf_map_lookup_elem(&frozen, &r->tgid);
-		if (e)
-			e->last_ts = prev;
+	if (!e)
 		return;
-	}
+	if (__sync_fetch_and_add(&e->issued, -1) != 1)
+		return;
 	bpf_map_delete_elem(&frozen, &r->tgid);
 	if (sent)
 		bpf_send_signal(SZ_SIGCONT);
 }
 
+/* R joins the stop of its process in the set, or starts one.  0, or -1 if
+ * the set is full. */
+static __always_inline int sz_freeze_enter(const struct sz_watch_rec *r, __u64 now)
+{
+	struct sz_frozen *e, n = { now, r->ts_ns, 1 };
+
+	e = bpf_map_lookup_elem(&frozen, &r->tgid);
+	if (!e && !bpf_map_update_elem(&frozen, &r->tgid, &n, BPF_NOEXIST))
+		return 0;
+	if (!e) /* another thread of the process was first */
+		e = bpf_map_lookup_elem(&frozen, &r->tgid);
+	if (!e)
+		return -1;
+	__sync_fetch_and_add(&e->issued, 1);
+	if (r->ts_ns < e->first_ts)
+		e->first_ts = r->ts_ns;
+	return 0;
+}
+
 /*
  * Stop the current process for record R (tgid and ts_ns set).  Returns 1 if
- * it was stopped; *PREV is then the ts_ns of an earlier record of the same
- * stop (the executable's, for its interpreter's record), or 0.  The entry is
- * written before the signal is sent, so whoever sweeps the set after this
- * program has run finds every stop it made.
+ * it was stopped.  The entry is written before the signal is sent, so whoever
+ * sweeps the set after this program has run finds every stop it made; and
+ * looked up again after it: had userspace resumed and deleted the entry in
+ * between (its SIGCONT then came before our SIGSTOP), it is written again, so
+ * no stop is ever left out of the set.
  */
-static __always_inline int sz_freeze_stop(const struct sz_watch_rec *r, __u64 *prev)
+static __always_inline int sz_freeze_stop(const struct sz_watch_rec *r)
 {
 	__u32 k_lease = SZ_FREEZE_LEASE, k_off = SZ_FREEZE_OFF;
 	__u64 *lease = bpf_map_lookup_elem(&freeze_ctl, &k_lease);
 	__u64 *off = bpf_map_lookup_elem(&freeze_ctl, &k_off);
 	__u64 now = bpf_ktime_get_ns();
-	struct sz_frozen *e, n = { now, r->ts_ns };
 
-	*prev = 0;
 	if (!lease || !off || *off || now > *lease) {
 		__sync_fetch_and_add(&sz_freeze_skipped, 1);
 		return 0;
 	}
-	e = bpf_map_lookup_elem(&frozen, &r->tgid);
-	if (e) {
-		*prev = e->last_ts;
-		e->last_ts = r->ts_ns;
-	} else if (bpf_map_update_elem(&frozen, &r->tgid, &n, BPF_NOEXIST)) {
+	if (sz_freeze_enter(r, now)) {
 		__sync_fetch_and_add(&sz_freeze_full, 1);
 		return 0;
 	}
 	if (bpf_send_signal(SZ_SIGSTOP)) {
-		sz_freeze_undo(r, *prev, 0);
+		sz_freeze_undo(r, 0);
+		return 0;
+	}
+	if (!bpf_map_lookup_elem(&frozen, &r->tgid) && sz_freeze_enter(r, now)) {
+		__sync_fetch_and_add(&sz_freeze_full, 1);
+		bpf_send_signal(SZ_SIGCONT);
 		return 0;
 	}
 	return 1;

@@ -14,8 +14,12 @@
 /* Value of the frozen set, keyed by __u32 tgid as the watcher's PID namespace
  * numbers it: the process is stopped for us, since STOP_NS. */
 struct sz_frozen {
-	__u64 stop_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the stop */
-	__u64 last_ts; /* ts_ns of the latest record that carries this stop */
+	__u64 stop_ns;	/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the stop */
+	__u64 first_ts; /* the earliest ts_ns of the records that carry this stop */
+	/* records that carry this stop (threads of one process may stop it at
+	 * once, and their records reach the ring in any order): userspace
+	 * resumes once it has handled as many of them, never at the first */
+	__u64 issued;
 };
 
 /* Keys of the control array (__u64 values). */

@@ -449,7 +449,6 @@ static __always_inline void remember(const struct sz_watch_rec *r)
 /* Send R (and stop its process for --freeze); 0 if it is in the ring. */
 static __always_inline int emit(struct sz_watch_rec *r)
 {
-	__u64 prev = 0;
 	struct sz_file_key fk = { r->dev, 0, r->ino };
 	/* A forked child inherits its parent's uprobes: nothing to wait for.
 	 * Before a mapping with PROT_EXEC no code of the file can run: one stop
@@ -466,7 +465,7 @@ static __always_inline int emit(struct sz_watch_rec *r)
 	/* Stop first, then publish: were the record visible first, userspace
 	 * could send its SIGCONT before our SIGSTOP and leave the process
 	 * stopped for good. */
-	stop = stop && sz_freeze_stop(r, &prev);
+	stop = stop && sz_freeze_stop(r);
 	if (stop)
 		r->flags |= SZ_WATCH_FROZEN;
 	if (r->flags & SZ_WATCH_GLOB_UNSURE)
@@ -477,7 +476,7 @@ static __always_inline int emit(struct sz_watch_rec *r)
 		if (is_load(r))
 			__sync_fetch_and_add(&drops_loads, 1);
 		if (stop)
-			sz_freeze_undo(r, prev, 1);
+			sz_freeze_undo(r, 1);
 		remember(r);
 		return -1;
 	}

@@ -48,6 +48,13 @@ struct shared {
 	uint64_t timeouts;	 /* stops the guardian ended at the bound */
 };
 
+/* A process stopped for us, and the records of its current stop handled. */
+struct pid_slot {
+	uint32_t pid;
+	uint32_t handled; /* records of the stop that began at stop_ns */
+	uint64_t stop_ns;
+};
+
 struct sz_freeze {
 	int frozen_fd, ctl_fd; /* the skeleton's maps (not ours to close) */
 	uint64_t timeout_ns;
@@ -55,8 +62,8 @@ struct sz_freeze {
 	pid_t guardian;
 	int quit_fd; /* write end: a byte (or its closing) tells the guardian to finish */
 	int off;
-	/* distinct processes stopped for us: open addressing, 0 = empty */
-	uint32_t *pids;
+	/* distinct processes stopped for us: open addressing, pid 0 = empty */
+	struct pid_slot *pids;
 	size_t npids, cap;
 	uint64_t processes;
 };
@@ -286,14 +293,16 @@ static size_t slot_of(const struct sz_freeze *f, uint32_t pid)
 	return (size_t)(uint32_t)(pid * 2654435761u) & (f->cap - 1);
 }
 
-/* Adds PID to the set; 1 if it was not there. */
-static int pid_add(struct sz_freeze *f, uint32_t pid)
+/* Adds PID to the set; 1 if it was not there.  *SLOT: its slot, or NULL
+ * (no memory). */
+static int pid_add(struct sz_freeze *f, uint32_t pid, struct pid_slot **slot)
 {
 	size_t i;
 
+	*slot = NULL;
 	if (2 * (f->npids + 1) > f->cap) {
 		size_t cap = f->cap ? 2 * f->cap : 64;
-		uint32_t *n = calloc(cap, sizeof(*n)), *old = f->pids;
+		struct pid_slot *n = calloc(cap, sizeof(*n)), *old = f->pids;
 		size_t oldcap = f->cap;
 
 		if (!n)
@@ -301,19 +310,32 @@ static int pid_add(struct sz_freeze *f, uint32_t pid)
 		f->pids = n;
 		f->cap = cap;
 		for (size_t j = 0; j < oldcap; j++)
-			if (old[j]) {
-				for (i = slot_of(f, old[j]); n[i]; i = (i + 1) & (cap - 1))
+			if (old[j].pid) {
+				for (i = slot_of(f, old[j].pid); n[i].pid; i = (i + 1) & (cap - 1))
 					;
 				n[i] = old[j];
 			}
 		free(old);
 	}
-	for (i = slot_of(f, pid); f->pids[i]; i = (i + 1) & (f->cap - 1))
-		if (f->pids[i] == pid)
+	for (i = slot_of(f, pid); f->pids[i].pid; i = (i + 1) & (f->cap - 1))
+		if (f->pids[i].pid == pid) {
+			*slot = &f->pids[i];
 			return 0;
-	f->pids[i] = pid;
+		}
+	f->pids[i] = (struct pid_slot){ pid, 0, 0 };
 	f->npids++;
+	*slot = &f->pids[i];
 	return 1;
+}
+
+static struct pid_slot *pid_find(struct sz_freeze *f, uint32_t pid)
+{
+	if (!f->cap)
+		return NULL;
+	for (size_t i = slot_of(f, pid); f->pids[i].pid; i = (i + 1) & (f->cap - 1))
+		if (f->pids[i].pid == pid)
+			return &f->pids[i];
+	return NULL;
 }
 
 static void pid_del(struct sz_freeze *f, uint32_t pid)
@@ -322,39 +344,84 @@ static void pid_del(struct sz_freeze *f, uint32_t pid)
 
 	if (!f->cap)
 		return;
-	for (i = slot_of(f, pid); f->pids[i] != pid; i = (i + 1) & (f->cap - 1))
-		if (!f->pids[i])
+	for (i = slot_of(f, pid); f->pids[i].pid != pid; i = (i + 1) & (f->cap - 1))
+		if (!f->pids[i].pid)
 			return;
-	f->pids[i] = 0;
+	f->pids[i].pid = 0;
 	f->npids--;
 	/* Backward shift: move up every later entry of the run that may not
 	 * stay behind the hole. */
-	for (j = (i + 1) & (f->cap - 1); f->pids[j]; j = (j + 1) & (f->cap - 1)) {
-		home = slot_of(f, f->pids[j]);
+	for (j = (i + 1) & (f->cap - 1); f->pids[j].pid; j = (j + 1) & (f->cap - 1)) {
+		home = slot_of(f, f->pids[j].pid);
 		if (((j - home) & (f->cap - 1)) >= ((j - i) & (f->cap - 1))) {
 			f->pids[i] = f->pids[j];
-			f->pids[j] = 0;
+			f->pids[j].pid = 0;
 			i = j;
 		}
 	}
 }
 
+/*
+ * The record (of time TS) of a stop of PID was handled.  Threads of one
+ * process can stop it at once, and their records reach the ring in any
+ * order: the stop ends when as many of its records as it counts (issued)
+ * have been handled, not at the first, whose file may not be the last one
+ * probed.  A record older than the stop (of an earlier stop the bound ended)
+ * is not one of its records.
+ */
 void sz_freeze_record(struct sz_freeze *f, pid_t pid, uint64_t ts)
 {
 	struct sz_frozen e;
+	struct pid_slot *slot;
 	__u32 k = (__u32)pid;
 
 	if (!f || pid <= 0)
 		return;
-	if (pid_add(f, k))
+	if (pid_add(f, k, &slot))
 		f->processes++;
 	if (bpf_map_lookup_elem(f->frozen_fd, &k, &e))
 		return; /* resumed at the bound, or gone */
-	if (e.last_ts != ts)
-		return; /* a later record of this stop resumes it */
+	if (ts < e.first_ts)
+		return; /* a record of an earlier stop */
+	if (slot) {
+		if (slot->stop_ns != e.stop_ns) {
+			slot->stop_ns = e.stop_ns;
+			slot->handled = 0;
+		}
+		if (++slot->handled < e.issued)
+			return; /* another record of this stop is still to come */
+	}
 	if (bpf_map_delete_elem(f->frozen_fd, &k))
 		return; /* the guardian was first */
 	kill(pid, SIGCONT);
+}
+
+/* After records were dropped: a stop whose remaining records were the ones
+ * lost would otherwise wait for the bound.  Resume those whose every record
+ * still to come was dropped (issued, which the BPF side lowers for a record
+ * it could not send, is down to what was handled). */
+void sz_freeze_settle(struct sz_freeze *f)
+{
+	__u32 keys[SZ_FREEZE_MAX];
+	size_t n = 0;
+
+	if (!f)
+		return;
+	while (n < SZ_FREEZE_MAX &&
+	       !bpf_map_get_next_key(f->frozen_fd, n ? &keys[n - 1] : NULL, &keys[n]))
+		n++;
+	for (size_t i = 0; i < n; i++) {
+		struct pid_slot *slot;
+		struct sz_frozen e;
+
+		if (bpf_map_lookup_elem(f->frozen_fd, &keys[i], &e))
+			continue;
+		slot = pid_find(f, keys[i]);
+		if (!slot || slot->stop_ns != e.stop_ns || slot->handled < e.issued)
+			continue;
+		if (!bpf_map_delete_elem(f->frozen_fd, &keys[i]))
+			kill((pid_t)keys[i], SIGCONT);
+	}
 }
 
 void sz_freeze_exited(struct sz_freeze *f, pid_t pid)

@@ -35,6 +35,8 @@ void sz_freeze_exited(struct sz_freeze *f, pid_t pid);
 void sz_freeze_off(struct sz_freeze *f);
 /* Resume every process still stopped for us. */
 void sz_freeze_resume_all(struct sz_freeze *f);
+/* After a loss: resume the stops none of whose records is still to come. */
+void sz_freeze_settle(struct sz_freeze *f);
 void sz_freeze_stats(const struct sz_freeze *f, struct sz_freeze_stats *out);
 /* Off, resume everything, and let the guardian go. */
 void sz_freeze_free(struct sz_freeze *f);

@@ -562,6 +562,7 @@ static int repair_if_lost(struct sz_watch *w)
 	sz_pipeline_prune(w->p, pid_alive, NULL);
 	rc = scan_and_mark(w);
 	report_lost(w, SZ_LOST_RING_FULL, dropped, dropped_loads, w->p->stats.mappings - before);
+	sz_freeze_settle(w->fz); /* stops whose last records were among the dropped */
 	return rc;
 }
 

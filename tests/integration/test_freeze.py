@@ -442,3 +442,20 @@ def test_pid_namespace(sz, fix, tmp):
     s = [r for r in recs if r["event"] == "summary"][0]
     assert s["frozen"] == 1 and s["freeze_timeouts"] == 0, s
     assert s["invisible"] >= 1, "the host loader's records were not counted: %s" % s
+
+
+def test_records_of_one_stop_in_any_order(sz):
+    """Two threads of one process map matching files at once: each stop joins
+    the one entry of the frozen set, and their records reach userspace in
+    either order.  The process stays stopped until both records are handled
+    (before, the record of the later stop resumed it, even when it came first,
+    with the other file not yet probed); a record older than the stop is not
+    one of its records.  tests/drivers/freeze_order.c holds a real stopped
+    child and the set as the BPF side writes it."""
+    drv = os.path.join(os.path.dirname(sz), "tests", "freeze_order")
+    r = subprocess.run([drv], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    steps = {l.split()[0]: l.split()[1:] for l in r.stdout.splitlines()}
+    assert steps["stale"] == ["T", "present"], r.stdout
+    assert steps["first"] == ["T", "present"], r.stdout
+    assert steps["second"][1] == "absent" and steps["second"][0] in "RS", r.stdout

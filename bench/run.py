@@ -103,11 +103,13 @@ def bench_scan():
     return median_of(one, 5)
 
 
-def bench_latency(lib, scan_s):
+def bench_latency(lib, scan_s=None):
     """dlopen -> the watch's record read here, beside the floor measured in the
     same run: the loading process's own line, written through a pipe right
     after dlopen returned and read here the same way (a reader thread stamping
     each line on receipt)."""
+    if scan_s is None:
+        scan_s = bench_scan()
     d = tempfile.mkdtemp(prefix="sz-bench-")
     try:
         copy = os.path.join(d, "libszlat.so")
@@ -874,7 +876,7 @@ def main():
     print("%-46s %12s %-4s  vs %-34s %12s  %s" % ("figure", "value", "", "baseline (same run)",
                                                  "value", "ratio"))
     if ARGS.only:
-        globals()["bench_" + ARGS.only](*([lib] if ARGS.only in ("overhead", "cost") else []))
+        globals()["bench_" + ARGS.only](*([lib] if ARGS.only in ("overhead", "cost", "latency") else []))
         return
     scan_s = bench_scan()
     report("scan: whole host, libc malloc", scan_s * 1e3, "ms", "(reference)", scan_s * 1e3)

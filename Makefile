@@ -45,6 +45,7 @@ LIB_SRCS := src/util/glob.c src/util/log.c src/elf/elf.c src/elf/notes.c src/elf
 	src/sources/scan.c src/sources/watch_rec.c src/sources/watch.c \
 	src/consumers/probe.c src/sources/tracefs.c
 LIB_SRCS += src/elf/usdt.c
+LIB_SRCS += src/elf/symsel.c src/pipeline/symbols.c src/consumers/probe_set.c # -s GLOB, attach sets
 LIB_SRCS += src/consumers/uprobe_multi.c src/consumers/umulti_count.c src/consumers/usdt.c
 CLI_SRCS := src/cli/main.c src/cli/args.c src/cli/out.c src/cli/output.c src/cli/fmt_text.c \
 	src/cli/fmt_json.c src/cli/cmd_scan.c src/cli/cmd_watch.c src/cli/cmd_resolve.c \
@@ -86,6 +87,7 @@ FIXTURES += $(FIX)/loader $(FIX)/libplain.so
 # issue 11: arguments with known bytes (str, buf, faulting pointers) and values
 FIXTURES += $(FIX)/libargs.so $(FIX)/argcaller
 FIXTURES += $(FIX)/sslpair # --arg 1:buf:arg2 on the real libssl (SSL_write)
+FIXTURES += $(FIX)/libalias.so $(FIX)/alias_caller
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -265,6 +267,14 @@ $(FIX)/many_caller: tests/fixtures/many_caller.c $(FIX)/libmany.so
 	$(call msg,FIXTURE,$@)
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -L$(FIX) -lmany -Wl,-rpath,'$$ORIGIN'
 
+# -s GLOB: three names of one function, and their caller.
+$(FIX)/libalias.so: tests/fixtures/libalias.c
+	$(call msg,FIXTURE,$@)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -shared -o $@ $<
+$(FIX)/alias_caller: tests/fixtures/alias_caller.c $(FIX)/libalias.so
+	$(call msg,FIXTURE,$@)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -L$(FIX) -lalias -Wl,-rpath,'$$ORIGIN'
+
 # Drivers: small programs over the library API for privileged tests and bench.
 DRIVERS := $(BUILD)/tests/umulti_drive $(BUILD)/tests/usdt_drive
 DRIVERS += $(BUILD)/tests/freeze_order # --freeze: records of one stop in any order
@@ -329,6 +339,7 @@ FUZZ_TARGETS += fuzz_usdt
 FUZZ_TARGETS += fuzz_iter_rec
 FUZZ_TARGETS += fuzz_cgroup
 FUZZ_TARGETS += fuzz_args_rec # issue 11: argument data of call records
+FUZZ_TARGETS += fuzz_symsel # -s GLOB over a hostile file
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -357,7 +368,7 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 		> $(FZ)/seed-usdt/specs; \
 	{ printf '\002'; cat $(FIX)/sdt; } > $(FZ)/seed-usdt/elf; \
 	for t in $(FUZZ_TARGETS); do \
-		case $$t in fuzz_elf) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
+		case $$t in fuzz_elf|fuzz_symsel) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
 			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; \
 			fuzz_watch_rec) seed=fuzz/corpus/watch_rec;; \
 			fuzz_iter_rec) seed=fuzz/corpus/iter_rec;; \

@@ -81,6 +81,10 @@ struct sz_found {
 	uint64_t file_offset;	/* the uprobe offset */
 	int probed;		/* watch with probes: a uprobe covers this function here */
 	const char *probe_note; /* why not, when probes were asked for; else NULL */
+	/* -s GLOB: the other names of the symbol at this address (one record,
+	 * one probe, under the preferred name) */
+	const char *const *aliases;
+	size_t naliases;
 };
 
 /* Why a mapping or symbol could not be resolved: one table (sz_reason_str,
@@ -115,9 +119,12 @@ typedef int (*sz_found_fn)(const struct sz_found *found, void *ctx);
 typedef void (*sz_problem_fn)(const struct sz_problem *problem, void *ctx);
 
 struct sz_scanner_opts {
-	size_t sz;		    /* sizeof(struct sz_scanner_opts) */
-	const char *glob;	    /* fnmatch(3) on the base name, or on the path if it has '/' */
-	const char *const *symbols; /* "name" or "name@VERSION"; as many as you like */
+	size_t sz;	  /* sizeof(struct sz_scanner_opts) */
+	const char *glob; /* fnmatch(3) on the base name, or on the path if it has '/' */
+	/* "name", "name@VERSION", or a glob over names ("pthread_*": every
+	 * function and object of .dynsym and .symtab it matches); as many as
+	 * you like */
+	const char *const *symbols;
 	size_t nsymbols;
 	pid_t pid;	       /* only this process; 0 for all */
 	int reserved0;	       /* must be 0: a named hole, so that initializers zero it */
@@ -134,9 +141,12 @@ struct sz_stats {
 	uint64_t files_parsed;	       /* distinct files opened and parsed */
 	uint64_t found;		       /* found records delivered */
 	uint64_t problems[SZ_REASON_MAX];
-	uint64_t duplicates;   /* loads already reported by another source */
-	uint64_t files_cached; /* parsed files in the cache now */
-	uint64_t files_open;   /* of which open now */
+	uint64_t duplicates;	      /* loads already reported by another source */
+	uint64_t files_cached;	      /* parsed files in the cache now */
+	uint64_t files_open;	      /* of which open now */
+	uint64_t symbol_ids;	      /* distinct function names given an id (BPF keys) */
+	uint64_t symbol_ids_overflow; /* functions left without one: the bound was reached */
+	uint64_t names_too_long;      /* names past the glob matcher's bound, not matched */
 };
 
 struct sz_scanner;
@@ -300,6 +310,16 @@ struct sz_watch_opts {
 	/* arguments, filters, keys, histograms, --count with latency; NULL: none.
 	 * Copied by sz_watch_new. */
 	const struct sz_probe_extra *extra;
+	/* Probes with a glob in symbols: distinct function names that get an
+	 * id (BPF keys and cookies); a function past it is reported, not
+	 * probed, and counted (symbol_ids_overflow).  0: 65,536 (4,096 with
+	 * SZ_PROBE_LATENCY, whose histograms are per-CPU arrays) */
+	size_t max_symbols;
+	/* 1: one perf-event uprobe per function even where the kernel has
+	 * multi-uprobe links (kernel 6.6; pid filtering 6.9), which are used
+	 * otherwise: one link per file and program */
+	int uprobe_single;
+	unsigned reserved1; /* must be 0: a named hole, so that initializers zero it */
 };
 
 /* Why something was lost (struct sz_lost, one report per reason). */
@@ -365,6 +385,10 @@ struct sz_watch_stats {
 	/* filters: returns whose call's verdict was not seen (began before the
 	 * probe, or evicted): not reported */
 	uint64_t filter_unseen;
+	/* kernel attachments behind the uprobes: multi-uprobe links (one per
+	 * file and program), or perf events (one per uprobe) */
+	uint64_t probe_links;
+	int probe_multi; /* 1 if the uprobes went on through multi-uprobe links */
 };
 
 struct sz_watch;

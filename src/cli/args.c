@@ -37,7 +37,9 @@ void cli_usage(FILE *f)
 		"\n"
 		"scan      find SYMBOL in every process that maps a file matching GLOB and\n"
 		"          print its runtime address (GLOB: fnmatch(3) on the base name, or\n"
-		"          on the whole path if it contains '/'; SYMBOL: name or name@VERSION)\n"
+		"          on the whole path if it contains '/'; SYMBOL: name, name@VERSION,\n"
+		"          or a glob over names, e.g. 'pthread_*': functions are probed once\n"
+		"          per address, under one name, the aliases listed)\n"
 		"watch     report loads of matching files as they happen (execve, mmap), after\n"
 		"          a scan of the running processes; until SIGINT/SIGTERM or -d SECONDS\n"
 		"          (with -p, until that process exits)\n"
@@ -116,7 +118,7 @@ static const struct option scan_opts[] = {
 	{ "trace", no_argument, NULL, 'T' },
 	{ "latency", no_argument, NULL, 'L' },
 	{ "freeze", no_argument, NULL, 'F' },
-	{ "empty-probe", no_argument, NULL, 'E' }, /* benchmarks: the kernel's floor */
+	{ "empty-probe", no_argument, NULL, 'E' },	    /* benchmarks: the kernel's floor */
 	{ "freeze-timeout", required_argument, NULL, 'Z' }, /* --freeze's bound */
 	/* issue 13: the fleet options (src/cli/metrics_http.c) */
 	{ "metrics", required_argument, NULL, 0x1301 },
@@ -126,6 +128,8 @@ static const struct option scan_opts[] = {
 	{ "per-interval", no_argument, NULL, 0x1305 },
 	{ "cgroup", required_argument, NULL, 0x1306 },
 	OPT_PROBE_ARGS_LONG, /* --arg, --filter, --comm, --key, --hist: probe_args.c */
+	{ "max-symbols", required_argument, NULL, 'M' }, /* -s GLOB: ids for BPF */
+	{ "no-uprobe-multi", no_argument, NULL, 'U' },	 /* tests: the perf-event path */
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -162,10 +166,22 @@ static int set_mode(struct cli *c, int opt)
 static int add_symbol(struct cli *c, const char *s)
 {
 	const char **n;
+	struct sz_glob g;
+	int rc;
 
 	if (!*s || *s == '@') {
-		fprintf(stderr, "symbolyze: -s '%s': a symbol name is 'name' or 'name@VERSION'\n",
+		fprintf(stderr,
+			"symbolyze: -s '%s': a symbol is 'name', 'name@VERSION' or a glob "
+			"('pthread_*')\n",
 			s);
+		return EXIT_USAGE;
+	}
+	/* A glob (name@VERSION stays exact): the matcher's rules, said here. */
+	if (strpbrk(s, "*?[\\") && !strchr(s, '@') && (rc = sz_glob_compile(s, &g))) {
+		char esc[1024];
+
+		fprintf(stderr, "symbolyze: -s '%s': cannot use the pattern: %s\n",
+			sz_escape(s, esc, sizeof(esc)), glob_rule(s, rc));
 		return EXIT_USAGE;
 	}
 	n = realloc(c->symbols, (c->nsymbols + 1) * sizeof(*n));
@@ -222,6 +238,21 @@ static int one_option(struct cli *c, int opt, char **argv)
 	case 'N':
 		c->no_scan = 1;
 		return 0;
+	case 'M':
+		errno = 0;
+		c->max_symbols = strtoul(optarg, &end, 10);
+		if (errno || *end || end == optarg || c->max_symbols < 1 ||
+		    c->max_symbols > (1ul << 24)) {
+			fprintf(stderr,
+				"symbolyze: --max-symbols '%s': wants a number from 1 to "
+				"16777216\n",
+				optarg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	case 'U':
+		c->uprobe_single = 1;
+		return 0;
 	case 'd':
 		errno = 0;
 		c->duration = strtod(optarg, &end);
@@ -271,13 +302,13 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
-		if (opt != '?' && opt < 256 && strchr("NdRCTLFEZ", opt) && !c->watch) {
+		if (opt != '?' && opt < 256 && strchr("NdRCTLFEZMU", opt) && !c->watch) {
 			fprintf(stderr, "symbolyze: '%s' is an option of watch, not of %s\n",
 				argv[optind - 1], c->cmd);
 			return EXIT_USAGE;
 		}
 		if (opt == '?' && optopt > 0 &&
-		    ((optopt < 256 && strchr("sgpdRZ", optopt)) || cli_ext_wants_value(optopt))) {
+		    ((optopt < 256 && strchr("sgpdRZM", optopt)) || cli_ext_wants_value(optopt))) {
 			fprintf(stderr, "symbolyze: %s: '%s' wants a value\n", c->cmd,
 				argv[optind - 1]);
 			return EXIT_USAGE;

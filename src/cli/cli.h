@@ -53,6 +53,8 @@ struct cli {
 	struct sz_value_src pkey, phist;
 	int plat, phist_alone;
 	struct sz_probe_extra pextra;
+	unsigned long max_symbols; /* --max-symbols: ids for -s GLOB (0: the library's) */
+	int uprobe_single;	   /* --no-uprobe-multi: perf-event uprobes (tests) */
 };
 
 /* probe_args.c: the long options of issue 11 (values past any letter). */

@@ -5,6 +5,7 @@
  * or of one FILE offline, as `bpftrace -l` and bcc's tplist show them.
  */
 #include "cli/output.h"
+#include "elf/symsel.h"
 #include "elf/usdt.h"
 #include "proc/maps.h"
 
@@ -35,9 +36,7 @@ struct list_cfg {
 	pid_t pid;
 	int json;
 	size_t nsym, nusdt;
-	const char *sym_text[MAX_PATTERNS];
-	struct sz_glob sym[MAX_PATTERNS];
-	int sym_versioned[MAX_PATTERNS]; /* the pattern has '@': match name@VER */
+	struct sz_sympat sym[MAX_PATTERNS];
 	struct sz_usdt_pattern usdt[MAX_PATTERNS];
 	int want_syms, want_usdt;
 };
@@ -59,125 +58,9 @@ struct list_ctx {
 	size_t nseen, capseen;
 };
 
-/* One symbol worth listing, copied out of the image's tables. */
-struct ent {
-	char *name; /* name, without version */
-	const char *version;
-	int hidden;
-	uint64_t value, size;
-	unsigned char type;
-	int table;
-	int has_off;
-	uint64_t off;
-};
-
-struct ent_vec {
-	struct ent *v;
-	size_t n, cap;
-	struct list_cfg *cfg;
-	const struct sz_elf *e;
-	struct sz_layout layout;
-	uint64_t too_long;
-	int err;
-};
-
 static const char *type_str(unsigned char t)
 {
 	return t == STT_FUNC ? "func" : t == STT_GNU_IFUNC ? "ifunc" : "object";
-}
-
-static int sym_wanted(const struct list_cfg *c, const struct sz_elf_sym *s, uint64_t *too_long)
-{
-	char full[SZ_GLOB_MAX_NAME + 1];
-	int n;
-
-	if (!c->nsym)
-		return 1;
-	for (size_t i = 0; i < c->nsym; i++) {
-		const char *subj = s->name;
-		size_t len = s->name_len;
-
-		if (c->sym_versioned[i]) {
-			n = snprintf(full, sizeof(full), "%.*s%s%s", (int)s->name_len, s->name,
-				     s->version ? (s->hidden ? "@" : "@@") : "",
-				     s->version ? s->version : "");
-			if (n < 0 || (size_t)n >= sizeof(full)) {
-				(*too_long)++;
-				return 0;
-			}
-			subj = full;
-			len = (size_t)n;
-		}
-		if (len > SZ_GLOB_MAX_NAME) {
-			/* The shared matcher bounds its subject (it runs in BPF too):
-			 * counted, so a pattern never misses names silently. */
-			(*too_long)++;
-			return 0;
-		}
-		if (sz_glob_match(&c->sym[i], subj, len))
-			return 1;
-	}
-	return 0;
-}
-
-static int collect_sym(const struct sz_elf_sym *s, void *ctx)
-{
-	struct ent_vec *ev = ctx;
-	struct ent *e;
-
-	if (s->type != STT_FUNC && s->type != STT_GNU_IFUNC && s->type != STT_OBJECT)
-		return 0;
-	if (!sym_wanted(ev->cfg, s, &ev->too_long))
-		return 0;
-	if (ev->n == ev->cap) {
-		size_t cap = ev->cap ? ev->cap * 2 : 256;
-		struct ent *v = realloc(ev->v, cap * sizeof(*v));
-
-		if (!v) {
-			ev->err = -ENOMEM;
-			return 1;
-		}
-		ev->v = v;
-		ev->cap = cap;
-	}
-	e = &ev->v[ev->n];
-	e->name = strndup(s->name, s->name_len);
-	if (!e->name) {
-		ev->err = -ENOMEM;
-		return 1;
-	}
-	ev->n++;
-	e->version = s->version;
-	e->hidden = s->hidden;
-	e->value = s->value;
-	e->size = s->size;
-	e->type = s->type;
-	e->table = s->table;
-	e->has_off = !sz_elf_vaddr_to_offset(&ev->layout, s->value, &e->off);
-	return 0;
-}
-
-static int cmp_ent(const void *a, const void *b)
-{
-	const struct ent *x = a, *y = b;
-	int r = strcmp(x->name, y->name);
-
-	if (r)
-		return r;
-	if (x->value != y->value)
-		return x->value < y->value ? -1 : 1;
-	if (x->table != y->table)
-		return x->table - y->table; /* .dynsym first: it is what the loader sees */
-	return strcmp(x->version ? x->version : "", y->version ? y->version : "");
-}
-
-/* Y repeats X: the same name and value, and Y comes from .symtab, which in an
- * unstripped file repeats .dynsym (without the version) or itself. */
-static int repeats(const struct ent *x, const struct ent *y)
-{
-	return !strcmp(x->name, y->name) && x->value == y->value && y->table == SZ_TAB_SYMTAB &&
-	       (x->table == SZ_TAB_DYNSYM ||
-		!strcmp(x->version ? x->version : "", y->version ? y->version : ""));
 }
 
 static void print_file_fields(FILE *f, const char *path, const struct stat *st, pid_t pid)
@@ -195,30 +78,18 @@ static void print_file_fields(FILE *f, const char *path, const struct stat *st, 
 static void list_symbols(struct list_ctx *x, const struct sz_elf *e, const char *path,
 			 const struct stat *st, pid_t pid)
 {
-	struct ent_vec ev = { .cfg = x->cfg, .e = e };
 	char buf[4 * 4096 + 1], nbuf[4 * 1024 + 1], vbuf[4 * 1024 + 1];
+	struct sz_selsyms ev;
 
-	sz_elf_layout(e, &ev.layout);
-	sz_elf_for_each(e, SZ_TAB_DYNSYM, collect_sym, &ev);
-	if (!ev.err)
-		sz_elf_for_each(e, SZ_TAB_SYMTAB, collect_sym, &ev);
-	if (ev.err) {
+	if (sz_symsel(e, x->cfg->sym, x->cfg->nsym, &ev, NULL)) {
 		fprintf(stderr, "symbolyze: %s: out of memory listing symbols\n",
 			sz_escape(path, buf, sizeof(buf)));
 		x->st.problems++;
 	}
 	x->st.too_long += ev.too_long;
-	if (ev.n)
-		qsort(ev.v, ev.n, sizeof(*ev.v), cmp_ent);
-	for (size_t i = 0, first = 0; i < ev.n; i++) {
-		const struct ent *s = &ev.v[i];
+	for (size_t i = 0; i < ev.n; i++) {
+		const struct sz_selsym *s = &ev.v[i];
 
-		/* A symbol in both tables (an unstripped library) is one symbol:
-		 * FIRST is where this run of one name and value began. */
-		if (!i || strcmp(ev.v[first].name, s->name) || ev.v[first].value != s->value)
-			first = i;
-		else if (repeats(&ev.v[first], s) || repeats(&ev.v[i - 1], s))
-			continue;
 		if (s->type == STT_OBJECT)
 			x->st.objects++;
 		else
@@ -247,9 +118,7 @@ static void list_symbols(struct list_ctx *x, const struct sz_elf *e, const char 
 			fputs("null", stdout);
 		printf(",\"table\":\"%s\"}\n", s->table == SZ_TAB_SYMTAB ? "symtab" : "dynsym");
 	}
-	for (size_t i = 0; i < ev.n; i++)
-		free(ev.v[i].name);
-	free(ev.v);
+	sz_selsyms_free(&ev);
 }
 
 static void print_arg_json(const struct sz_usdt_probe *p, const struct sz_usdt_arg *a)
@@ -525,9 +394,7 @@ static int parse_list_args(int argc, char **argv, struct list_cfg *c)
 					MAX_PATTERNS);
 				return EXIT_USAGE;
 			}
-			c->sym_versioned[c->nsym] = strchr(optarg, '@') != NULL;
-			c->sym_text[c->nsym] = optarg;
-			if (sz_glob_compile(optarg, &c->sym[c->nsym])) {
+			if (sz_sympat_compile(optarg, &c->sym[c->nsym])) {
 				fprintf(stderr, "symbolyze: -s: bad pattern '%s'\n", optarg);
 				return EXIT_USAGE;
 			}

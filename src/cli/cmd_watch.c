@@ -177,7 +177,8 @@ int cmd_watch(int argc, char **argv)
 	SZ_OPTS(sz_watch_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
 		.pid = c.pid, .no_scan = c.no_scan, .ring_bytes = c.ring_bytes, .probe = c.probe,
 		.freeze = c.freeze, .freeze_timeout_ms = c.freeze_timeout_ms,
-		.extra = cli_probe_extra(&c));
+		.extra = cli_probe_extra(&c), .max_symbols = c.max_symbols,
+		.uprobe_single = c.uprobe_single);
 	rc = sz_watch_new(&o, &w);
 	if (rc) {
 		fprintf(stderr, "symbolyze: cannot watch: %s\n", strerror(-rc));

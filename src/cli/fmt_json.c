@@ -48,6 +48,15 @@ static int found(struct cli *c, const struct sz_found *r)
 		fputs(",\"cgroup\":", f);
 		sz_json_str(f, cli_cgroup_of(r->pid, cg, sizeof(cg)));
 	}
+	if (r->naliases) { /* -s GLOB: the other names at this address */
+		fputs(",\"aliases\":[", f);
+		for (size_t i = 0; i < r->naliases; i++) {
+			if (i)
+				fputc(',', f);
+			sz_json_str(f, r->aliases[i]);
+		}
+		fputc(']', f);
+	}
 	if (c->probe) {
 		fprintf(f, ",\"probed\":%s,\"probe_note\":", r->probed ? "true" : "false");
 		sz_json_str(f, r->probe_note);
@@ -170,9 +179,13 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 	fprintf(f,
 		"{\"event\":\"summary\",\"command\":\"%s\",\"found\":%" PRIu64 ",\"loads\":%" PRIu64
 		",\"processes\":%" PRIu64 ",\"processes_unreadable\":%" PRIu64
-		",\"files_parsed\":%" PRIu64 ",\"problems\":{",
+		",\"files_parsed\":%" PRIu64 ",",
 		c->cmd, st->found, st->mappings, st->processes, st->processes_unreadable,
 		st->files_parsed);
+	fprintf(f,
+		"\"symbol_ids\":%" PRIu64 ",\"symbol_ids_overflow\":%" PRIu64
+		",\"names_too_long\":%" PRIu64 ",\"problems\":{",
+		st->symbol_ids, st->symbol_ids_overflow, st->names_too_long);
 	for (int r = 0; r < SZ_REASON_COUNT; r++)
 		fprintf(f, "%s\"%s\":%" PRIu64, r ? "," : "", sz_reason_str((enum sz_reason)r),
 			st->problems[r]);
@@ -199,6 +212,11 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			w->lost_loads, w->lost, w->seen_full, w->vma_busy, w->record_bytes);
 	if (w)
 		cli_probe_summary_json(f, w);
+	if (w && c->probe)
+		fprintf(f, ",\"uprobe_links\":%" PRIu64 ",\"uprobe_attach\":\"%s\"", w->probe_links,
+			!w->probes	 ? "none"
+			: w->probe_multi ? "multi"
+					 : "perf_event");
 	fprintf(f, ",\"output_dropped\":%" PRIu64 "}\n", output_dropped);
 	out_end();
 	fmt_text.summary(c, st, w, output_dropped);

@@ -165,17 +165,27 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 		if (c->probe)
 			fprintf(stderr,
 				"; %" PRIu64 " uprobes, %" PRIu64 " call records dropped, %" PRIu64
-				" processes frozen and resumed (%" PRIu64 " at the time bound, %" PRIu64
-				" stops skipped)",
+				" processes frozen and resumed (%" PRIu64
+				" at the time bound, %" PRIu64 " stops skipped)",
 				w->probes, w->probe_drops, w->frozen, w->freeze_timeouts,
 				w->freeze_skipped + w->freeze_full);
 		cli_probe_summary_text(stderr, w);
+		if (c->probe && w->probes)
+			fprintf(stderr, "; %s: %" PRIu64 " %s",
+				w->probe_multi ? "multi-uprobe links" : "perf-event uprobes",
+				w->probe_links, w->probe_multi ? "links" : "events");
 		if (w->invisible)
 			fprintf(stderr,
 				"; %" PRIu64 " records of processes outside our PID namespace",
 				w->invisible);
 		fputc('\n', stderr);
 	}
+	if (st->symbol_ids_overflow || st->names_too_long)
+		fprintf(stderr,
+			"symbolyze: %" PRIu64
+			" functions not probed: no symbol id left (--max-symbols "
+			"%" PRIu64 " reached); %" PRIu64 " names too long to match\n",
+			st->symbol_ids_overflow, st->symbol_ids, st->names_too_long);
 	if (output_dropped)
 		fprintf(stderr,
 			"symbolyze: %" PRIu64 " output records dropped: the reader of stdout "

@@ -2,13 +2,18 @@
 /*
  * Loader of bpf/probe.bpf.c, a consumer of the pipeline: uprobes on what scan
  * and watch find.  A uprobe is (inode, file offset): one attach with pid -1
- * covers every process that maps the inode, now and later, so we attach once
- * per (inode, symbol), or per (process, inode, symbol) with -p.  Attach goes
- * through /proc/self/fd/N of the file we parsed, so it is the very inode,
- * whatever its path.  Maps are sized from the number of symbols before load.
+ * covers every process that maps the inode, now and later, so every function
+ * of a file goes on at once, per inode, or per (process, inode) with -p
+ * (src/consumers/probe_set.c: one multi-uprobe link per program, or one
+ * perf-event uprobe per function).  Attach goes through /proc/self/fd/N of
+ * the file we parsed, so it is the very inode, whatever its path.  The symbol
+ * id (the pipeline's registry) is the cookie; maps are sized from the
+ * registry's bound before load.
  */
 #include "consumers/probe.h"
 #include "consumers/args.h"
+#include "consumers/probe_set.h"
+#include "consumers/uprobe_multi.h"
 #include "util/log.h"
 #include "probe.skel.h"
 #include "proc/pidns.h"
@@ -26,16 +31,7 @@
 #define COUNT_KEYS_MAX (1u << 22)
 #define MORE_PROGS 4 /* programs beside the mode's pair: modes combined, keys, gates */
 
-struct attachment {
-	struct attachment *next;
-	dev_t dev;
-	ino_t ino;
-	uint32_t sym;
-	pid_t pid;
-	uint64_t off; /* a file rewritten in place moves its functions */
-	struct bpf_link *entry, *ret;
-	struct bpf_link *more[MORE_PROGS];
-};
+#define RETIRE_BY_ID_MAX 256 /* more ids than this: an exit walks the hash instead */
 
 struct call_obs {
 	sz_call_fn fn;
@@ -60,63 +56,18 @@ struct sz_probe_mgr {
 	size_t nmore;
 	const struct sz_args *args; /* --arg, --filter, --key, ...; NULL: none */
 	struct sz_arg_value *values; /* decoded --arg values of one call */
-	struct attachment **bucket; /* (dev, ino, sym, pid) -> attachment */
-	size_t nbuckets, natt;
+	struct sz_probe_sets *sets; /* uprobes per (file, process) */
 	int ncpus;
 	struct call_obs *obs;
 	size_t nobs;
-	char *const *symbols;
-	size_t nsymbols;
+	const struct sz_symbols *syms; /* the registry: id -> name */
+	size_t max_ids;			/* what the maps were sized for */
 	struct sz_pipeline *p; /* where attach failures are reported */
 	struct retired *retired;
 	size_t nretired, capretired;
 	uint64_t *vals; /* one per CPU, for reading per-CPU values */
 	uint64_t bad_args; /* call records whose argument data did not decode */
 };
-
-static size_t att_hash(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint32_t sym, pid_t pid)
-{
-	uint64_t h = ((uint64_t)ino * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)dev << 17) ^
-		     ((uint64_t)sym * 0xff51afd7ed558ccdull) ^ (uint64_t)(uint32_t)pid;
-
-	return (size_t)(h ^ (h >> 29)) & (m->nbuckets - 1);
-}
-
-static struct attachment *att_find(const struct sz_probe_mgr *m, dev_t dev, ino_t ino, uint32_t sym,
-				   pid_t pid, uint64_t off)
-{
-	for (struct attachment *a = m->bucket[att_hash(m, dev, ino, sym, pid)]; a; a = a->next)
-		if (a->dev == dev && a->ino == ino && a->sym == sym && a->pid == pid &&
-		    a->off == off)
-			return a;
-	return NULL;
-}
-
-/* Double the table when it averages two per bucket: lookups stay O(1) with
- * thousands of symbols on hundreds of files. */
-static int att_grow(struct sz_probe_mgr *m)
-{
-	size_t n = m->nbuckets * 2;
-	struct attachment **nb = calloc(n, sizeof(struct attachment *));
-	struct attachment **old = m->bucket;
-	size_t oldn = m->nbuckets;
-
-	if (!nb)
-		return -ENOMEM;
-	m->bucket = nb;
-	m->nbuckets = n;
-	for (size_t b = 0; b < oldn; b++)
-		while (old[b]) {
-			struct attachment *a = old[b];
-			size_t h = att_hash(m, a->dev, a->ino, a->sym, a->pid);
-
-			old[b] = a->next;
-			a->next = nb[h];
-			nb[h] = a;
-		}
-	free(old);
-	return 0;
-}
 
 static void add_prog(struct sz_probe_mgr *m, struct bpf_program *p, int ret)
 {
@@ -158,18 +109,54 @@ static int is_picked(const struct sz_probe_mgr *m, const struct bpf_program *pro
 	return 0;
 }
 
-int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const *symbols,
-		     size_t nsymbols, const struct sz_args *args, struct sz_probe_mgr **out)
+/* Load-time setup of the attach path: one multi-uprobe link per (file,
+ * program) where the kernel has them (probed once), unless SINGLE. */
+static int prepare_attach(struct sz_probe_mgr *m, int single)
+{
+	enum sz_umulti_mode mode = single ? SZ_UMULTI_SINGLE : SZ_UMULTI_AUTO;
+	int r = sz_umulti_prepare(m->entry_prog, mode);
+
+	if (r >= 0 && m->ret_prog)
+		r = sz_umulti_prepare(m->ret_prog, mode);
+	for (size_t i = 0; r >= 0 && i < m->nmore; i++)
+		r = sz_umulti_prepare(m->more[i], mode);
+	return r < 0 ? r : 0;
+}
+
+/* Every program this mode runs, attached to every site of a file. */
+static int make_sets(struct sz_probe_mgr *m)
+{
+	struct bpf_program *progs[2 + MORE_PROGS];
+	int is_ret[2 + MORE_PROGS];
+	size_t n = 0;
+
+	progs[n] = m->entry_prog;
+	is_ret[n++] = 0;
+	if (m->ret_prog) {
+		progs[n] = m->ret_prog;
+		is_ret[n++] = 1;
+	}
+	for (size_t i = 0; i < m->nmore; i++) {
+		progs[n] = m->more[i];
+		is_ret[n++] = m->more_ret[i];
+	}
+	return sz_probe_sets_new(progs, is_ret, n, &m->sets);
+}
+
+int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid,
+		     const struct sz_symbols *syms, int single, const struct sz_args *args,
+		     struct sz_probe_mgr **out)
 {
 	struct sz_probe_mgr *m;
+	size_t ids = sz_symbols_max_ids(syms);
 	void *saved;
 	__u32 keys;
-	int r;
+	int lat, r;
 
 	*out = NULL;
-	if (!nsymbols || nsymbols > MAX_SYMBOLS) {
-		sz_log(SZ_LOG_ERROR, "between 1 and %u symbols can be probed, not %zu", MAX_SYMBOLS,
-		       nsymbols);
+	if (!ids || ids > SZ_SYMIDS_MAX) {
+		sz_log(SZ_LOG_ERROR, "between 1 and %u symbols can be probed, not %zu",
+		       SZ_SYMIDS_MAX, ids);
 		return -E2BIG;
 	}
 	m = calloc(1, sizeof(*m));
@@ -177,18 +164,16 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 		return -ENOMEM;
 	m->mode = mode;
 	m->pid = pid > 0 ? pid : -1;
-	m->symbols = symbols;
-	m->nsymbols = nsymbols;
+	m->syms = syms;
+	m->max_ids = ids;
 	m->args = empty ? NULL : args;
 	m->values = calloc(sz_args_nvalues(m->args) + 1, sizeof(*m->values));
-	m->nbuckets = 64;
-	m->bucket = calloc(m->nbuckets, sizeof(struct attachment *));
 	m->ncpus = libbpf_num_possible_cpus();
 	m->vals = m->ncpus > 0 ? calloc((size_t)m->ncpus, sizeof(*m->vals)) : NULL;
 	saved = sz_libbpf_enter();
-	m->skel = m->bucket && m->values ? probe_bpf__open() : NULL;
+	m->skel = m->values ? probe_bpf__open() : NULL;
 	if (!m->skel || m->ncpus <= 0) {
-		r = m->ncpus <= 0 ? m->ncpus : !m->bucket || !m->values ? -ENOMEM : -errno;
+		r = m->ncpus <= 0 ? m->ncpus : !m->values ? -ENOMEM : -errno;
 		sz_log(SZ_LOG_ERROR, "cannot open the probe BPF program: %s", strerror(-r));
 		goto fail;
 	}
@@ -222,19 +207,32 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 		    (struct sz_glob *)&m->skel->rodata->sz_comm_glob);
 	/* return probes read the entry's verdict only when an entry writes it */
 	m->skel->rodata->sz_args.gate = is_picked(m, m->skel->progs.sz_gate_entry);
-	m->skel->rodata->nsyms = (__u32)nsymbols;
+	m->skel->rodata->nsyms = (__u32)ids;
 	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
-	keys = (__u32)(nsymbols * 1024 < COUNT_KEYS_MIN	  ? COUNT_KEYS_MIN
-		       : nsymbols * 1024 > COUNT_KEYS_MAX ? COUNT_KEYS_MAX
-							  : nsymbols * 1024);
+	keys = (__u32)(ids * 1024 < COUNT_KEYS_MIN   ? COUNT_KEYS_MIN
+		       : ids * 1024 > COUNT_KEYS_MAX ? COUNT_KEYS_MAX
+						     : ids * 1024);
 	r = bpf_map__set_max_entries(m->skel->maps.counts, keys);
+	/* A bound that large is for a glob: memory as (process, function)
+	 * pairs are seen, not all of it up front (nor the time to clear it). */
+	if (!r && keys > COUNT_KEYS_MIN)
+		r = bpf_map__set_map_flags(m->skel->maps.counts,
+					   bpf_map__map_flags(m->skel->maps.counts) |
+						   BPF_F_NO_PREALLOC);
+	/* Per-CPU arrays of ids x buckets are made whether a program uses them
+	 * or not: full size only for the modes that do. */
+	lat = mode == SZ_PROBE_LATENCY || sz_args_latency(m->args);
 	if (!r)
-		r = bpf_map__set_max_entries(m->skel->maps.hist, (__u32)nsymbols * SZ_LAT_BUCKETS);
+		r = bpf_map__set_max_entries(m->skel->maps.hist,
+					     (__u32)(lat ? ids : 1) * SZ_LAT_BUCKETS);
 	if (!r)
-		r = bpf_map__set_max_entries(m->skel->maps.lat_sum, (__u32)nsymbols);
+		r = bpf_map__set_max_entries(m->skel->maps.lat_sum, (__u32)(lat ? ids : 1));
 	if (!r)
 		r = bpf_map__set_max_entries(m->skel->maps.vhist,
-					     (__u32)nsymbols * SZ_HIST_BUCKETS);
+					     (__u32)(sz_args_has_hist(m->args) ? ids : 1) *
+						     SZ_HIST_BUCKETS);
+	if (!r)
+		r = prepare_attach(m, single);
 	if (!r && mode != SZ_PROBE_TRACE)
 		r = bpf_map__set_max_entries(m->skel->maps.events, 4096);
 	if (!r)
@@ -245,12 +243,15 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const 
 		goto fail;
 	}
 	sz_libbpf_leave(saved);
+	r = make_sets(m);
+	if (r)
+		goto fail_loaded;
 	*out = m;
 	return 0;
 fail:
 	sz_libbpf_leave(saved);
+fail_loaded:
 	probe_bpf__destroy(m->skel);
-	free(m->bucket);
 	free(m->vals);
 	free(m->values);
 	free(m);
@@ -261,18 +262,7 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m)
 {
 	if (!m)
 		return;
-	for (size_t b = 0; b < m->nbuckets; b++)
-		while (m->bucket[b]) {
-			struct attachment *a = m->bucket[b];
-
-			m->bucket[b] = a->next;
-			for (size_t i = 0; i < MORE_PROGS; i++)
-				bpf_link__destroy(a->more[i]);
-			bpf_link__destroy(a->ret);
-			bpf_link__destroy(a->entry);
-			free(a);
-		}
-	free(m->bucket);
+	sz_probe_sets_free(m->sets);
 	free(m->obs);
 	free(m->retired);
 	free(m->vals);
@@ -294,63 +284,52 @@ int sz_probe_mgr_on_call(struct sz_probe_mgr *m, sz_call_fn fn, void *ctx)
 
 size_t sz_probe_mgr_attached(const struct sz_probe_mgr *m)
 {
-	return m->natt;
+	return sz_probe_sets_probes(m->sets);
 }
 
-/* 1 attached, 0 already attached, negative errno (logged) otherwise. */
-static int attach(struct sz_probe_mgr *m, int fd, dev_t dev, ino_t ino, uint32_t sym,
-		  uint64_t file_offset, pid_t process)
+size_t sz_probe_mgr_links(const struct sz_probe_mgr *m)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = sym);
-	pid_t pid = m->pid > 0 ? process : -1;
-	struct attachment *a;
-	char path[64];
-	void *saved;
-	int r = 0;
+	return sz_probe_sets_links(m->sets);
+}
 
-	if (att_find(m, dev, ino, sym, pid, file_offset))
-		return 0;
-	if (m->natt >= 2 * m->nbuckets && att_grow(m))
+int sz_probe_mgr_multi(const struct sz_probe_mgr *m)
+{
+	return sz_probe_sets_multi(m->sets);
+}
+
+/* An entry of a file's symbol set gets a uprobe: a function with a file
+ * offset and an id (NOTYPE too: assembly often has no type). */
+static int is_site(const struct sz_fsym *e)
+{
+	return !e->err && (e->type == STT_FUNC || e->type == STT_NOTYPE) && e->has_off &&
+	       e->id != SZ_SYMID_NONE;
+}
+
+/* Every function of the load's file goes on at once, the first time the file
+ * (for this process, with -p) is seen. */
+static int attach_file(struct sz_probe_mgr *m, struct sz_loaded *l, const struct sz_probe_key *key)
+{
+	const struct sz_fsyms *fs = &sz_loaded_file(l)->syms;
+	struct sz_probe_site *sites = malloc((fs->n ? fs->n : 1) * sizeof(*sites));
+	size_t n = 0;
+	void *saved;
+	int fd, r;
+
+	if (!sites)
 		return -ENOMEM;
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	*a = (struct attachment){ NULL, dev, ino, sym, pid, file_offset, NULL, NULL, { NULL } };
-	/* The kernel follows the magic link to the inode we hold open. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	for (size_t i = 0; i < fs->n; i++)
+		if (is_site(&fs->v[i]))
+			sites[n++] = (struct sz_probe_site){ fs->v[i].off, fs->v[i].id, i };
+	fd = n ? sz_loaded_fd(l) : 0;
+	if (fd < 0) {
+		free(sites);
+		return fd;
+	}
 	saved = sz_libbpf_enter();
-	a->entry = bpf_program__attach_uprobe_opts(m->entry_prog, pid, path, file_offset, &o);
-	if (!a->entry)
-		r = -errno;
-	if (!r && m->ret_prog) {
-		o.retprobe = true;
-		a->ret = bpf_program__attach_uprobe_opts(m->ret_prog, pid, path, file_offset, &o);
-		if (!a->ret) {
-			r = -errno;
-			bpf_link__destroy(a->entry);
-		}
-	}
-	for (size_t i = 0; !r && i < m->nmore; i++) {
-		o.retprobe = m->more_ret[i];
-		a->more[i] = bpf_program__attach_uprobe_opts(m->more[i], pid, path, file_offset,
-							     &o);
-		if (!a->more[i]) {
-			r = -errno;
-			for (size_t j = 0; j < i; j++)
-				bpf_link__destroy(a->more[j]);
-			bpf_link__destroy(a->ret);
-			bpf_link__destroy(a->entry);
-		}
-	}
+	r = sz_probe_set_attach(m->sets, key, fd, sites, n, fs->n);
 	sz_libbpf_leave(saved);
-	if (r) {
-		free(a);
-		return r;
-	}
-	a->next = m->bucket[att_hash(m, dev, ino, sym, pid)];
-	m->bucket[att_hash(m, dev, ino, sym, pid)] = a;
-	m->natt++;
-	return 1;
+	free(sites);
+	return r;
 }
 
 /* Probes go on before the found record is delivered: whoever sees the record
@@ -358,8 +337,10 @@ static int attach(struct sz_probe_mgr *m, int fd, dev_t dev, ino_t ino, uint32_t
 static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 {
 	struct sz_probe_mgr *m = ctx;
-	uint32_t sym = (uint32_t)sz_loaded_symbol(l);
-	int r, file;
+	const struct sz_file *f = sz_loaded_file(l);
+	const struct sz_fsym *e = &f->syms.v[sz_loaded_entry(l)];
+	struct sz_probe_key key = { f->dev, f->ino, m->pid > 0 ? fd->pid : -1, f->size, f->mtime };
+	int r;
 
 	if (fd->type == SZ_SYM_IFUNC) {
 		fd->probe_note = "ifunc: not probed (it only selects an implementation)";
@@ -373,10 +354,23 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 		fd->probe_note = "no file offset: not probed";
 		return 0;
 	}
-	file = sz_loaded_fd(l);
-	r = file < 0 ? file
-		     : attach(m, file, sz_loaded_dev(l), sz_loaded_ino(l), sym, fd->file_offset,
-			      fd->pid);
+	if (e->id == SZ_SYMID_NONE) {
+		fd->probe_note = "no symbol id left (the bound on distinct names was reached): "
+				 "not probed, counted in the summary";
+		return 0;
+	}
+	r = sz_probe_set_status(m->sets, &key, sz_loaded_entry(l));
+	if (r == -ENOENT) {
+		r = attach_file(m, l, &key);
+		if (r < 0) {
+			fd->probe_note = "uprobe attach failed";
+			sz_pipeline_problem(m->p, SZ_REASON_PROBE, r, fd->pid, fd->comm, fd->path,
+					    fd->symbol, 1, "cannot attach uprobes: %s",
+					    strerror(-r));
+			return 0;
+		}
+		r = sz_probe_set_status(m->sets, &key, sz_loaded_entry(l));
+	}
 	if (r < 0) {
 		fd->probe_note = "uprobe attach failed";
 		sz_pipeline_problem(m->p, SZ_REASON_PROBE, r, fd->pid, fd->comm, fd->path,
@@ -384,7 +378,29 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 				    (unsigned long long)fd->file_offset, strerror(-r));
 		return 0;
 	}
-	fd->probed = 1;
+	fd->probed = r == 1;
+	return 0;
+}
+
+static int retire(struct sz_probe_mgr *m, int fd, const struct sz_count_key *k)
+{
+	uint64_t sum = 0;
+
+	if (bpf_map_lookup_elem(fd, k, m->vals))
+		return 0;
+	for (int c = 0; c < m->ncpus; c++)
+		sum += m->vals[c];
+	if (m->nretired == m->capretired) {
+		size_t cap = m->capretired ? 2 * m->capretired : 64;
+		struct retired *n = realloc(m->retired, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM; /* left in the hash: still reported, just not retired */
+		m->retired = n;
+		m->capretired = cap;
+	}
+	m->retired[m->nretired++] = (struct retired){ (pid_t)k->tgid, k->sym, sum };
+	bpf_map_delete_elem(fd, k);
 	return 0;
 }
 
@@ -393,30 +409,47 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 static void on_exited(void *ctx, pid_t pid)
 {
 	struct sz_probe_mgr *m = ctx;
+	struct sz_count_key key, next, *prev = NULL;
+	size_t ids = sz_symbols_ids(m->syms);
 	int fd;
 
 	if (m->mode != SZ_PROBE_COUNT || !m->vals)
 		return;
 	fd = bpf_map__fd(m->skel->maps.counts);
-	for (uint32_t s = 0; s < m->nsymbols; s++) {
-		struct sz_count_key k = { (__u32)pid, s };
-		uint64_t sum = 0;
+	if (ids <= RETIRE_BY_ID_MAX) {
+		for (uint32_t s = 0; s < ids; s++) {
+			struct sz_count_key k = { (__u32)pid, s };
 
-		if (bpf_map_lookup_elem(fd, &k, m->vals))
-			continue;
-		for (int c = 0; c < m->ncpus; c++)
-			sum += m->vals[c];
-		if (m->nretired == m->capretired) {
-			size_t cap = m->capretired ? 2 * m->capretired : 64;
-			struct retired *n = realloc(m->retired, cap * sizeof(*n));
-
-			if (!n)
-				return; /* left in the hash: still reported, just not retired */
-			m->retired = n;
-			m->capretired = cap;
+			if (retire(m, fd, &k))
+				return;
 		}
-		m->retired[m->nretired++] = (struct retired){ pid, s, sum };
-		bpf_map_delete_elem(fd, &k);
+		return;
+	}
+	/* Thousands of ids (a glob): walk the pairs the hash holds, then
+	 * retire the process's (deleting while walking would restart it). */
+	{
+		struct sz_count_key *mine = NULL;
+		size_t n = 0, cap = 0;
+
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+			key = next;
+			prev = &key;
+			if (key.tgid != (__u32)pid)
+				continue;
+			if (n == cap) {
+				struct sz_count_key *v;
+
+				cap = cap ? 2 * cap : 64;
+				v = realloc(mine, cap * sizeof(*v));
+				if (!v)
+					break; /* the rest stay in the hash: still reported */
+				mine = v;
+			}
+			mine[n++] = key;
+		}
+		for (size_t i = 0; i < n && !retire(m, fd, &mine[i]); i++)
+			;
+		free(mine);
 	}
 }
 
@@ -436,7 +469,7 @@ static int handle_call(void *ctx, void *data, size_t size)
 	char comm[17];
 
 	if (size < sizeof(*r) || (r->type != SZ_PROBE_CALL && r->type != SZ_PROBE_RETURN) ||
-	    r->sym >= m->nsymbols)
+	    !sz_symbols_name(m->syms, r->sym))
 		return 0;
 	memcpy(comm, r->comm, sizeof(r->comm));
 	comm[16] = '\0';
@@ -444,7 +477,7 @@ static int handle_call(void *ctx, void *data, size_t size)
 	c.pid = (pid_t)r->tgid;
 	c.tid = (pid_t)r->tid;
 	c.comm = comm;
-	c.symbol = m->symbols[r->sym];
+	c.symbol = sz_symbols_name(m->syms, r->sym);
 	c.ts_ns = r->ts_ns;
 	memcpy(c.args, r->args, sizeof(c.args));
 	if (!c.is_return && sz_args_nvalues(m->args)) {
@@ -501,14 +534,15 @@ int sz_probe_mgr_counts(const struct sz_probe_mgr *m, sz_count_fn fn, void *ctx)
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals) || key.sym >= m->nsymbols)
+		if (bpf_map_lookup_elem(fd, &key, vals) || !sz_symbols_name(m->syms, key.sym))
 			continue;
 		for (int c = 0; c < m->ncpus; c++)
 			sum += vals[c];
-		fn((pid_t)key.tgid, m->symbols[key.sym], sum, ctx);
+		fn((pid_t)key.tgid, sz_symbols_name(m->syms, key.sym), sum, ctx);
 	}
 	for (size_t i = 0; i < m->nretired; i++)
-		fn(m->retired[i].pid, m->symbols[m->retired[i].sym], m->retired[i].calls, ctx);
+		fn(m->retired[i].pid, sz_symbols_name(m->syms, m->retired[i].sym),
+		   m->retired[i].calls, ctx);
 	free(vals);
 	return 0;
 }
@@ -520,7 +554,7 @@ int sz_probe_mgr_latency(const struct sz_probe_mgr *m, sz_latency_fn fn, void *c
 
 	if (!vals)
 		return -ENOMEM;
-	for (size_t s = 0; s < m->nsymbols; s++) {
+	for (size_t s = 0; s < sz_symbols_ids(m->syms) && s < m->max_ids; s++) {
 		uint64_t b[SZ_LAT_BUCKETS] = { 0 }, total = 0;
 
 		for (uint32_t i = 0; i < SZ_LAT_BUCKETS; i++) {
@@ -533,7 +567,7 @@ int sz_probe_mgr_latency(const struct sz_probe_mgr *m, sz_latency_fn fn, void *c
 			total += b[i];
 		}
 		if (total)
-			fn(m->symbols[s], b, SZ_LAT_BUCKETS, ctx);
+			fn(sz_symbols_name(m->syms, (uint32_t)s), b, SZ_LAT_BUCKETS, ctx);
 	}
 	free(vals);
 	return 0;
@@ -543,7 +577,7 @@ uint64_t sz_probe_mgr_latency_sum_ns(const struct sz_probe_mgr *m, uint32_t sym)
 {
 	uint64_t sum = 0;
 
-	if (sym >= m->nsymbols || !m->vals ||
+	if (sym >= m->max_ids || !sz_symbols_name(m->syms, sym) || !m->vals ||
 	    bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.lat_sum), &sym, m->vals))
 		return 0;
 	for (int c = 0; c < m->ncpus; c++)
@@ -555,16 +589,16 @@ int sz_probe_mgr_keys(const struct sz_probe_mgr *m, sz_key_fn fn, void *ctx)
 {
 	if (!sz_args_has_key(m->args))
 		return -ENOENT;
-	return sz_args_read_keys(bpf_map__fd(m->skel->maps.keys), m->ncpus, m->symbols,
-				 m->nsymbols, fn, ctx);
+	return sz_args_read_keys(bpf_map__fd(m->skel->maps.keys), m->ncpus,
+				 sz_symbols_names(m->syms), sz_symbols_ids(m->syms), fn, ctx);
 }
 
 int sz_probe_mgr_hist(const struct sz_probe_mgr *m, sz_hist_fn fn, void *ctx)
 {
 	if (!sz_args_has_hist(m->args))
 		return -ENOENT;
-	return sz_args_read_hist(bpf_map__fd(m->skel->maps.vhist), m->ncpus, m->symbols,
-				 m->nsymbols, fn, ctx);
+	return sz_args_read_hist(bpf_map__fd(m->skel->maps.vhist), m->ncpus,
+				 sz_symbols_names(m->syms), sz_symbols_ids(m->syms), fn, ctx);
 }
 
 int sz_probe_mgr_has_latency(const struct sz_probe_mgr *m)

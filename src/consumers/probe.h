@@ -21,14 +21,22 @@ struct sz_args;
 
 /* EMPTY: a uprobe that does nothing, the kernel's floor (benchmarks only).
  * ARGS (consumers/args.h, may be NULL): values, filters, keys, modes added;
- * it must outlive the manager. */
-int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, char *const *symbols,
-		     size_t nsymbols, const struct sz_args *args, struct sz_probe_mgr **out);
+ * it must outlive the manager.
+ * SYMS: the pipeline's registry (names of ids; maps sized to its bound).
+ * SINGLE: one perf-event uprobe per function even where the kernel has
+ * multi-uprobe links. */
+int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid,
+		     const struct sz_symbols *syms, int single, const struct sz_args *args,
+		     struct sz_probe_mgr **out);
 void sz_probe_mgr_free(struct sz_probe_mgr *m);
 /* Subscribe to P, ahead of every other consumer: a found record says whether
  * its function is probed before anyone sees it. */
 int sz_probe_mgr_subscribe(struct sz_probe_mgr *m, struct sz_pipeline *p);
 size_t sz_probe_mgr_attached(const struct sz_probe_mgr *m);
+/* Kernel attachments made (multi links, or perf events), and whether the
+ * multi-link path was taken. */
+size_t sz_probe_mgr_links(const struct sz_probe_mgr *m);
+int sz_probe_mgr_multi(const struct sz_probe_mgr *m);
 int sz_probe_mgr_on_call(struct sz_probe_mgr *m, sz_call_fn fn, void *ctx);
 /* With --trace, add the call stream to RB (created if NULL). */
 int sz_probe_mgr_add_ring(struct sz_probe_mgr *m, struct ring_buffer **rb);

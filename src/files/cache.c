@@ -50,16 +50,23 @@ static size_t fd_budget(void)
 int sz_cache_init(struct sz_cache *c, const char *const *symbols, size_t nsymbols, size_t max_open,
 		  size_t max_files)
 {
+	int err;
+
 	memset(c, 0, sizeof(*c));
-	c->symbols = symbols;
-	c->nsymbols = nsymbols;
+	err = sz_symbols_new(symbols, nsymbols, &c->symbols, NULL);
+	if (err)
+		return err;
 	c->max_open = max_open ? max_open : fd_budget();
 	c->max_files = max_files ? max_files : DEFAULT_MAX_FILES;
 	c->nbuckets = 256;
 	while (c->nbuckets < c->max_files / 2)
 		c->nbuckets *= 2;
 	c->bucket = calloc(c->nbuckets, sizeof(struct sz_file *));
-	return c->bucket ? 0 : -ENOMEM;
+	if (c->bucket)
+		return 0;
+	sz_symbols_free(c->symbols);
+	c->symbols = NULL;
+	return -ENOMEM;
 }
 
 static void lru_unlink(struct sz_cache *c, struct sz_file *f)
@@ -109,9 +116,7 @@ static void file_close(struct sz_cache *c, struct sz_file *f)
 static void file_free(struct sz_cache *c, struct sz_file *f)
 {
 	file_close(c, f);
-	for (size_t i = 0; f->syms && i < c->nsymbols; i++)
-		free(f->syms[i].version);
-	free(f->syms);
+	sz_fsyms_free(&f->syms);
 	free((void *)f->layout.seg);
 	free(f);
 }
@@ -159,6 +164,8 @@ void sz_cache_fini(struct sz_cache *c)
 		file_drop(c, c->lru_head);
 	free(c->bucket);
 	c->bucket = NULL;
+	sz_symbols_free(c->symbols);
+	c->symbols = NULL;
 }
 
 static int same_contents(const struct sz_file *f, const struct stat *st)
@@ -223,23 +230,9 @@ static void summarize(struct sz_cache *c, struct sz_file *f)
 	if (sz_elf_build_id(f->elf, &id, &len) == 0)
 		for (size_t i = 0; i < len; i++)
 			snprintf(f->build_id + 2 * i, 3, "%02x", id[i]);
-	for (size_t i = 0; i < c->nsymbols; i++) {
-		struct sz_symres *r = &f->syms[i];
-
-		r->err = sz_elf_lookup(f->elf, c->symbols[i], 0, &r->sym);
-		if (r->err)
-			continue;
-		if (r->sym.version) {
-			r->version = strdup(r->sym.version);
-			if (!r->version) {
-				r->err = -ENOMEM;
-				continue;
-			}
-		}
-		r->sym.version = r->version;
-		r->sym.name = NULL; /* pointed into the image */
-		r->sym.name_len = 0;
-		r->has_off = !sz_elf_vaddr_to_offset(&f->layout, r->sym.value, &r->off);
+	if (sz_symbols_resolve(c->symbols, f->elf, &f->layout, &f->syms)) {
+		f->err = -ENOMEM;
+		snprintf(f->errmsg, sizeof(f->errmsg), "out of memory resolving symbols");
 	}
 }
 
@@ -248,8 +241,7 @@ struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st)
 	struct sz_file *f = calloc(1, sizeof(*f));
 	size_t b;
 
-	if (!f || !(f->syms = calloc(c->nsymbols ? c->nsymbols : 1, sizeof(*f->syms)))) {
-		free(f);
+	if (!f) {
 		close(fd);
 		return NULL;
 	}
@@ -264,7 +256,7 @@ struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st)
 	f->err = sz_elf_open(fd, &f->elf, f->errmsg, sizeof(f->errmsg));
 	if (!f->err) {
 		summarize(c, f);
-		if (f->layout.nseg == 0 && f->elf->nseg) {
+		if (!f->err && f->layout.nseg == 0 && f->elf->nseg) {
 			f->err = -ENOMEM;
 			snprintf(f->errmsg, sizeof(f->errmsg), "out of memory");
 		}

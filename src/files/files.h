@@ -12,6 +12,7 @@
 
 #include "elf/sz_elf.h"
 #include "pipeline/mapping.h"
+#include "pipeline/symbols.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
@@ -27,15 +28,6 @@
  * (-ESRCH: the process or mapping is gone). */
 int sz_open_mapping(const char *proc, const struct sz_mapping *m, struct stat *st);
 
-struct sz_symres {
-	int err; /* 0 or negative errno (-ENOENT: absent) */
-	struct sz_elf_sym sym;
-	char *version; /* sym.version points here: valid with the ELF closed */
-	int has_off;
-	uint64_t off;
-	int reported; /* a problem about it was reported once */
-};
-
 /* One parsed file.  Valid while size and mtime agree with a fresh stat. */
 struct sz_file {
 	dev_t dev;
@@ -46,10 +38,10 @@ struct sz_file {
 	int err;	     /* not a usable ELF image: negative errno */
 	char errmsg[160];
 	int err_reported;
-	int layout_reported; /* a mapping that fits no segment was explained once */
+	int layout_reported;	 /* a mapping that fits no segment was explained once */
 	struct sz_layout layout; /* segments owned by the entry */
 	char build_id[2 * SZ_BUILD_ID_MAX + 1];
-	struct sz_symres *syms; /* one per requested symbol, resolved at parse */
+	struct sz_fsyms syms; /* what -s asks for in this file, resolved at parse */
 	/* Open state: fd and libelf handle, while among the recently used. */
 	int fd;
 	struct sz_elf *elf;
@@ -65,12 +57,13 @@ struct sz_cache {
 	struct sz_file *lru_head, *lru_tail;
 	size_t count, max_files;
 	size_t open, max_open;
-	const char *const *symbols; /* resolved in every file at parse */
-	size_t nsymbols;
+	struct sz_symbols *symbols; /* the requests, resolved in every file at parse,
+				     * and the registry of symbol ids */
 	uint64_t parsed, evicted, closed;
 };
 
-/* MAX_OPEN: descriptors kept at once (0: from RLIMIT_NOFILE, after raising
+/* SYMBOLS: the -s requests (copied; -EINVAL or -E2BIG if one is no valid
+ * name or pattern).  MAX_OPEN: descriptors kept at once (0: from RLIMIT_NOFILE, after raising
  * its soft limit to the hard one); MAX_FILES: parsed files kept. */
 int sz_cache_init(struct sz_cache *c, const char *const *symbols, size_t nsymbols, size_t max_open,
 		  size_t max_files);

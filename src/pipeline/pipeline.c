@@ -36,7 +36,7 @@ struct sz_loaded {
 	struct sz_pipeline *p;
 	struct sz_file *f;
 	const struct sz_mapping *m;
-	size_t sym;
+	size_t ent; /* the found record's entry in f->syms */
 };
 
 int sz_loaded_fd(struct sz_loaded *l)
@@ -68,9 +68,29 @@ uint32_t sz_loaded_kdev(const struct sz_loaded *l)
 	return l->m->dev;
 }
 
-size_t sz_loaded_symbol(const struct sz_loaded *l)
+uint32_t sz_loaded_symbol(const struct sz_loaded *l)
 {
-	return l->sym;
+	return l->f->syms.v[l->ent].id;
+}
+
+size_t sz_loaded_entry(const struct sz_loaded *l)
+{
+	return l->ent;
+}
+
+const struct sz_file *sz_loaded_file(const struct sz_loaded *l)
+{
+	return l->f;
+}
+
+pid_t sz_loaded_pid(const struct sz_loaded *l)
+{
+	return l->m->pid;
+}
+
+const struct sz_symbols *sz_pipeline_symbols(const struct sz_pipeline *p)
+{
+	return p->cache.symbols;
 }
 
 int sz_pipeline_new(const struct sz_pipeline_opts *o, struct sz_pipeline **out)
@@ -109,6 +129,7 @@ int sz_pipeline_new(const struct sz_pipeline_opts *o, struct sz_pipeline **out)
 			    o->max_open_files, 0);
 	if (err)
 		goto fail;
+	sz_symbols_set_max_ids(p->cache.symbols, o->max_symbol_ids);
 	*out = p;
 	return 0;
 fail:
@@ -285,6 +306,8 @@ static struct sz_file *file_of(struct sz_pipeline *p, const struct sz_mapping *m
 	f = sz_cache_add(&p->cache, fd, &st);
 	if (!f)
 		*errp = -ENOMEM;
+	else
+		p->stats.names_too_long += f->syms.too_long;
 	return f;
 }
 
@@ -320,6 +343,27 @@ static int deliver(struct sz_pipeline *p, struct sz_found *fd, struct sz_loaded 
 	return 0;
 }
 
+/* A problem instead of a found record: the name is absent, the glob matched
+ * nothing here, or the symbol has no process-wide address. */
+static int entry_problem(struct sz_pipeline *p, const struct sz_mapping *m, struct sz_fsym *e)
+{
+	int first = !e->reported;
+
+	if (!e->err && e->type != STT_TLS)
+		return 0;
+	e->reported = 1;
+	if (e->err && e->glob)
+		problem_at(p, m, SZ_REASON_SYMBOL_ABSENT, e->err, e->name, first,
+			   "no symbol matches %s", e->name);
+	else if (e->err)
+		problem_at(p, m, SZ_REASON_SYMBOL_ABSENT, e->err, e->name, first,
+			   "symbol %s not found", e->name);
+	else
+		problem_at(p, m, SZ_REASON_LAYOUT, -EINVAL, e->name, first,
+			   "symbol %s is thread-local: no process-wide address", e->name);
+	return 1;
+}
+
 static int resolve_load(struct sz_pipeline *p, const struct sz_mapping *m, struct sz_file *f,
 			uint64_t bias)
 {
@@ -329,22 +373,12 @@ static int resolve_load(struct sz_pipeline *p, const struct sz_mapping *m, struc
 
 	p->stats.mappings++;
 	sz_file_pin(&p->cache, f);
-	for (size_t i = 0; i < p->nsymbols && !rc; i++) {
-		struct sz_symres *r = &f->syms[i];
+	for (size_t i = 0; i < f->syms.n && !rc; i++) {
+		struct sz_fsym *e = &f->syms.v[i];
 		struct sz_found fd;
-		int first = !r->reported;
 
-		if (r->err || r->sym.type == STT_TLS) {
-			r->reported = 1;
-			if (r->err)
-				problem_at(p, m, SZ_REASON_SYMBOL_ABSENT, r->err, p->symbols[i],
-					   first, "symbol %s not found", p->symbols[i]);
-			else
-				problem_at(p, m, SZ_REASON_LAYOUT, -EINVAL, p->symbols[i], first,
-					   "symbol %s is thread-local: no process-wide address",
-					   p->symbols[i]);
+		if (entry_problem(p, m, e))
 			continue;
-		}
 		memset(&fd, 0, sizeof(fd));
 		fd.source = m->source;
 		fd.pid = m->pid;
@@ -354,16 +388,18 @@ static int resolve_load(struct sz_pipeline *p, const struct sz_mapping *m, struc
 		fd.dev = (uint64_t)f->dev;
 		fd.ino = (uint64_t)f->ino;
 		fd.build_id = f->build_id[0] ? f->build_id : NULL;
-		fd.symbol = p->symbols[i];
-		fd.version = r->sym.version;
-		fd.type = sz_sym_type_of(r->sym.type);
-		fd.value = r->sym.value;
-		fd.size = r->sym.size;
+		fd.symbol = e->name;
+		fd.version = e->version;
+		fd.type = sz_sym_type_of(e->type);
+		fd.value = e->value;
+		fd.size = e->size;
 		fd.load_bias = bias;
-		fd.address = bias + r->sym.value;
-		fd.has_file_offset = r->has_off;
-		fd.file_offset = r->off;
-		l.sym = i;
+		fd.address = bias + e->value;
+		fd.has_file_offset = e->has_off;
+		fd.file_offset = e->off;
+		fd.aliases = (const char *const *)e->aliases;
+		fd.naliases = e->naliases;
+		l.ent = i;
 		rc = deliver(p, &fd, &l);
 	}
 	sz_file_unpin(&p->cache, f);
@@ -489,4 +525,6 @@ void sz_pipeline_stats(const struct sz_pipeline *p, struct sz_stats *out)
 	out->files_parsed = p->cache.parsed;
 	out->files_cached = p->cache.count;
 	out->files_open = p->cache.open;
+	out->symbol_ids = sz_symbols_ids(p->cache.symbols);
+	out->symbol_ids_overflow = sz_symbols_id_overflow(p->cache.symbols);
 }

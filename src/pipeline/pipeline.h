@@ -56,8 +56,12 @@ dev_t sz_loaded_dev(const struct sz_loaded *l);
 ino_t sz_loaded_ino(const struct sz_loaded *l);
 /* The kernel's encoding of the mapping's device (for BPF maps). */
 uint32_t sz_loaded_kdev(const struct sz_loaded *l);
-/* Index of the found record's symbol in the pipeline's symbol list. */
-size_t sz_loaded_symbol(const struct sz_loaded *l);
+/* The found record's symbol id (the registry's: BPF keys and cookies), or
+ * SZ_SYMID_NONE; its entry in the file's set, the set, the process. */
+uint32_t sz_loaded_symbol(const struct sz_loaded *l);
+size_t sz_loaded_entry(const struct sz_loaded *l);
+const struct sz_file *sz_loaded_file(const struct sz_loaded *l);
+pid_t sz_loaded_pid(const struct sz_loaded *l);
 
 struct sz_consumer {
 	/* A symbol found in a new load; may fill found->probed/probe_note
@@ -81,6 +85,7 @@ struct sz_pipeline_opts {
 	const char *proc; /* NULL: "/proc" */
 	int dedupe;	  /* keep the set of reported loads: one report per load */
 	size_t max_open_files;
+	size_t max_symbol_ids; /* the registry's bound (0: SZ_SYMIDS_MAX) */
 };
 
 struct sz_pipeline {
@@ -130,6 +135,8 @@ void sz_pipeline_forget(struct sz_pipeline *p, pid_t pid, uint64_t ts, int exite
 void sz_pipeline_prune(struct sz_pipeline *p, int (*alive)(pid_t pid, void *ctx), void *ctx);
 void sz_pipeline_for_each_pid(const struct sz_pipeline *p, void (*fn)(pid_t pid, void *ctx),
 			      void *ctx);
+/* The requests and the registry of symbol ids (names of ids). */
+const struct sz_symbols *sz_pipeline_symbols(const struct sz_pipeline *p);
 /* Counters so far (files_* from the cache). */
 void sz_pipeline_stats(const struct sz_pipeline *p, struct sz_stats *out);
 

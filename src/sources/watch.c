@@ -101,6 +101,22 @@ static int add_obs(struct obs **list, size_t *n, void *fn, void *ctx)
 	return 0;
 }
 
+/* Probes size their maps to the symbol ids there may be: the exact names, or
+ * with a glob a bound (names are found as files are parsed). */
+static void set_symbol_bound(struct sz_watch *w)
+{
+	struct sz_symbols *syms = w->p->cache.symbols;
+	size_t max = w->opts.max_symbols;
+
+	if (w->opts.probe == SZ_PROBE_NONE)
+		return;
+	if (!sz_symbols_has_glob(syms))
+		max = sz_symbols_nexact(syms);
+	else if (!max)
+		max = w->opts.probe == SZ_PROBE_LATENCY ? 4096 : 65536;
+	sz_symbols_set_max_ids(syms, max);
+}
+
 int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 {
 	struct sz_watch *w;
@@ -114,13 +130,13 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 		return -ENOMEM;
 	w->epfd = w->tfd = -1;
 	err = SZ_OPTS_COPY(&w->opts, opts);
-	if (!err && w->opts.reserved0) /* a field of a newer header: not ours to ignore */
+	if (!err && (w->opts.reserved0 || w->opts.reserved1)) /* a field of a newer header: not ours to ignore */
 		err = -EINVAL;
 	if (!err && w->opts.ring_bytes &&
 	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096))
 		err = -EINVAL;
-	if (!err && ((unsigned)w->opts.probe > SZ_PROBE_LATENCY ||
-		     w->opts.freeze_timeout_ms > 3600000))
+	if (!err &&
+	    ((unsigned)w->opts.probe > SZ_PROBE_LATENCY || w->opts.freeze_timeout_ms > 3600000))
 		err = -EINVAL;
 	if (!err)
 		err = sz_args_new(w->opts.extra, w->opts.probe, &w->args);
@@ -141,6 +157,7 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 		free(w);
 		return err;
 	}
+	set_symbol_bound(w);
 	/* The pipeline copied what it needs; keep none of the caller's pointers. */
 	w->opts.extra = NULL;
 	w->opts.glob = NULL;
@@ -280,8 +297,8 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 		if (w->skel) {
 			st.kernel_deduped =
 				__atomic_load_n(&w->skel->bss->deduped, __ATOMIC_RELAXED);
-			st.glob_unsure = __atomic_load_n(&w->skel->bss->glob_unsure,
-							 __ATOMIC_RELAXED);
+			st.glob_unsure =
+				__atomic_load_n(&w->skel->bss->glob_unsure, __ATOMIC_RELAXED);
 			st.freeze_skipped = w->skel->bss->sz_freeze_skipped;
 			st.freeze_full = w->skel->bss->sz_freeze_full;
 			st.invisible = w->skel->bss->sz_pidns_invisible;
@@ -293,6 +310,8 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 			st.key_overflow = sz_probe_mgr_key_overflow(w->probes);
 			st.filter_unseen = sz_probe_mgr_filter_unseen(w->probes);
 			st.bad_records += sz_probe_mgr_bad_args(w->probes);
+			st.probe_links = sz_probe_mgr_links(w->probes);
+			st.probe_multi = sz_probe_mgr_multi(w->probes);
 		}
 		err = SZ_STATS_FILL(watch, &st);
 	}
@@ -681,8 +700,9 @@ int sz_watch_start(struct sz_watch *w)
 		goto fail;
 	}
 	if (w->opts.probe != SZ_PROBE_NONE) {
-		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid, w->p->symbols,
-				       w->p->nsymbols, w->empty_probe ? NULL : w->args, &w->probes);
+		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid,
+				       sz_pipeline_symbols(w->p), w->opts.uprobe_single,
+				       w->empty_probe ? NULL : w->args, &w->probes);
 		for (size_t i = 0; !err && i < w->ncalls; i++)
 			err = sz_probe_mgr_on_call(w->probes, (sz_call_fn)w->calls[i].fn,
 						   w->calls[i].ctx);

@@ -327,7 +327,7 @@ static void test_cache_staleness_and_bounds(void **state)
 		f[i] = sz_cache_add(&c, fd, &st);
 		assert_non_null(f[i]);
 		assert_int_equal(f[i]->err, 0);
-		assert_int_equal(f[i]->syms[0].err, 0);
+		assert_int_equal(f[i]->syms.v[0].err, 0);
 		assert_true(c.open <= 1); /* one descriptor at most */
 	}
 	assert_int_equal(c.count, 2); /* the oldest file went */
@@ -339,7 +339,7 @@ static void test_cache_staleness_and_bounds(void **state)
 	/* What the pipeline needs stays valid without the descriptor. */
 	assert_int_equal(f[1]->fd, -1);
 	assert_true(f[1]->layout.nseg > 0);
-	assert_int_equal(f[1]->syms[0].err, 0);
+	assert_int_equal(f[1]->syms.v[0].err, 0);
 	/* A pinned file keeps its descriptor whatever the budget. */
 	fd = open(fixture(names[1]), O_RDONLY | O_CLOEXEC);
 	assert_int_equal(fstat(fd, &st), 0);

@@ -49,7 +49,8 @@ _Static_assert(sizeof(struct sz_watch_opts) ==
 		       sizeof(size_t) + 2 * sizeof(void *) + sizeof(size_t) + sizeof(pid_t) +
 			       sizeof(int) + sizeof(size_t) + sizeof(char *) +
 			       sizeof(enum sz_probe_mode) + sizeof(int) + sizeof(size_t) +
-			       2 * sizeof(unsigned) + sizeof(void *) /* extra */,
+			       2 * sizeof(unsigned) + sizeof(void *) /* extra */ + sizeof(size_t) +
+			       sizeof(int) + sizeof(unsigned),
 	       "struct sz_watch_opts has padding: name the hole reservedN");
 
 struct pending_fork {
@@ -130,7 +131,8 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 		return -ENOMEM;
 	w->epfd = w->tfd = -1;
 	err = SZ_OPTS_COPY(&w->opts, opts);
-	if (!err && (w->opts.reserved0 || w->opts.reserved1)) /* a field of a newer header: not ours to ignore */
+	/* a field of a newer header: not ours to ignore */
+	if (!err && (w->opts.reserved0 || w->opts.reserved1))
 		err = -EINVAL;
 	if (!err && w->opts.ring_bytes &&
 	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096))

@@ -555,13 +555,19 @@ def timed_session(argv, ready, env=None):
             p.wait()
 
 
-def bench_attach_many(reps=3):
+def bench_attach_many(reps=None):
     """Start to all probes live, and SIGINT to all gone, for 1, 64 and 1,000
-    functions of the generated libmany.so: ours (one multi-uprobe link, through
-    tests/umulti_drive until the CLI takes -s GLOB) against bpftrace 0.17 (one
-    perf-event uprobe per function) on the same functions, runs interleaved."""
-    drv = os.path.join(os.path.dirname(ARGS.bin), "tests", "umulti_drive")
+    functions of the generated libmany.so: `symbolyze watch -s GLOB --count`
+    (one multi-uprobe link, or with --no-uprobe-multi one perf-event uprobe
+    per function) against bpftrace 0.17 (one perf-event uprobe per function)
+    on the same functions of one running process (-p for both: a host-wide
+    scan of this shared machine's thousands of processes is another figure),
+    runs interleaved."""
+    reps = reps or ARGS.attach_reps
     lib = os.path.join(ARGS.fixtures, "libmany.so")
+    holder = subprocess.Popen([os.path.join(ARGS.fixtures, "many_caller"), "--wait"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder.stdout.readline()  # {"event":"waiting"}: libmany.so is mapped
     bt = shutil.which("bpftrace")
     # (ours: one glob of our matcher; bpftrace: the same functions its way,
     # since bpftrace 0.17 globs only with '*')
@@ -570,39 +576,54 @@ def bench_attach_many(reps=3):
             (1000, "szf_*", ["szf_*"])]
     # bpftrace refuses more than 512 probes unless told otherwise
     bt_env = dict(os.environ, BPFTRACE_MAX_PROBES="4096")
-    for n, glob, bt_names in sets:
-        if ONLY_SETS and n not in ONLY_SETS:
-            continue
-        ours, theirs = [], []
-        RESENT[0] = 0
-        bt_prog = ",".join("uprobe:%s:%s" % (lib, x) for x in bt_names) + \
-            ' { @n = count(); } BEGIN { printf("ready\\n"); }'
-        for _ in range(reps):
-            r = timed_session([drv, lib, glob, "auto", "--bench"], "ready")
-            if r:
-                ours.append(r)
-            if bt:
-                r = timed_session([bt, "-B", "none", "-e", bt_prog], "ready", bt_env)
-                if r:
-                    theirs.append(r)
-        for i, what in ((0, "live"), (1, "detached")):
-            mine = [x[i] * 1e3 for x in ours]
-            other = [x[i] * 1e3 for x in theirs]
-            if not mine:
-                print("  attach %d functions: ours never got ready" % n)
+    try:
+        for n, glob, bt_names in sets:
+            if ONLY_SETS and n not in ONLY_SETS:
                 continue
-            note = "ours min-max %.1f-%.1f ms" % (min(mine), max(mine))
-            if other:
-                note += ", bpftrace min-max %.1f-%.1f ms, %d runs each" % (
-                    min(other), max(other), reps)
-                if i == 1 and RESENT[0]:
-                    note += (", bpftrace ignored %d SIGINTs (sent again after 3 s asleep;"
-                             " timed from the first)" % RESENT[0])
-            report("%d functions: start to %s" % (n, "all live" if i == 0 else
-                                                  "SIGINT to all gone"),
-                   statistics.median(mine), "ms",
-                   "bpftrace 0.17, same functions" if other else "(bpftrace unavailable)",
-                   statistics.median(other) if other else 0, note)
+            ours, single, theirs = [], [], []
+            RESENT[0] = 0
+            bt_prog = ",".join("uprobe:%s:%s" % (lib, x) for x in bt_names) + \
+                ' { @n = count(); } BEGIN { printf("ready\\n"); }'
+            argv = [ARGS.bin, "watch", "--json", "--count", "-g", "libmany.so", "-s", glob,
+                    "-p", str(holder.pid)]
+            for _ in range(reps):
+                r = timed_session(argv, '"event":"ready"')
+                if r:
+                    ours.append(r)
+                if bt:
+                    r = timed_session([bt, "-B", "none", "-p", str(holder.pid), "-e", bt_prog],
+                                      "ready", bt_env)
+                    if r:
+                        theirs.append(r)
+                if ARGS.attach_fallback:
+                    r = timed_session(argv + ["--no-uprobe-multi"], '"event":"ready"')
+                    if r:
+                        single.append(r)
+            for i, what in ((0, "live"), (1, "detached")):
+                mine = [x[i] * 1e3 for x in ours]
+                other = [x[i] * 1e3 for x in theirs]
+                if not mine:
+                    print("  attach %d functions: ours never got ready" % n)
+                    continue
+                note = "ours min-max %.1f-%.1f ms" % (min(mine), max(mine))
+                if other:
+                    note += ", bpftrace min-max %.1f-%.1f ms, %d runs each" % (
+                        min(other), max(other), reps)
+                    if i == 1 and RESENT[0]:
+                        note += (", bpftrace ignored %d SIGINTs (sent again after 3 s asleep;"
+                                 " timed from the first)" % RESENT[0])
+                if single:
+                    fb = [x[i] * 1e3 for x in single]
+                    note += ", ours with --no-uprobe-multi %.1f ms (%.1f-%.1f)" % (
+                        statistics.median(fb), min(fb), max(fb))
+                report("%d functions: start to %s" % (n, "all live" if i == 0 else
+                                                      "SIGINT to all gone"),
+                       statistics.median(mine), "ms",
+                       "bpftrace 0.17, same functions" if other else "(bpftrace unavailable)",
+                       statistics.median(other) if other else 0, note)
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def bench_lookup():
@@ -864,6 +885,9 @@ def main():
     ap.add_argument("--ready-pairs", type=int, default=5)
     ap.add_argument("--syscalls", type=int, default=300000)
     ap.add_argument("--pairs", type=int, default=7)
+    ap.add_argument("--attach-fallback", action="store_true",
+                    help="attach_many: also time ours on perf-event uprobes")
+    ap.add_argument("--attach-reps", type=int, default=3)
     ap.add_argument("--only", help="run only this part (symbolize, hooks, overhead, ...)")
     ap.add_argument("--out", default="bench/results.json")
     ARGS = ap.parse_args()
@@ -885,7 +909,7 @@ def main():
     bench_cost(lib)
     bench_overhead(lib)
     bench_probe(lib)
-    bench_attach_many()
+    bench_attach_many(ARGS.attach_reps)
     bench_lookup()
     bench_scan_500()
     bench_symbolize()

@@ -54,18 +54,18 @@ struct sz_probe_mgr {
 	struct bpf_program *more[MORE_PROGS]; /* attached beside them (args.c) */
 	int more_ret[MORE_PROGS];
 	size_t nmore;
-	const struct sz_args *args; /* --arg, --filter, --key, ...; NULL: none */
+	const struct sz_args *args;  /* --arg, --filter, --key, ...; NULL: none */
 	struct sz_arg_value *values; /* decoded --arg values of one call */
-	struct sz_probe_sets *sets; /* uprobes per (file, process) */
+	struct sz_probe_sets *sets;  /* uprobes per (file, process) */
 	int ncpus;
 	struct call_obs *obs;
 	size_t nobs;
 	const struct sz_symbols *syms; /* the registry: id -> name */
-	size_t max_ids;			/* what the maps were sized for */
-	struct sz_pipeline *p; /* where attach failures are reported */
+	size_t max_ids;		       /* what the maps were sized for */
+	struct sz_pipeline *p;	       /* where attach failures are reported */
 	struct retired *retired;
 	size_t nretired, capretired;
-	uint64_t *vals; /* one per CPU, for reading per-CPU values */
+	uint64_t *vals;	   /* one per CPU, for reading per-CPU values */
 	uint64_t bad_args; /* call records whose argument data did not decode */
 };
 
@@ -143,9 +143,8 @@ static int make_sets(struct sz_probe_mgr *m)
 	return sz_probe_sets_new(progs, is_ret, n, &m->sets);
 }
 
-int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid,
-		     const struct sz_symbols *syms, int single, const struct sz_args *args,
-		     struct sz_probe_mgr **out)
+int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct sz_symbols *syms,
+		     int single, const struct sz_args *args, struct sz_probe_mgr **out)
 {
 	struct sz_probe_mgr *m;
 	size_t ids = sz_symbols_max_ids(syms);

@@ -71,6 +71,7 @@ BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec \
 	test_pipeline test_loads test_addr
 UNIT_TESTS += test_usdt
+UNIT_TESTS += test_args # issue 11: probe options and argument records
 UNIT_TESTS += test_opts # options structs: no padding, unknown bytes refused
 UNIT_TESTS += test_cgroup
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)

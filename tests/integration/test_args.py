@@ -319,3 +319,30 @@ def test_ssl_write_plaintext_real_libssl(sz, watch, scratch, argcaller):
     assert value_bytes(v) == SSL_PAYLOAD
     assert v["asked"] == len(SSL_PAYLOAD) and not v["truncated"]
     assert len(w.of("call")) == 1
+
+
+def test_filter_trace_and_latency_returns(argcaller, watch, fresh):
+    """A filter on an argument also decides the returns (traced returns,
+    latency histograms, --hist ret): each follows its own call's verdict."""
+    lib = fresh("libargs.so", "libargs-ret.so")
+    sym = ["argfix_val"]
+    w_trace = watch("libargs-ret.so", sym, "--trace", "--filter", "arg0 == 100",
+                    "--arg", "0:int")
+    w_lat = watch("libargs-ret.so", sym, "--latency", "--hist", "ret",
+                  "--filter", "arg0 < 0", "--filter", "arg0:int32 != -7")
+    c = start_args(argcaller, lib, *vals_argv(VALS + [(-7, 5)]))
+    for w in (w_trace, w_lat):
+        assert w.wait_found(c.pid, "argfix_val")["probed"]
+    c.send("go")
+    c.expect("done")
+    w_trace.wait_for(lambda r: r["event"] == "return", count=3, what="3 returns")
+    for w in (w_trace, w_lat):
+        assert w.stop() == 0
+        assert w.summary["filter_unseen"] == 0
+    assert [r["values"][0]["value"] for r in w_trace.of("call")] == [100] * 3
+    assert [int(r["ret"], 16) for r in w_trace.of("return")] == [200] * 3
+    (lat,) = w_lat.of("latency")
+    assert sum(b["count"] for b in lat["buckets"]) == 2  # the two -1 calls
+    (h,) = w_lat.of("hist")
+    assert hist_of(h) == {"neg": 2}
+    assert w_lat.summary["latency_unmatched"] == 0

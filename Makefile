@@ -46,6 +46,7 @@ LIB_SRCS := src/util/glob.c src/util/log.c src/elf/elf.c src/elf/notes.c src/elf
 	src/consumers/probe.c src/sources/tracefs.c
 LIB_SRCS += src/elf/usdt.c
 LIB_SRCS += src/elf/symsel.c src/pipeline/symbols.c src/consumers/probe_set.c # -s GLOB, attach sets
+LIB_SRCS += src/pipeline/usdt.c src/consumers/usdt_probes.c src/sources/watch_usdt.c # -u
 LIB_SRCS += src/consumers/uprobe_multi.c src/consumers/umulti_count.c src/consumers/usdt.c
 CLI_SRCS := src/cli/main.c src/cli/args.c src/cli/out.c src/cli/output.c src/cli/fmt_text.c \
 	src/cli/fmt_json.c src/cli/cmd_scan.c src/cli/cmd_watch.c src/cli/cmd_resolve.c \
@@ -55,6 +56,7 @@ CLI_SRCS += src/cli/metrics.c src/cli/metrics_http.c # Prometheus endpoint, --in
 LIB_SRCS += src/proc/cgroup.c
 CLI_LIBS += -lmicrohttpd
 CLI_SRCS += src/cli/probe_args.c # issue 11: --arg, --filter, --comm, --key, --hist
+CLI_SRCS += src/cli/args_usdt.c src/cli/fmt_usdt.c # -u, --usdt-str
 LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
 LIB_SRCS += src/sources/iter.c # issue 10: the initial scan by iter/task_vma
 LIB_SRCS += src/consumers/args.c # issue 11: --arg, --filter, --comm, --key, --hist
@@ -70,7 +72,7 @@ BPF_SKELS := $(BPF_APPS:%=$(BUILD)/%.skel.h)
 
 UNIT_TESTS := test_glob test_maps test_notes test_bias test_elf test_output test_watch_rec \
 	test_pipeline test_loads test_addr
-UNIT_TESTS += test_usdt
+UNIT_TESTS += test_usdt test_usdt_pipe
 UNIT_TESTS += test_args # issue 11: probe options and argument records
 UNIT_TESTS += test_opts # options structs: no padding, unknown bytes refused
 UNIT_TESTS += test_cgroup
@@ -277,18 +279,12 @@ $(FIX)/alias_caller: tests/fixtures/alias_caller.c $(FIX)/libalias.so
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -o $@ $< -L$(FIX) -lalias -Wl,-rpath,'$$ORIGIN'
 
 # Drivers: small programs over the library API for privileged tests and bench.
-DRIVERS := $(BUILD)/tests/umulti_drive $(BUILD)/tests/usdt_drive
+DRIVERS := $(BUILD)/tests/umulti_drive
 DRIVERS += $(BUILD)/tests/freeze_order # --freeze: records of one stop in any order
 $(BUILD)/tests/freeze_order: tests/drivers/freeze_order.c $(BUILD)/libsymbolyze.a
 	$(call msg,DRIVER,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsymbolyze.a $(SAN_LDFLAGS) $(LIBS)
-$(BUILD)/tests/usdt_drive: tests/drivers/usdt_drive.c $(BUILD)/libsymbolyze.a \
-		$(BUILD)/src/cli/output.o
-	$(call msg,DRIVER,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/src/cli/output.o $(BUILD)/libsymbolyze.a \
-		$(SAN_LDFLAGS) $(LIBS)
 $(BUILD)/tests/umulti_drive: tests/drivers/umulti_drive.c $(BUILD)/libsymbolyze.a
 	$(call msg,DRIVER,$@)
 	$(Q)mkdir -p $(@D)
@@ -308,7 +304,7 @@ unit: $(UNIT_BINS) $(FIX)/libfix.so $(FIX)/libsymdbg.so $(FIX)/symdbg/.stamp $(F
 # The same tests against an ASan/UBSan build (clang); fixtures stay the gcc ones.
 asan: $(FIX)/libfix.so $(FIX)/sdt
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang FIX=$(FIX) \
-		build-asan/symbolyze build-asan/tests/umulti_drive build-asan/tests/usdt_drive unit
+		build-asan/symbolyze build-asan/tests/umulti_drive unit
 
 # pytest from Debian (python3-pytest in scripts/deps.sh), not whatever python3 is first in PATH.
 # test_deb.py installs packages on the host: make deb-check runs it, not check.

@@ -60,6 +60,7 @@ enum sz_sym_type {
 	SZ_SYM_TLS,
 	SZ_SYM_COMMON,
 	SZ_SYM_OTHER,
+	SZ_SYM_USDT, /* a USDT probe (.note.stapsdt): struct sz_found's usdt fields */
 };
 
 /* One symbol found in one load of one file in one process. */
@@ -85,6 +86,12 @@ struct sz_found {
 	 * one probe, under the preferred name) */
 	const char *const *aliases;
 	size_t naliases;
+	/* USDT probes (type SZ_SYM_USDT; symbol is "provider:name", value the
+	 * note's pc, file_offset the uprobe offset), one record per site: */
+	const char *provider, *usdt_name;
+	const char *usdt_args;	   /* the argument spec, e.g. "-4@%edi 8@%rsi" */
+	uint64_t semaphore;	   /* runtime address of its semaphore; 0: none */
+	uint64_t semaphore_offset; /* its file offset (the kernel's ref_ctr_offset) */
 };
 
 /* Why a mapping or symbol could not be resolved: one table (sz_reason_str,
@@ -130,6 +137,10 @@ struct sz_scanner_opts {
 	int reserved0;	       /* must be 0: a named hole, so that initializers zero it */
 	const char *proc;      /* procfs mount point; NULL for "/proc" */
 	size_t max_open_files; /* parsed files kept open at once; 0: from RLIMIT_NOFILE */
+	/* USDT probes: "PROVIDER:NAME" globs ("NAME": any provider); with or
+	 * without symbols (either may be empty, not both). */
+	const char *const *usdt;
+	size_t nusdt;
 };
 
 /* Set sz before the call: the library fills what that size covers. */
@@ -320,6 +331,13 @@ struct sz_watch_opts {
 	 * otherwise: one link per file and program */
 	int uprobe_single;
 	unsigned reserved1; /* must be 0: a named hole, so that initializers zero it */
+	/* USDT probes, as in struct sz_scanner_opts; probed like symbols. */
+	const char *const *usdt;
+	size_t nusdt;
+	/* Arguments of USDT probes read as C strings (SZ_PROBE_TRACE): "N" (the
+	 * Nth argument, from 0, of every probe) or "PROVIDER:NAME:N" (globs). */
+	const char *const *usdt_str;
+	size_t nusdt_str;
 };
 
 /* Why something was lost (struct sz_lost, one report per reason). */
@@ -333,6 +351,25 @@ enum sz_lost_reason {
 	 * lock was taken by another of its threads); any of them may have been a load */
 	SZ_LOST_VMA_BUSY = 2,
 };
+/* One hit of a USDT probe (SZ_PROBE_TRACE), arguments typed by its spec. */
+struct sz_usdt_value {
+	int size;	 /* bytes: 1, 2, 4 or 8 */
+	int is_signed;	 /* the spec's size was negative */
+	int64_t s;	 /* signed arguments */
+	uint64_t u;	 /* unsigned ones, cut to their size */
+	const char *str; /* read as a string (usdt_str), else NULL */
+};
+struct sz_usdt_call {
+	pid_t pid, tid;
+	const char *comm;
+	const char *provider, *name;
+	uint64_t ts_ns; /* CLOCK_MONOTONIC */
+	int nargs;
+	struct sz_usdt_value args[12];
+};
+typedef void (*sz_usdt_call_fn)(const struct sz_usdt_call *call, void *ctx);
+typedef void (*sz_usdt_count_fn)(pid_t pid, const char *provider, const char *name, uint64_t hits,
+				 void *ctx);
 
 /* Records the kernel side could not deliver, and what a rescan recovered. */
 struct sz_lost {
@@ -389,6 +426,10 @@ struct sz_watch_stats {
 	 * file and program), or perf events (one per uprobe) */
 	uint64_t probe_links;
 	int probe_multi; /* 1 if the uprobes went on through multi-uprobe links */
+	/* USDT: (file, probe) attachments (libbpf's, all sites of a probe each),
+	 * and hit records the ring could not take */
+	uint64_t usdt_probes;
+	uint64_t usdt_drops;
 };
 
 struct sz_watch;
@@ -425,6 +466,10 @@ SZ_API int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx);
 SZ_API int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx);
 SZ_API int sz_watch_keys(const struct sz_watch *w, sz_key_fn fn, void *ctx);
 SZ_API int sz_watch_hist(const struct sz_watch *w, sz_hist_fn fn, void *ctx);
+/* USDT probes: each hit (SZ_PROBE_TRACE), and hits per process and probe
+ * (SZ_PROBE_COUNT). */
+SZ_API int sz_watch_on_usdt_call(struct sz_watch *w, sz_usdt_call_fn fn, void *ctx);
+SZ_API int sz_watch_usdt_counts(const struct sz_watch *w, sz_usdt_count_fn fn, void *ctx);
 /* Detach and free everything; accepts NULL. */
 SZ_API void sz_watch_free(struct sz_watch *w);
 

@@ -20,9 +20,11 @@
 void cli_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: symbolyze scan    -s SYMBOL [-s SYMBOL ...] -g GLOB [-p PID] [--json] [-v]\n"
-		"       symbolyze watch   -s SYMBOL [-s ...] -g GLOB [-p PID] [--json] [--no-scan]\n"
-		"                         [-d SECONDS] [--count | --trace | --latency]\n"
+		"Usage: symbolyze scan    (-s SYMBOL | -u PROV:NAME)... -g GLOB [-p PID] [--json]\n"
+		"                         [-v]\n"
+		"       symbolyze watch   (-s SYMBOL | -u PROV:NAME)... -g GLOB [-p PID] [--json]\n"
+		"                         [--no-scan] [-d SECONDS] [--count | --trace | --latency]\n"
+		"                         [--usdt-str [PROV:NAME:]N]...\n"
 		"                         [--arg N:TYPE]... [--filter 'argN OP VALUE']...\n"
 		"                         [--comm GLOB] [--key argN|ret] [--hist argN|ret]\n"
 		"                         [--freeze [--freeze-timeout MS]] [--ring-size BYTES] [-v]\n"
@@ -40,11 +42,14 @@ void cli_usage(FILE *f)
 		"          on the whole path if it contains '/'; SYMBOL: name, name@VERSION,\n"
 		"          or a glob over names, e.g. 'pthread_*': functions are probed once\n"
 		"          per address, under one name, the aliases listed)\n"
+		"          -u PROV:NAME  USDT probes (.note.stapsdt), globs on both parts\n"
 		"watch     report loads of matching files as they happen (execve, mmap), after\n"
 		"          a scan of the running processes; until SIGINT/SIGTERM or -d SECONDS\n"
 		"          (with -p, until that process exits)\n"
 		"          --count   calls per process and symbol (at exit; SIGUSR1: now)\n"
-		"          --trace   each call with its first six arguments, each return\n"
+		"          --trace   each call with its first six arguments, each return;\n"
+		"                    each USDT hit with its arguments typed by its spec\n"
+		"          --usdt-str [PROV:NAME:]N  read USDT argument N (from 0) as a string\n"
 		"          --latency log2 histograms of call durations (at exit; SIGUSR1: now)\n"
 		"                    (--count --latency: both in one run)\n"
 		"          --arg N:TYPE  with --trace, show argument N (0-5, arg0 first) as int, uint, int32,\n"
@@ -107,6 +112,8 @@ static const char *glob_rule(const char *g, int err)
 
 static const struct option scan_opts[] = {
 	{ "symbol", required_argument, NULL, 's' },
+	{ "usdt", required_argument, NULL, 'u' },
+	{ "usdt-str", required_argument, NULL, 'X' },
 	{ "glob", required_argument, NULL, 'g' },
 	{ "pid", required_argument, NULL, 'p' },
 	{ "json", no_argument, NULL, 'j' },
@@ -263,6 +270,9 @@ static int one_option(struct cli *c, int opt, char **argv)
 		return 0;
 	case 's':
 		return add_symbol(c, optarg);
+	case 'u':
+	case 'X':
+		return cli_add_usdt(c, opt, optarg);
 	case 'g':
 		c->glob = optarg;
 		return 0;
@@ -300,15 +310,15 @@ int cli_parse(int argc, char **argv, struct cli *c)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, c->watch ? "s:g:p:jvhd:" : "s:g:p:jvh", scan_opts,
+	while ((opt = getopt_long(argc, argv, c->watch ? "s:u:g:p:jvhd:" : "s:u:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
-		if (opt != '?' && opt < 256 && strchr("NdRCTLFEZMU", opt) && !c->watch) {
+		if (opt != '?' && opt < 256 && strchr("NdRCTLFEZMUX", opt) && !c->watch) {
 			fprintf(stderr, "symbolyze: '%s' is an option of watch, not of %s\n",
 				argv[optind - 1], c->cmd);
 			return EXIT_USAGE;
 		}
 		if (opt == '?' && optopt > 0 &&
-		    ((optopt < 256 && strchr("sgpdRZM", optopt)) || cli_ext_wants_value(optopt))) {
+		    ((optopt < 256 && strchr("sugpdRZMX", optopt)) || cli_ext_wants_value(optopt))) {
 			fprintf(stderr, "symbolyze: %s: '%s' wants a value\n", c->cmd,
 				argv[optind - 1]);
 			return EXIT_USAGE;
@@ -351,11 +361,16 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	rc = cli_ext_check(c);
 	if (rc >= 0)
 		return rc;
-	if (!c->nsymbols || !c->glob) {
-		fprintf(stderr, "symbolyze: %s needs at least one -s SYMBOL and a -g GLOB\n",
+	if ((!c->nsymbols && !c->nusdt) || !c->glob) {
+		fprintf(stderr,
+			"symbolyze: %s needs at least one -s SYMBOL or -u PROVIDER:NAME, and a "
+			"-g GLOB\n",
 			c->cmd);
 		return EXIT_USAGE;
 	}
+	rc = cli_check_usdt(c);
+	if (rc)
+		return rc;
 	rc = sz_glob_compile(c->glob, &g);
 	if (rc) {
 		fprintf(stderr, "symbolyze: -g: cannot use the pattern: %s\n",
@@ -373,6 +388,10 @@ void cli_free(struct cli *c)
 {
 	free(c->symbols);
 	c->symbols = NULL;
+	free(c->usdt);
+	c->usdt = NULL;
+	free(c->usdt_str);
+	c->usdt_str = NULL;
 }
 
 static int verbose_log;

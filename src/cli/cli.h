@@ -31,6 +31,10 @@ struct cli {
 	const char *glob;
 	const char **symbols;
 	size_t nsymbols;
+	const char **usdt; /* -u PROVIDER:NAME (args_usdt.c) */
+	size_t nusdt;
+	const char **usdt_str; /* --usdt-str [PROVIDER:NAME:]N */
+	size_t nusdt_str;
 	pid_t pid;
 	int json, verbose;
 	int header_done;
@@ -90,6 +94,10 @@ void cli_probe_summary_text(FILE *f, const struct sz_watch_stats *w);
 /* Parse scan/watch options into C.  Returns -1 to go on, or the exit code
  * (0 after --help/--version, EXIT_USAGE after saying what is wrong). */
 int cli_parse(int argc, char **argv, struct cli *c);
+/* args_usdt.c: -u and --usdt-str (0 or EXIT_USAGE/EXIT_ENV after saying
+ * why), and the checks once every option is in. */
+int cli_add_usdt(struct cli *c, int opt, const char *arg);
+int cli_check_usdt(const struct cli *c);
 void cli_free(struct cli *c);
 void cli_usage(FILE *f);
 /* The log callback: errors and warnings on stderr, detail with -v. */
@@ -106,6 +114,10 @@ struct fmt {
 	void (*latency)(struct cli *c, const char *symbol, const uint64_t *b, size_t n);
 	void (*lost)(struct cli *c, const struct sz_lost *l);
 	void (*ready)(struct cli *c);
+	/* USDT probes: a hit with its typed arguments, hits per process */
+	void (*usdt_call)(struct cli *c, const struct sz_usdt_call *k);
+	void (*usdt_count)(struct cli *c, pid_t pid, const char *provider, const char *name,
+			   uint64_t hits);
 	/* The closing summary: every figure, W NULL for scan. */
 	void (*summary)(struct cli *c, const struct sz_stats *st, const struct sz_watch_stats *w,
 			uint64_t output_dropped);

@@ -55,7 +55,7 @@ int cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	SZ_OPTS(sz_scanner_opts, o, .glob = c.glob, .symbols = c.symbols, .nsymbols = c.nsymbols,
-		.pid = c.pid);
+		.pid = c.pid, .usdt = c.usdt, .nusdt = c.nusdt);
 	rc = sz_scanner_new(&o, &s);
 	if (rc) {
 		fprintf(stderr, "symbolyze: cannot scan: %s\n", strerror(-rc));

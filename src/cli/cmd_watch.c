@@ -72,6 +72,21 @@ static void on_call(const struct sz_call *k, void *ctx)
 	cli_fmt(c)->call(c, k);
 }
 
+static void on_usdt_call(const struct sz_usdt_call *k, void *ctx)
+{
+	struct cli *c = ctx;
+
+	cli_fmt(c)->usdt_call(c, k);
+}
+
+static void on_usdt_count(pid_t pid, const char *provider, const char *name, uint64_t hits,
+			  void *ctx)
+{
+	struct cli *c = ctx;
+
+	cli_fmt(c)->usdt_count(c, pid, provider, name, hits);
+}
+
 static void on_lost(const struct sz_lost *l, void *ctx)
 {
 	struct cli *c = ctx;
@@ -98,6 +113,7 @@ static void print_aggregates(struct sz_watch *w, struct cli *c)
 	if (c->probe == SZ_PROBE_COUNT && !c->empty_probe) {
 		cli_fmt(c)->count_header(c);
 		sz_watch_counts(w, on_count, c);
+		sz_watch_usdt_counts(w, on_usdt_count, c);
 	}
 	if (c->probe == SZ_PROBE_LATENCY || c->plat)
 		sz_watch_latency(w, on_latency, c);
@@ -178,7 +194,8 @@ int cmd_watch(int argc, char **argv)
 		.pid = c.pid, .no_scan = c.no_scan, .ring_bytes = c.ring_bytes, .probe = c.probe,
 		.freeze = c.freeze, .freeze_timeout_ms = c.freeze_timeout_ms,
 		.extra = cli_probe_extra(&c), .max_symbols = c.max_symbols,
-		.uprobe_single = c.uprobe_single);
+		.uprobe_single = c.uprobe_single, .usdt = c.usdt, .nusdt = c.nusdt,
+		.usdt_str = c.usdt_str, .nusdt_str = c.nusdt_str);
 	rc = sz_watch_new(&o, &w);
 	if (rc) {
 		fprintf(stderr, "symbolyze: cannot watch: %s\n", strerror(-rc));
@@ -191,6 +208,7 @@ int cmd_watch(int argc, char **argv)
 	sz_watch_on_problem(w, cli_on_problem, &c);
 	sz_watch_on_lost(w, on_lost, &c);
 	sz_watch_on_call(w, on_call, &c);
+	sz_watch_on_usdt_call(w, on_usdt_call, &c);
 	rc = cli_ext_setup(&c, w);
 	if (rc) {
 		cli_ext_finish(&c);

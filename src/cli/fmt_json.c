@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "metrics.h"
+#include "fmt_usdt.h"
 #include "out.h"
 #include "output.h"
 
@@ -57,6 +58,7 @@ static int found(struct cli *c, const struct sz_found *r)
 		}
 		fputc(']', f);
 	}
+	fmt_json_usdt_found(f, r);
 	if (c->probe) {
 		fprintf(f, ",\"probed\":%s,\"probe_note\":", r->probed ? "true" : "false");
 		sz_json_str(f, r->probe_note);
@@ -217,6 +219,8 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			!w->probes	 ? "none"
 			: w->probe_multi ? "multi"
 					 : "perf_event");
+	if (w)
+		fmt_json_usdt_summary(f, w);
 	fprintf(f, ",\"output_dropped\":%" PRIu64 "}\n", output_dropped);
 	out_end();
 	fmt_text.summary(c, st, w, output_dropped);
@@ -232,4 +236,6 @@ const struct fmt fmt_json = {
 	.lost = lost,
 	.ready = ready,
 	.summary = summary,
+	.usdt_call = fmt_json_usdt_call,
+	.usdt_count = fmt_json_usdt_count,
 };

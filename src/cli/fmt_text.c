@@ -5,6 +5,7 @@
  */
 #include "caps.h"
 #include "cli.h"
+#include "fmt_usdt.h"
 #include "out.h"
 #include "output.h"
 
@@ -21,10 +22,12 @@ static int found(struct cli *c, const struct sz_found *r)
 			"ADDRESS", "SYMBOL", "TYPE", "PATH");
 		c->header_done = 1;
 	}
-	fprintf(f, "%-6s %-8d %-16s 0x%-16" PRIx64 " %-24s %-7s %s%s\n", sz_source_str(r->source),
+	fprintf(f, "%-6s %-8d %-16s 0x%-16" PRIx64 " %-24s %-7s %s%s", sz_source_str(r->source),
 		(int)r->pid, sz_escape(r->comm, comm, sizeof(comm)), r->address,
 		sz_escape(r->symbol, sym, sizeof(sym)), sz_sym_type_str(r->type),
 		sz_escape(r->path, path, sizeof(path)), r->deleted ? " (deleted)" : "");
+	fmt_text_usdt_found(f, r);
+	fputc('\n', f);
 	out_end();
 	if (c->probe && r->probe_note)
 		fprintf(stderr, "symbolyze: pid %d %s: %s\n", (int)r->pid,
@@ -174,6 +177,9 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			fprintf(stderr, "; %s: %" PRIu64 " %s",
 				w->probe_multi ? "multi-uprobe links" : "perf-event uprobes",
 				w->probe_links, w->probe_multi ? "links" : "events");
+		if (c->probe && c->nusdt)
+			fprintf(stderr, "; %" PRIu64 " USDT probes, %" PRIu64 " hits dropped",
+				w->usdt_probes, w->usdt_drops);
 		if (w->invisible)
 			fprintf(stderr,
 				"; %" PRIu64 " records of processes outside our PID namespace",
@@ -203,6 +209,8 @@ const struct fmt fmt_text = {
 	.lost = lost,
 	.ready = ready,
 	.summary = summary,
+	.usdt_call = fmt_text_usdt_call,
+	.usdt_count = fmt_text_usdt_count,
 };
 
 /* The problem observer of scan and watch.  Unreadable processes are counted

@@ -341,6 +341,8 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 	struct sz_probe_key key = { f->dev, f->ino, m->pid > 0 ? fd->pid : -1, f->size, f->mtime };
 	int r;
 
+	if (fd->type == SZ_SYM_USDT) /* the USDT consumer's (usdt_probes.c) */
+		return 0;
 	if (fd->type == SZ_SYM_IFUNC) {
 		fd->probe_note = "ifunc: not probed (it only selects an implementation)";
 		return 0;

@@ -197,7 +197,22 @@ int sz_usdt_mgr_poll(struct sz_usdt_mgr *m, int timeout_ms, sz_usdt_hit_fn fn, v
 	return r < 0 && r != -EINTR ? r : 0;
 }
 
-int sz_usdt_mgr_counts(const struct sz_usdt_mgr *m, sz_usdt_count_fn fn, void *ctx)
+int sz_usdt_mgr_add_ring(struct sz_usdt_mgr *m, struct ring_buffer **rb, sz_usdt_hit_fn fn,
+			 void *ctx)
+{
+	int fd = bpf_map__fd(m->skel->maps.usdt_events);
+
+	if (m->mode != SZ_USDT_TRACE)
+		return 0;
+	m->fn = fn;
+	m->fn_ctx = ctx;
+	if (*rb)
+		return ring_buffer__add(*rb, fd, on_rec, m);
+	*rb = ring_buffer__new(fd, on_rec, m, NULL);
+	return *rb ? 0 : -errno;
+}
+
+int sz_usdt_mgr_counts(const struct sz_usdt_mgr *m, sz_usdt_mgr_count_fn fn, void *ctx)
 {
 	int fd = bpf_map__fd(m->skel->maps.usdt_counts), r = 0;
 	struct sz_usdt_key k, next, *prev = NULL;

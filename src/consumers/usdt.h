@@ -16,6 +16,7 @@
 #include "elf/usdt.h"
 
 struct sz_usdt_mgr;
+struct ring_buffer;
 
 enum sz_usdt_mode { SZ_USDT_COUNT = 1, SZ_USDT_TRACE = 2 };
 
@@ -33,7 +34,7 @@ struct sz_usdt_hit {
 };
 
 typedef int (*sz_usdt_hit_fn)(const struct sz_usdt_hit *h, void *ctx);
-typedef void (*sz_usdt_count_fn)(pid_t pid, uint32_t probe, uint64_t hits, void *ctx);
+typedef void (*sz_usdt_mgr_count_fn)(pid_t pid, uint32_t probe, uint64_t hits, void *ctx);
 
 int sz_usdt_mgr_new(enum sz_usdt_mode mode, struct sz_usdt_mgr **out, char *err, size_t errlen);
 void sz_usdt_mgr_free(struct sz_usdt_mgr *m);
@@ -48,7 +49,11 @@ size_t sz_usdt_mgr_attached(const struct sz_usdt_mgr *m);
 /* --trace: poll for hits, FN called with each (ARGS typed by PROBE's spec, which
  * the caller resolves from the id: see sz_usdt_mgr_attach). */
 int sz_usdt_mgr_poll(struct sz_usdt_mgr *m, int timeout_ms, sz_usdt_hit_fn fn, void *ctx);
-int sz_usdt_mgr_counts(const struct sz_usdt_mgr *m, sz_usdt_count_fn fn, void *ctx);
+/* --trace: the hits go to FN through RB, the caller's ring buffer (created if
+ * NULL), polled with the caller's other rings. */
+int sz_usdt_mgr_add_ring(struct sz_usdt_mgr *m, struct ring_buffer **rb, sz_usdt_hit_fn fn,
+			 void *ctx);
+int sz_usdt_mgr_counts(const struct sz_usdt_mgr *m, sz_usdt_mgr_count_fn fn, void *ctx);
 uint64_t sz_usdt_mgr_drops(const struct sz_usdt_mgr *m);
 /* Detach every probe (counts stay readable). */
 void sz_usdt_mgr_detach(struct sz_usdt_mgr *m);

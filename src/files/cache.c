@@ -9,6 +9,7 @@
  */
 #include "files/files.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/usdt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -117,6 +118,7 @@ static void file_free(struct sz_cache *c, struct sz_file *f)
 {
 	file_close(c, f);
 	sz_fsyms_free(&f->syms);
+	sz_file_usdt_free(f->usdt);
 	free((void *)f->layout.seg);
 	free(f);
 }
@@ -234,6 +236,8 @@ static void summarize(struct sz_cache *c, struct sz_file *f)
 		f->err = -ENOMEM;
 		snprintf(f->errmsg, sizeof(f->errmsg), "out of memory resolving symbols");
 	}
+	if (c->nusdt)
+		f->usdt = sz_file_usdt_new(f->elf, c->usdt, c->nusdt);
 }
 
 struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st)
@@ -256,7 +260,7 @@ struct sz_file *sz_cache_add(struct sz_cache *c, int fd, const struct stat *st)
 	f->err = sz_elf_open(fd, &f->elf, f->errmsg, sizeof(f->errmsg));
 	if (!f->err) {
 		summarize(c, f);
-		if (!f->err && f->layout.nseg == 0 && f->elf->nseg) {
+		if (!f->err && ((f->layout.nseg == 0 && f->elf->nseg) || (c->nusdt && !f->usdt))) {
 			f->err = -ENOMEM;
 			snprintf(f->errmsg, sizeof(f->errmsg), "out of memory");
 		}

@@ -42,6 +42,8 @@ struct sz_file {
 	struct sz_layout layout; /* segments owned by the entry */
 	char build_id[2 * SZ_BUILD_ID_MAX + 1];
 	struct sz_fsyms syms; /* what -s asks for in this file, resolved at parse */
+	/* The USDT probes -u picks, read at parse (pipeline/usdt.c) */
+	struct sz_file_usdt *usdt;
 	/* Open state: fd and libelf handle, while among the recently used. */
 	int fd;
 	struct sz_elf *elf;
@@ -59,6 +61,8 @@ struct sz_cache {
 	size_t open, max_open;
 	struct sz_symbols *symbols; /* the requests, resolved in every file at parse,
 				     * and the registry of symbol ids */
+	const struct sz_usdt_pattern *usdt; /* USDT probes picked in every file at parse */
+	size_t nusdt;
 	uint64_t parsed, evicted, closed;
 };
 

@@ -7,6 +7,8 @@
  * problems: counted under one reason each and explained, never silent.
  */
 #include "pipeline/pipeline.h"
+#include "pipeline/internal.h"
+#include "pipeline/usdt.h"
 #include "proc/maps.h"
 
 #include <errno.h>
@@ -31,13 +33,6 @@ uint64_t sz_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
-
-struct sz_loaded {
-	struct sz_pipeline *p;
-	struct sz_file *f;
-	const struct sz_mapping *m;
-	size_t ent; /* the found record's entry in f->syms */
-};
 
 int sz_loaded_fd(struct sz_loaded *l)
 {
@@ -93,13 +88,19 @@ const struct sz_symbols *sz_pipeline_symbols(const struct sz_pipeline *p)
 	return p->cache.symbols;
 }
 
+const struct sz_usdt_probe *sz_loaded_usdt(const struct sz_loaded *l)
+{
+	return l->usdt;
+}
+
 int sz_pipeline_new(const struct sz_pipeline_opts *o, struct sz_pipeline **out)
 {
 	struct sz_pipeline *p;
 	int err;
 
 	*out = NULL;
-	if (!o->glob || !o->symbols || !o->nsymbols)
+	if (!o->glob || (!o->nsymbols && !o->nusdt) || (o->nsymbols && !o->symbols) ||
+	    (o->nusdt && !o->usdt))
 		return -EINVAL;
 	for (size_t i = 0; i < o->nsymbols; i++)
 		if (!o->symbols[i] || !*o->symbols[i] || *o->symbols[i] == '@')
@@ -112,9 +113,13 @@ int sz_pipeline_new(const struct sz_pipeline_opts *o, struct sz_pipeline **out)
 		goto fail;
 	err = -ENOMEM;
 	p->glob_text = strdup(o->glob);
-	p->symbols = calloc(o->nsymbols, sizeof(*p->symbols));
+	p->symbols = calloc(o->nsymbols ? o->nsymbols : 1, sizeof(*p->symbols));
 	if (!p->glob_text || !p->symbols)
 		goto fail;
+	err = sz_pipeline_usdt_init(p, o->usdt, o->nusdt);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
 	for (size_t i = 0; i < o->nsymbols; i++) {
 		p->symbols[i] = strdup(o->symbols[i]);
 		if (!p->symbols[i])
@@ -130,6 +135,8 @@ int sz_pipeline_new(const struct sz_pipeline_opts *o, struct sz_pipeline **out)
 	if (err)
 		goto fail;
 	sz_symbols_set_max_ids(p->cache.symbols, o->max_symbol_ids);
+	p->cache.usdt = p->usdt_pats;
+	p->cache.nusdt = p->nusdt;
 	*out = p;
 	return 0;
 fail:
@@ -147,6 +154,7 @@ void sz_pipeline_free(struct sz_pipeline *p)
 	for (size_t i = 0; i < p->nsymbols; i++)
 		free(p->symbols[i]);
 	free(p->symbols);
+	sz_pipeline_usdt_fini(p);
 	free(p->glob_text);
 	free(p->cons);
 	free(p);
@@ -244,6 +252,17 @@ static void problem_at(struct sz_pipeline *p, const struct sz_mapping *m, enum s
 	__attribute__((format(printf, 7, 8)));
 static void problem_at(struct sz_pipeline *p, const struct sz_mapping *m, enum sz_reason reason,
 		       int err, const char *symbol, int first, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vproblem(p, reason, err, m->pid, comm_of(p, m), m->path, symbol, first, fmt, ap);
+	va_end(ap);
+}
+
+void sz__pipeline_problem_at(struct sz_pipeline *p, const struct sz_mapping *m,
+			     enum sz_reason reason, int err, const char *symbol, int first,
+			     const char *fmt, ...)
 {
 	va_list ap;
 
@@ -364,10 +383,15 @@ static int entry_problem(struct sz_pipeline *p, const struct sz_mapping *m, stru
 	return 1;
 }
 
+int sz__pipeline_deliver(struct sz_pipeline *p, struct sz_found *fd, struct sz_loaded *l)
+{
+	return deliver(p, fd, l);
+}
+
 static int resolve_load(struct sz_pipeline *p, const struct sz_mapping *m, struct sz_file *f,
 			uint64_t bias)
 {
-	struct sz_loaded l = { p, f, m, 0 };
+	struct sz_loaded l = { p, f, m, 0, NULL };
 	const char *comm = comm_of(p, m);
 	int rc = 0;
 
@@ -402,6 +426,8 @@ static int resolve_load(struct sz_pipeline *p, const struct sz_mapping *m, struc
 		l.ent = i;
 		rc = deliver(p, &fd, &l);
 	}
+	if (!rc && p->nusdt)
+		rc = sz_pipeline_usdt_load(p, &l, bias, comm);
 	sz_file_unpin(&p->cache, f);
 	return rc;
 }

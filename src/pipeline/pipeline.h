@@ -62,6 +62,9 @@ uint32_t sz_loaded_symbol(const struct sz_loaded *l);
 size_t sz_loaded_entry(const struct sz_loaded *l);
 const struct sz_file *sz_loaded_file(const struct sz_loaded *l);
 pid_t sz_loaded_pid(const struct sz_loaded *l);
+/* The probe of a USDT found record (type SZ_SYM_USDT), else NULL. */
+struct sz_usdt_probe;
+const struct sz_usdt_probe *sz_loaded_usdt(const struct sz_loaded *l);
 
 struct sz_consumer {
 	/* A symbol found in a new load; may fill found->probed/probe_note
@@ -86,6 +89,8 @@ struct sz_pipeline_opts {
 	int dedupe;	  /* keep the set of reported loads: one report per load */
 	size_t max_open_files;
 	size_t max_symbol_ids; /* the registry's bound (0: SZ_SYMIDS_MAX) */
+	const char *const *usdt; /* USDT patterns, "PROVIDER:NAME" */
+	size_t nusdt;
 };
 
 struct sz_pipeline {
@@ -93,6 +98,9 @@ struct sz_pipeline {
 	struct sz_glob glob;
 	char **symbols;
 	size_t nsymbols;
+	char **usdt; /* USDT patterns as given, and compiled (pipeline/usdt.c) */
+	struct sz_usdt_pattern *usdt_pats;
+	size_t nusdt;
 	char proc[256];
 	uint64_t pagesz;
 	struct sz_cache cache;
@@ -115,6 +123,10 @@ struct sz_pipeline {
 };
 
 int sz_pipeline_new(const struct sz_pipeline_opts *o, struct sz_pipeline **out);
+/* pipeline/usdt.c: copy and compile the USDT patterns (-EINVAL: one does not
+ * compile), and free them. */
+int sz_pipeline_usdt_init(struct sz_pipeline *p, const char *const *usdt, size_t n);
+void sz_pipeline_usdt_fini(struct sz_pipeline *p);
 void sz_pipeline_free(struct sz_pipeline *p);
 /* FIRST: run before those subscribed so far (probes, before anything prints). */
 int sz_pipeline_subscribe(struct sz_pipeline *p, const struct sz_consumer *c, int first);

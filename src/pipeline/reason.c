@@ -55,7 +55,7 @@ enum sz_reason sz_reason_of(int err)
 const char *sz_sym_type_str(enum sz_sym_type t)
 {
 	static const char *const names[] = { "notype", "func",	 "object", "ifunc",
-					     "tls",    "common", "other" };
+					     "tls",    "common", "other", "usdt" };
 
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "other";
 }

@@ -19,7 +19,8 @@
  * an initializer leaves unset are zero and checked (SZ_OPTS). */
 _Static_assert(sizeof(struct sz_scanner_opts) ==
 		       sizeof(size_t) + 2 * sizeof(char *) + sizeof(size_t) + sizeof(pid_t) +
-			       sizeof(int) + sizeof(char *) + sizeof(size_t),
+			       sizeof(int) + sizeof(char *) + sizeof(size_t) + sizeof(char *) +
+			       sizeof(size_t),
 	       "struct sz_scanner_opts has padding: name the hole reservedN");
 
 #define MAPS_MAX (256u << 20)
@@ -124,6 +125,8 @@ int sz_scanner_new(const struct sz_scanner_opts *opts, struct sz_scanner **out)
 			.nsymbols = s->opts.nsymbols,
 			.proc = s->opts.proc,
 			.max_open_files = s->opts.max_open_files,
+			.usdt = s->opts.usdt,
+			.nusdt = s->opts.nusdt,
 		};
 
 		err = sz_pipeline_new(&po, &s->p);
@@ -135,6 +138,7 @@ int sz_scanner_new(const struct sz_scanner_opts *opts, struct sz_scanner **out)
 	/* The pipeline copied what it needs; keep none of the caller's pointers. */
 	s->opts.glob = NULL;
 	s->opts.symbols = NULL;
+	s->opts.usdt = NULL;
 	s->opts.proc = NULL;
 	*out = s;
 	return 0;

@@ -13,6 +13,7 @@
 #include "sources/scan.h"
 #include "sources/tracefs.h"
 #include "sources/watch_rec.h"
+#include "sources/watch_usdt.h"
 #include "util/log.h"
 #include "util/opts.h"
 #include "sources/freeze.h"
@@ -50,7 +51,8 @@ _Static_assert(sizeof(struct sz_watch_opts) ==
 			       sizeof(int) + sizeof(size_t) + sizeof(char *) +
 			       sizeof(enum sz_probe_mode) + sizeof(int) + sizeof(size_t) +
 			       2 * sizeof(unsigned) + sizeof(void *) /* extra */ + sizeof(size_t) +
-			       sizeof(int) + sizeof(unsigned),
+			       sizeof(int) + sizeof(unsigned) +
+			       2 * (sizeof(char *) + sizeof(size_t)) /* usdt */,
 	       "struct sz_watch_opts has padding: name the hole reservedN");
 
 struct pending_fork {
@@ -71,6 +73,7 @@ struct sz_watch {
 	struct ring_buffer *rb;
 	struct sz_probe_mgr *probes;
 	struct sz_args *args; /* opts.extra, checked and copied (consumers/args.c) */
+	struct sz_watch_usdt *usdt; /* -u: watch_usdt.c */
 	int empty_probe;
 	struct obs *calls, *losts;
 	size_t ncalls, nlosts;
@@ -150,9 +153,16 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 			.proc = w->opts.proc,
 			.dedupe = 1,
 			.max_open_files = w->opts.max_open_files,
+			.usdt = w->opts.usdt,
+			.nusdt = w->opts.nusdt,
 		};
 
 		err = sz_pipeline_new(&po, &w->p);
+	}
+	if (!err) {
+		err = sz_wusdt_new(&w->opts, &w->usdt);
+		if (err)
+			sz_pipeline_free(w->p);
 	}
 	if (err) {
 		sz_args_free(w->args);
@@ -164,6 +174,8 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 	w->opts.extra = NULL;
 	w->opts.glob = NULL;
 	w->opts.symbols = NULL;
+	w->opts.usdt = NULL;
+	w->opts.usdt_str = NULL;
 	w->opts.proc = NULL;
 	*out = w;
 	return 0;
@@ -220,6 +232,7 @@ static void teardown(struct sz_watch *w)
 	w->skel = NULL;
 	sz_probe_mgr_free(w->probes);
 	w->probes = NULL;
+	sz_wusdt_teardown(w->usdt, w->p);
 	if (w->tfd >= 0)
 		close(w->tfd);
 	if (w->epfd >= 0)
@@ -236,6 +249,7 @@ void sz_watch_free(struct sz_watch *w)
 	teardown(w);
 	sz_pipeline_free(w->p);
 	sz_args_free(w->args);
+	sz_wusdt_free(w->usdt);
 	free(w->forks);
 	free(w->calls);
 	free(w->losts);
@@ -315,6 +329,7 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 			st.probe_links = sz_probe_mgr_links(w->probes);
 			st.probe_multi = sz_probe_mgr_multi(w->probes);
 		}
+		sz_wusdt_stats(w->usdt, &st);
 		err = SZ_STATS_FILL(watch, &st);
 	}
 	return err;
@@ -325,6 +340,18 @@ int sz_watch_counts(const struct sz_watch *w, sz_count_fn fn, void *ctx)
 	if (!w || !fn || !w->probes || w->opts.probe != SZ_PROBE_COUNT)
 		return -EINVAL;
 	return sz_probe_mgr_counts(w->probes, fn, ctx);
+}
+
+int sz_watch_on_usdt_call(struct sz_watch *w, sz_usdt_call_fn fn, void *ctx)
+{
+	return w ? sz_wusdt_on_call(w->usdt, fn, ctx) : -EINVAL;
+}
+
+int sz_watch_usdt_counts(const struct sz_watch *w, sz_usdt_count_fn fn, void *ctx)
+{
+	if (!w || w->opts.probe != SZ_PROBE_COUNT)
+		return -EINVAL;
+	return sz_wusdt_counts(w->usdt, fn, ctx);
 }
 
 int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
@@ -701,7 +728,7 @@ int sz_watch_start(struct sz_watch *w)
 		       strerror(-err));
 		goto fail;
 	}
-	if (w->opts.probe != SZ_PROBE_NONE) {
+	if (w->opts.probe != SZ_PROBE_NONE && w->p->nsymbols) {
 		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid,
 				       sz_pipeline_symbols(w->p), w->opts.uprobe_single,
 				       w->empty_probe ? NULL : w->args, &w->probes);
@@ -712,6 +739,11 @@ int sz_watch_start(struct sz_watch *w)
 			err = sz_probe_mgr_add_ring(w->probes, &w->rb);
 		if (!err)
 			err = sz_probe_mgr_subscribe(w->probes, w->p);
+		if (err)
+			goto fail;
+	}
+	if (w->opts.probe != SZ_PROBE_NONE) {
+		err = sz_wusdt_start(w->usdt, &w->opts, w->p->nusdt, w->p, &w->rb);
 		if (err)
 			goto fail;
 		freeze.ctx = w;

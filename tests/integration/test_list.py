@@ -158,7 +158,7 @@ class Procs:
             p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  text=True)
             self.p.append(p)
-            assert p.stdout.readline().strip() == "ready"
+            assert p.stdout.readline().split()[0] == "ready"  # "ready BASE SEMA"
 
     def close(self):
         for p in self.p:

@@ -372,7 +372,7 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 			fuzz_debuglink) seed=$(FZ)/seed-debuglink;; \
 			fuzz_minidebug) seed=$(FZ)/seed-minidebug;; \
 			fuzz_usdt) seed=$(FZ)/seed-usdt;; \
-			fuzz_cgroup) seed=fuzz/corpus/cgroup;; esac; \
+			fuzz_cgroup) seed=fuzz/corpus/cgroup;; \
 			fuzz_args_rec) seed=fuzz/corpus/args_rec;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \

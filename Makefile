@@ -441,10 +441,15 @@ bench: deps
 		--vmaiter $(BUILD)/bench/vmaiter --verif $(BUILD)/bench/verif --soak $(SOAK_SECONDS) \
 		--out bench/results.json
 
+# watch --metrics scraped every second under process churn: RSS and fds (bench/NOTES.md).
+soak: all
+	$(Q)python3 bench/soak_metrics.py --bin $(BUILD)/symbolyze --caller $(FIX)/caller \
+		--lib $(FIX)/libfix.so --seconds $(SOAK_SECONDS) --out $(BUILD)/soak-metrics.json
+
 clean:
 	$(Q)rm -rf build build-asan build-fuzz
 
-.PHONY: all unit asan integration deps check demo clean fuzz fuzz-build bench
+.PHONY: all unit asan integration deps check demo clean fuzz fuzz-build bench soak
 
 # Further targets (install, lint), one file each.
 include $(wildcard mk/*.mk)

@@ -158,7 +158,7 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 	if (!vma || !task)
 		return 0;
 	/* The leader speaks for the thread group, as /proc/PID/maps does. */
-	if (task->pid != task->tgid || task->tgid == self_tgid)
+	if (task->pid != task->tgid || task->tgid == self_tgid || !sz_cg_ok(task))
 		return 0;
 	if (task->tgid != sz_it_tgid) {
 		sz_it_tgid = task->tgid;

@@ -13,6 +13,7 @@
 
 #include "probe.h"
 #include "pidns.h" /* pids as the watcher's PID namespace sees them */
+#include "cgroup.h" /* issue 13: --cgroup */
 
 /* libbpf 1.1 defines five argument registers for x86; the ABI has six. */
 #if !defined(PT_REGS_PARM6) && defined(__TARGET_ARCH_x86)
@@ -63,6 +64,12 @@ struct {
 /* --arg, --filter, --comm, --key, --hist (issue 11) */
 #include "args.bpf.h"
 
+/* --cgroup: calls of tasks outside the subtree are not seen at all. */
+static __always_inline int cg_cur_ok(void)
+{
+	return sz_cg_ok(bpf_get_current_task_btf());
+}
+
 static __always_inline __u32 sym_id(struct pt_regs *ctx)
 {
 	return (__u32)bpf_get_attach_cookie(ctx);
@@ -80,7 +87,7 @@ int sz_count(struct pt_regs *ctx)
 	struct sz_count_key k = { sz_ns_cur_tgid(), sym_id(ctx) };
 	__u64 one = 1, *v;
 
-	if (!sz_args_pass(ctx))
+	if (!cg_cur_ok() || !sz_args_pass(ctx))
 		return 0;
 	if (!k.tgid) { /* a process we cannot see (uprobes are per inode) */
 		__sync_fetch_and_add(&sz_pidns_invisible, 1);
@@ -127,7 +134,7 @@ static __always_inline __u64 end_call(__u32 sym, __u64 now)
 SEC("uprobe")
 int sz_lat_entry(struct pt_regs *ctx)
 {
-	if (!sz_args_pass(ctx))
+	if (!cg_cur_ok() || !sz_args_pass(ctx))
 		return 0;
 	start_call(ctx, sym_id(ctx));
 	return 0;
@@ -139,7 +146,7 @@ int sz_lat_exit(struct pt_regs *ctx)
 	__u32 sym = sym_id(ctx), slot, b = 0;
 	__u64 d, *v;
 
-	if (!sz_args_ret_pass(sym))
+	if (!cg_cur_ok() || !sz_args_ret_pass(sym))
 		return 0;
 	d = end_call(sym, bpf_ktime_get_ns());
 	if (!d) {
@@ -189,6 +196,8 @@ static __always_inline struct sz_probe_rec *new_rec(__u32 type, __u32 sym)
 	struct sz_probe_rec *r;
 	__u32 tgid = sz_ns_cur_tgid();
 
+	if (!cg_cur_ok())
+		return NULL;
 	if (!tgid) {
 		__sync_fetch_and_add(&sz_pidns_invisible, 1);
 		return NULL;

@@ -41,6 +41,7 @@
 #include "freeze.h"
 #include "freeze.bpf.h"
 #include "pidns.h"
+#include "cgroup.h" /* issue 13: --cgroup */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -558,7 +559,7 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	/* saved_auxv's length varies by kernel and arch (AT_VECTOR_SIZE) */
 	int i, auxv_pairs = bpf_core_field_size(mm->saved_auxv) / 16, sent = 0;
 
-	if (targ_tgid && tgid != targ_tgid)
+	if ((targ_tgid && tgid != targ_tgid) || !sz_cg_ok(p))
 		return 0;
 	sv = scratch_get();
 	if (!sv)
@@ -645,6 +646,8 @@ int sz_mmap(struct trace_event_raw_sys_exit *ctx)
 	if ((targ_tgid && tgid != targ_tgid) || tgid == self_tgid)
 		return 0;
 	task = bpf_get_current_task_btf();
+	if (!sz_cg_ok(task)) /* issue 13: --cgroup */
+		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	mflags = BPF_CORE_READ(regs, r10);
 	/* a shared mapping is someone reading or writing the file, never a load */
@@ -708,7 +711,8 @@ int BPF_PROG(sz_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptgid, tgid;
 
 	/* Threads share their process's mappings: only new processes count. */
-	if (targ_tgid || BPF_CORE_READ(child, tgid) != BPF_CORE_READ(child, pid))
+	if (targ_tgid || BPF_CORE_READ(child, tgid) != BPF_CORE_READ(child, pid) ||
+	    !sz_cg_ok(child))
 		return 0;
 	ptgid = sz_ns_tgid(parent);
 	tgid = sz_ns_tgid(child);

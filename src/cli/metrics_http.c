@@ -12,6 +12,7 @@
 #include "out.h"
 #include "output.h"
 #include "proc/cgroup.h"
+#include "sources/watch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,7 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <mntent.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -362,11 +367,74 @@ static int start_http(struct cli *c, struct cli_ext *x)
 	return 0;
 }
 
+/* Where cgroup v2 is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on
+ * a hybrid host. */
+static int cgroup2_root(char *out, size_t size)
+{
+	FILE *f = setmntent("/proc/self/mounts", "re");
+	struct mntent *e;
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while ((e = getmntent(f)))
+		if (!strcmp(e->mnt_type, "cgroup2") && strlen(e->mnt_dir) < size) {
+			snprintf(out, size, "%s", e->mnt_dir);
+			rc = 0;
+			break;
+		}
+	endmntent(f);
+	return rc;
+}
+
+/* --cgroup PATH: a cgroup v2 directory, as found records name it ("/a/b",
+ * below the cgroup2 mount) or by its full path; its inode is the kernel's id
+ * of the cgroup, its depth below the root the level BPF compares at. */
+static int set_cgroup(struct cli *c, struct sz_watch *w)
+{
+	char full[PATH_MAX], real[PATH_MAX], root[PATH_MAX];
+	struct statfs fs;
+	struct stat st;
+	uint32_t level = 0;
+	const char *p;
+	size_t rl;
+
+	if (cgroup2_root(root, sizeof(root))) {
+		fprintf(stderr, "symbolyze: --cgroup: no cgroup v2 hierarchy is mounted\n");
+		return EXIT_ENV;
+	}
+	rl = strlen(root);
+	errno = 0;
+	if (snprintf(full, sizeof(full), "%s%s", strncmp(c->cgroup, root, rl) ? root : "",
+		     c->cgroup) >= (int)sizeof(full) ||
+	    !realpath(full, real) || stat(real, &st) || statfs(real, &fs)) {
+		fprintf(stderr, "symbolyze: --cgroup '%s': %s: %s\n", c->cgroup, full,
+			strerror(errno ? errno : ENAMETOOLONG));
+		return EXIT_USAGE;
+	}
+	if (fs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode) || strncmp(real, root, rl) ||
+	    (real[rl] && real[rl] != '/')) {
+		fprintf(stderr, "symbolyze: --cgroup '%s': not a cgroup v2 directory under %s\n",
+			c->cgroup, root);
+		return EXIT_USAGE;
+	}
+	for (p = real + rl; *p; p++)
+		level += *p == '/';
+	if (sz__watch_cgroup(w, (uint64_t)st.st_ino, level))
+		return EXIT_USAGE;
+	return 0;
+}
+
 int cli_ext_setup(struct cli *c, struct sz_watch *w)
 {
 	struct cli_ext *x;
 	int rc;
 
+	if (c->cgroup) {
+		rc = set_cgroup(c, w);
+		if (rc)
+			return rc;
+	}
 	if (!c->metrics && !c->interval)
 		return 0;
 	x = calloc(1, sizeof(*x));

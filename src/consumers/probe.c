@@ -144,7 +144,8 @@ static int make_sets(struct sz_probe_mgr *m)
 }
 
 int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct sz_symbols *syms,
-		     int single, const struct sz_args *args, struct sz_probe_mgr **out)
+		     int single, const struct sz_args *args, uint64_t cg_id, uint32_t cg_level,
+		     struct sz_probe_mgr **out)
 {
 	struct sz_probe_mgr *m;
 	size_t ids = sz_symbols_max_ids(syms);
@@ -208,6 +209,8 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 	m->skel->rodata->sz_args.gate = is_picked(m, m->skel->progs.sz_gate_entry);
 	m->skel->rodata->nsyms = (__u32)ids;
 	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
+	m->skel->rodata->sz_cg_id = cg_id; /* issue 13: --cgroup */
+	m->skel->rodata->sz_cg_level = cg_level;
 	keys = (__u32)(ids * 1024 < COUNT_KEYS_MIN   ? COUNT_KEYS_MIN
 		       : ids * 1024 > COUNT_KEYS_MAX ? COUNT_KEYS_MAX
 						     : ids * 1024);

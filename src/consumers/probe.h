@@ -24,10 +24,11 @@ struct sz_args;
  * it must outlive the manager.
  * SYMS: the pipeline's registry (names of ids; maps sized to its bound).
  * SINGLE: one perf-event uprobe per function even where the kernel has
- * multi-uprobe links. */
+ * multi-uprobe links.  CG_ID, CG_LEVEL: --cgroup's subtree (bpf/cgroup.h),
+ * 0 for every task. */
 int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid,
 		     const struct sz_symbols *syms, int single, const struct sz_args *args,
-		     struct sz_probe_mgr **out);
+		     uint64_t cg_id, uint32_t cg_level, struct sz_probe_mgr **out);
 void sz_probe_mgr_free(struct sz_probe_mgr *m);
 /* Subscribe to P, ahead of every other consumer: a found record says whether
  * its function is probed before anyone sees it. */

@@ -75,6 +75,8 @@ struct sz_watch {
 	struct sz_args *args; /* opts.extra, checked and copied (consumers/args.c) */
 	struct sz_watch_usdt *usdt; /* -u: watch_usdt.c */
 	int empty_probe;
+	uint64_t cg_id; /* issue 13: --cgroup's subtree (bpf/cgroup.h), 0: all */
+	uint32_t cg_level;
 	struct obs *calls, *losts;
 	size_t ncalls, nlosts;
 	struct sz_freeze *fz; /* --freeze: lease, bound and guardian (freeze.c) */
@@ -359,6 +361,15 @@ int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 	if (!w || !fn || !w->probes || !sz_probe_mgr_has_latency(w->probes))
 		return -EINVAL;
 	return sz_probe_mgr_latency(w->probes, fn, ctx);
+}
+
+int sz__watch_cgroup(struct sz_watch *w, uint64_t id, uint32_t level)
+{
+	if (!w || w->skel)
+		return -EINVAL;
+	w->cg_id = id;
+	w->cg_level = level;
+	return 0;
 }
 
 uint64_t sz__watch_latency_sum_ns(const struct sz_watch *w, uint32_t sym)
@@ -672,6 +683,8 @@ int sz_watch_start(struct sz_watch *w)
 	w->skel->rodata->path_glob = path_glob;
 	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
 	w->skel->rodata->self_tgid = (__u32)getpid();
+	w->skel->rodata->sz_cg_id = w->cg_id; /* issue 13: --cgroup */
+	w->skel->rodata->sz_cg_level = w->cg_level;
 	w->skel->rodata->freeze = w->opts.freeze && w->opts.probe != SZ_PROBE_NONE;
 	/* Pids as we see them, in records and in the frozen set. */
 	w->skel->rodata->sz_pidns_ino = sz_pidns_ino();
@@ -731,7 +744,8 @@ int sz_watch_start(struct sz_watch *w)
 	if (w->opts.probe != SZ_PROBE_NONE && w->p->nsymbols) {
 		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid,
 				       sz_pipeline_symbols(w->p), w->opts.uprobe_single,
-				       w->empty_probe ? NULL : w->args, &w->probes);
+				       w->empty_probe ? NULL : w->args, w->cg_id, w->cg_level,
+				       &w->probes);
 		for (size_t i = 0; !err && i < w->ncalls; i++)
 			err = sz_probe_mgr_on_call(w->probes, (sz_call_fn)w->calls[i].fn,
 						   w->calls[i].ctx);

@@ -792,6 +792,12 @@ def bench_soak(lib):
     finally:
         shutil.rmtree(d)
 
+def bench_metrics(lib):
+    """issue 13: watch --metrics (bench/metrics_bench.py)."""
+    import metrics_bench
+    metrics_bench.run(ARGS, lib, report, interleaved, caller_run, Watch)
+
+
 LLVM_LIB = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
 
 
@@ -900,7 +906,8 @@ def main():
     print("%-46s %12s %-4s  vs %-34s %12s  %s" % ("figure", "value", "", "baseline (same run)",
                                                  "value", "ratio"))
     if ARGS.only:
-        globals()["bench_" + ARGS.only](*([lib] if ARGS.only in ("overhead", "cost", "latency") else []))
+        globals()["bench_" + ARGS.only](*([lib] if ARGS.only in ("overhead", "cost", "latency",
+                                                                 "metrics") else []))
         return
     scan_s = bench_scan()
     report("scan: whole host, libc malloc", scan_s * 1e3, "ms", "(reference)", scan_s * 1e3)
@@ -918,6 +925,7 @@ def main():
     bench_rss()
     bench_freeze()
     bench_soak(lib)
+    bench_metrics(lib)
     with open(ARGS.out, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "kernel": os.uname().release, "results": RESULTS}, f, indent=1)

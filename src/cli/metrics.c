@@ -45,9 +45,7 @@ struct series {
 struct mx {
 	enum mx_by by;
 	enum sz_probe_mode mode;
-	const char *const *symbols;
-	const char **symptr; /* the pointers sz_watch_counts passes, learnt per symbol */
-	size_t nsymbols;
+	struct mx_names names; /* requested symbols, then the matches of -s GLOBs */
 	struct strtab str;
 	struct u64map procs; /* pid -> comm id << 32 | cgroup id */
 	struct u64map paths; /* pid << 32 | sym -> path id + 1 */
@@ -194,14 +192,16 @@ int mx_new(enum mx_by by, enum sz_probe_mode mode, const char *const *symbols, s
 {
 	struct mx *m = calloc(1, sizeof(*m));
 
-	if (!m || !(m->symptr = calloc(n ? n : 1, sizeof(*m->symptr)))) {
-		free(m);
+	if (!m)
 		return -ENOMEM;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (mx_name_index(&m->names, symbols[i], 0) < 0) {
+			mx_names_free(&m->names);
+			free(m);
+			return -ENOMEM;
+		}
 	m->by = by;
 	m->mode = mode;
-	m->symbols = symbols;
-	m->nsymbols = n;
 	*out = m;
 	return 0;
 }
@@ -221,23 +221,55 @@ void mx_free(struct mx *m)
 	free(m->index.k);
 	free(m->index.v);
 	free(m->series);
-	free(m->symptr);
+	mx_names_free(&m->names);
 	free(m);
 }
 
-/* The index of SYMBOL in the request: by the pointer sz_watch_counts passes
- * once learnt, else by name. */
-static int sym_index(struct mx *m, const char *symbol)
+int mx_name_index(struct mx_names *t, const char *name, int stable)
 {
-	for (size_t i = 0; i < m->nsymbols; i++)
-		if (m->symptr[i] == symbol)
-			return (int)i;
-	for (size_t i = 0; i < m->nsymbols; i++)
-		if (!strcmp(m->symbols[i], symbol)) {
-			m->symptr[i] = symbol;
+	if (stable)
+		for (size_t i = 0; i < t->n; i++)
+			if (t->ptr[i] == name)
+				return (int)i;
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->s[i], name)) {
+			if (stable)
+				t->ptr[i] = name;
 			return (int)i;
 		}
-	return -1;
+	if (t->n == t->cap) { /* a match of a -s GLOB: a name of its own */
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		char **s = realloc(t->s, cap * sizeof(*s));
+		const char **p;
+
+		if (!s)
+			return -1;
+		t->s = s;
+		p = realloc(t->ptr, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		t->ptr = p;
+		t->cap = cap;
+	}
+	t->s[t->n] = strdup(name);
+	if (!t->s[t->n])
+		return -1;
+	t->ptr[t->n] = stable ? name : NULL;
+	return (int)t->n++;
+}
+
+const char *mx_name(const struct mx_names *t, int i)
+{
+	return i >= 0 && (size_t)i < t->n ? t->s[i] : "";
+}
+
+void mx_names_free(struct mx_names *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->s[i]);
+	free(t->s);
+	free(t->ptr);
+	memset(t, 0, sizeof(*t));
 }
 
 static uint32_t read_comm(pid_t pid, struct strtab *t)
@@ -282,7 +314,7 @@ static uint64_t proc_labels(struct mx *m, pid_t pid, const char *comm)
 
 void mx_found(struct mx *m, const struct sz_found *r)
 {
-	int sym = sym_index(m, r->symbol), isnew;
+	int sym = mx_name_index(&m->names, r->symbol, 0), isnew;
 	uint64_t *p;
 
 	proc_labels(m, r->pid, r->comm);
@@ -332,7 +364,7 @@ static struct series *series_get(struct mx *m, uint32_t sym, uint32_t path, uint
 static void on_count(pid_t pid, const char *symbol, uint64_t calls, void *ctx)
 {
 	struct mx *m = ctx;
-	int sym = sym_index(m, symbol);
+	int sym = mx_name_index(&m->names, symbol, 1);
 	uint64_t labels = proc_labels(m, pid, NULL);
 	const uint64_t *path;
 	uint32_t label;
@@ -395,7 +427,7 @@ struct lat_ctx {
 static void on_latency(const char *symbol, const uint64_t *b, size_t n, void *ctx)
 {
 	struct lat_ctx *l = ctx;
-	int sym = sym_index(l->m, symbol);
+	int sym = mx_name_index(&l->m->names, symbol, 1);
 	uint64_t total = 0;
 
 	if (sym < 0)
@@ -509,7 +541,7 @@ int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **
 			char pid[16];
 
 			fputs("symbolyze_calls_total{", f);
-			label(f, "symbol", m->symbols[s->sym]);
+			label(f, "symbol", mx_name(&m->names, (int)s->sym));
 			fputc(',', f);
 			label(f, "path", str_of(&m->str, s->path));
 			fputc(',', f);

@@ -26,6 +26,18 @@ void cli_ext_finish(struct cli *c);
 /* The cgroup v2 path of PID for a found record, or NULL. */
 const char *cli_cgroup_of(pid_t pid, char *buf, size_t size);
 
+/* Symbol names by index: those requested, then each new one seen (the
+ * matches of a -s GLOB).  STABLE: NAME's pointer lives as long as the watch
+ * (the probe manager's), so it may be compared by address next time. */
+struct mx_names {
+	char **s;
+	const char **ptr;
+	size_t n, cap;
+};
+int mx_name_index(struct mx_names *t, const char *name, int stable);
+const char *mx_name(const struct mx_names *t, int i);
+void mx_names_free(struct mx_names *t);
+
 /* The exposition (src/cli/metrics.c), built in the event loop's thread. */
 struct mx;
 enum mx_by { MX_BY_COMM = 0, MX_BY_PID, MX_BY_CGROUP };

@@ -50,7 +50,9 @@ struct cli_ext {
 	uint64_t seq;
 	struct pcount *prev;
 	size_t nprev;
-	uint64_t *prev_lat; /* nsymbols * 64 */
+	uint64_t *prev_lat; /* 64 per name */
+	size_t nprev_lat;
+	struct mx_names names; /* --interval's symbols, -s GLOB matches included */
 };
 
 enum {
@@ -553,6 +555,7 @@ void cli_ext_finish(struct cli *c)
 	free(x->text);
 	free(x->prev);
 	free(x->prev_lat);
+	mx_names_free(&x->names);
 	pthread_cond_destroy(&x->cv);
 	pthread_mutex_destroy(&x->mu);
 	free(x);
@@ -575,10 +578,7 @@ struct batch {
 
 static int sym_of(const struct cli *c, const char *symbol)
 {
-	for (size_t i = 0; i < c->nsymbols; i++)
-		if (c->symbols[i] == symbol || !strcmp(c->symbols[i], symbol))
-			return (int)i;
-	return -1;
+	return mx_name_index(&c->ext->names, symbol, 1);
 }
 
 static void collect(pid_t pid, const char *symbol, uint64_t calls, void *ctx)
@@ -618,8 +618,19 @@ static void lat_batch(const char *symbol, const uint64_t *b, size_t n, void *ctx
 
 	if (sym < 0 || n > 64)
 		return;
+	if ((size_t)sym >= x->nprev_lat) {
+		size_t cap = (size_t)sym + 16;
+		uint64_t *np = realloc(x->prev_lat, cap * 64 * sizeof(*np));
+
+		if (np) {
+			memset(np + x->nprev_lat * 64, 0, (cap - x->nprev_lat) * 64 * sizeof(*np));
+			x->prev_lat = np;
+			x->nprev_lat = cap;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
-		uint64_t *p = x->prev_lat ? &x->prev_lat[(size_t)sym * 64 + i] : NULL;
+		uint64_t *p = (size_t)sym < x->nprev_lat ? &x->prev_lat[(size_t)sym * 64 + i]
+							 : NULL;
 
 		d[i] = c->per_interval && p ? b[i] - *p : b[i];
 		any |= d[i];
@@ -659,8 +670,6 @@ void cli_ext_interval(struct cli *c, struct sz_watch *w, double now)
 	out_end();
 	c->batch = x->seq;
 	if (c->probe == SZ_PROBE_LATENCY) {
-		if (!x->prev_lat)
-			x->prev_lat = calloc(c->nsymbols * 64, sizeof(*x->prev_lat));
 		sz_watch_latency(w, lat_batch, c);
 		c->batch = 0;
 		return;
@@ -692,8 +701,8 @@ void cli_ext_interval(struct cli *c, struct sz_watch *w, double now)
 			if (!calls)
 				continue;
 		}
-		cli_fmt(c)->count(c, (pid_t)(b.v[i].key >> 32), c->symbols[(uint32_t)b.v[i].key],
-				  calls);
+		cli_fmt(c)->count(c, (pid_t)(b.v[i].key >> 32),
+				  mx_name(&x->names, (int)(uint32_t)b.v[i].key), calls);
 	}
 	c->batch = 0;
 	free(x->prev);

@@ -34,7 +34,7 @@ ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_LDFLAGS := -fsanitize=address,undefined
 endif
-LIBS := -lbpf -lelf -lz -llzma -lpthread
+LIBS := -lbpf -ldw -lelf -lz -llzma -lpthread
 LLVM_STRIP ?= llvm-strip
 
 # The library, by room: ELF and /proc parsing, files (identity, cache), the
@@ -60,6 +60,8 @@ CLI_SRCS += src/cli/args_usdt.c src/cli/fmt_usdt.c # -u, --usdt-str
 LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
 LIB_SRCS += src/sources/iter.c # issue 10: the initial scan by iter/task_vma
 LIB_SRCS += src/consumers/args.c # issue 11: --arg, --filter, --comm, --key, --hist
+CLI_SRCS += src/cli/args_stacks.c src/cli/fmt_stacks.c # --stacks
+LIB_SRCS += src/consumers/stacks.c # --stacks: unwind (libdw), symbolize, aggregate
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
@@ -91,6 +93,7 @@ FIXTURES += $(FIX)/loader $(FIX)/libplain.so
 FIXTURES += $(FIX)/libargs.so $(FIX)/argcaller
 FIXTURES += $(FIX)/sslpair # --arg 1:buf:arg2 on the real libssl (SSL_write)
 FIXTURES += $(FIX)/libalias.so $(FIX)/alias_caller
+FIXTURES += $(FIX)/stackfix-fp $(FIX)/stackfix-nofp
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -209,6 +212,16 @@ $(FIX)/pyembed: tests/fixtures/pyembed.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --cflags python3-embed) \
 		-o $@ $< $$(PKG_CONFIG_PATH= /usr/bin/pkg-config --libs python3-embed) -ldl
+
+# --stacks: one call chain, with frame pointers and without (only CFI recovers it).
+$(FIX)/stackfix-fp: tests/fixtures/stackfix.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -fno-omit-frame-pointer -o $@ $<
+$(FIX)/stackfix-nofp: tests/fixtures/stackfix.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -fomit-frame-pointer -o $@ $<
 
 $(FIX)/libsymdbg.so: tests/fixtures/libsymdbg.c
 	$(call msg,FIXTURE,$@)
@@ -337,6 +350,7 @@ FUZZ_TARGETS += fuzz_iter_rec
 FUZZ_TARGETS += fuzz_cgroup
 FUZZ_TARGETS += fuzz_args_rec # issue 11: argument data of call records
 FUZZ_TARGETS += fuzz_symsel # -s GLOB over a hostile file
+FUZZ_TARGETS += fuzz_stack_rec
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -373,7 +387,8 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 			fuzz_minidebug) seed=$(FZ)/seed-minidebug;; \
 			fuzz_usdt) seed=$(FZ)/seed-usdt;; \
 			fuzz_cgroup) seed=fuzz/corpus/cgroup;; \
-			fuzz_args_rec) seed=fuzz/corpus/args_rec;; esac; \
+			fuzz_args_rec) seed=fuzz/corpus/args_rec;; \
+			fuzz_stack_rec) seed=fuzz/corpus/stack_rec;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

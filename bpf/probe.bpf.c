@@ -63,6 +63,7 @@ struct {
 
 /* --arg, --filter, --comm, --key, --hist (issue 11) */
 #include "args.bpf.h"
+#include "stack.bpf.h" /* --stacks: sz_stack_capture() into events */
 
 /* --cgroup: calls of tasks outside the subtree are not seen at all. */
 static __always_inline int cg_cur_ok(void)
@@ -93,6 +94,7 @@ int sz_count(struct pt_regs *ctx)
 		__sync_fetch_and_add(&sz_pidns_invisible, 1);
 		return 0;
 	}
+	sz_stack_capture(ctx, k.sym);
 	v = bpf_map_lookup_elem(&counts, &k);
 	if (v) {
 		*v += 1; /* this CPU's slot: no atomics needed */
@@ -225,6 +227,7 @@ int sz_trace_entry(struct pt_regs *ctx)
 
 	if (!sz_args_pass(ctx))
 		return 0;
+	sz_stack_capture(ctx, sym); /* ahead of the call: userspace pairs them by thread */
 	r = new_rec(SZ_PROBE_CALL, sym);
 	if (!r)
 		return 0;

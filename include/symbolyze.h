@@ -276,6 +276,31 @@ struct sz_arg_value {
 	unsigned len_arg;
 };
 
+/* --stacks: how user stacks are taken at each probe hit. */
+enum sz_stack_method {
+	SZ_STACKS_OFF = 0,
+	SZ_STACKS_FP,	 /* the kernel walks frame pointers; the caller from *sp */
+	SZ_STACKS_DWARF, /* registers + a slice of stack, unwound with CFI (libdw) */
+};
+
+/* One frame of a user stack, symbolized with what was known when it was taken. */
+struct sz_frame {
+	uint64_t address;     /* runtime address (a return address past the first frame) */
+	const char *symbol;   /* NULL: no symbol holds it */
+	uint64_t offset;      /* address - the symbol's start */
+	const char *path;     /* the mapped file, NULL: no file mapping holds it */
+	const char *build_id; /* hex, NULL if the file has none */
+	uint64_t vaddr;	      /* the file's ELF virtual address for ADDRESS */
+};
+
+struct sz_stack {
+	const struct sz_frame *frames; /* innermost (the probed function) first */
+	size_t nframes;
+	/* NULL: the unwinder reached the outermost frame; else why it stopped early
+	 * ("slice end", "depth cap", "unwinder: ...", "no frame pointers ...") */
+	const char *truncated;
+};
+
 /* One call or return (SZ_PROBE_TRACE). */
 struct sz_call {
 	int is_return;
@@ -288,6 +313,7 @@ struct sz_call {
 	uint64_t duration_ns; /* returns: 0 if the call was not seen */
 	const struct sz_arg_value *values; /* calls: the --arg values, in order */
 	size_t nvalues;
+	const struct sz_stack *stack; /* --stacks, calls: the caller's stack; NULL if none */
 };
 typedef void (*sz_call_fn)(const struct sz_call *call, void *ctx);
 typedef void (*sz_count_fn)(pid_t pid, const char *symbol, uint64_t calls, void *ctx);
@@ -338,6 +364,9 @@ struct sz_watch_opts {
 	 * Nth argument, from 0, of every probe) or "PROVIDER:NAME:N" (globs). */
 	const char *const *usdt_str;
 	size_t nusdt_str;
+	enum sz_stack_method stacks; /* user stacks with --count and --trace */
+	unsigned reserved2;	     /* must be 0, as reserved0 */
+	size_t stack_bytes; /* SZ_STACKS_DWARF: stack copied per hit (4 KiB multiple); 0: 8 KiB */
 };
 
 /* Why something was lost (struct sz_lost, one report per reason). */
@@ -417,6 +446,9 @@ struct sz_watch_stats {
 	/* bytes of the records received (variable length: events / record_bytes
 	 * is the mean record size the ring holds) */
 	uint64_t record_bytes;
+	/* --stacks: stacks received, the ring could not take, cut short (see
+	 * sz_stack.truncated), taken in a process whose mappings could not be read */
+	uint64_t stacks, stack_drops, stacks_truncated, stack_procs_unread;
 	/* --key: calls whose value found the key table full (counted nowhere else) */
 	uint64_t key_overflow;
 	/* filters: returns whose call's verdict was not seen (began before the
@@ -470,6 +502,10 @@ SZ_API int sz_watch_hist(const struct sz_watch *w, sz_hist_fn fn, void *ctx);
  * (SZ_PROBE_COUNT). */
 SZ_API int sz_watch_on_usdt_call(struct sz_watch *w, sz_usdt_call_fn fn, void *ctx);
 SZ_API int sz_watch_usdt_counts(const struct sz_watch *w, sz_usdt_count_fn fn, void *ctx);
+/* --count --stacks: each unique (symbol, stack) with its calls, most frequent first. */
+typedef void (*sz_stack_fn)(const char *symbol, const struct sz_stack *stack, uint64_t calls,
+			    void *ctx);
+SZ_API int sz_watch_stacks(const struct sz_watch *w, sz_stack_fn fn, void *ctx);
 /* Detach and free everything; accepts NULL. */
 SZ_API void sz_watch_free(struct sz_watch *w);
 

@@ -8,6 +8,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
       liblzma-dev xz-utils libcap2-bin strace systemd debhelper dpkg-dev lintian)
 # watch --metrics: the HTTP server, and a real Prometheus for its test.
 pkgs+=(libmicrohttpd-dev prometheus)
+# --stacks: elfutils libdw unwinds user stacks with the files' CFI.
+pkgs+=(libdw-dev)
 # USDT: <sys/sdt.h> for the fixture; python3.11 and PostgreSQL 15 are real targets.
 pkgs+=(systemtap-sdt-dev python3.11 postgresql-15 postgresql-client-15)
 # --arg on the real libssl: the SSL_write fixture links it; openssl makes its certificate.

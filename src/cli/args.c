@@ -30,6 +30,8 @@ void cli_usage(FILE *f)
 		"                         [--freeze [--freeze-timeout MS]] [--ring-size BYTES] [-v]\n"
 		"                         [--metrics [ADDR:]PORT [--by comm|pid|cgroup]]\n"
 		"                         [--interval SECONDS [--per-interval]] [--cgroup PATH]\n"
+		"                         [--stacks[=dwarf|fp] [--stack-bytes N]\n"
+		"                          [--folded]]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
 		"       symbolyze symbolize (-p PID ADDR... | FILE VADDR...) [--json]\n"
 		"                         [--debug-dir DIR]\n"
@@ -59,6 +61,9 @@ void cli_usage(FILE *f)
 		"          --comm GLOB  only processes whose name matches (in BPF)\n"
 		"          --key argN|ret  with --count, calls per value, most frequent first\n"
 		"          --hist argN|ret log2 histogram of the value\n"
+		"          --stacks  the user stack of each call: with --count, calls per unique\n"
+		"                    stack; with --trace, each call's stack (dwarf: CFI, the\n"
+		"                    default; fp: frame pointers only)\n"
 		"          --freeze  stop a process that maps a matching file until its probes\n"
 		"                    are attached, so not even the first call is missed; never\n"
 		"                    longer than --freeze-timeout MS (default 500), whatever\n"
@@ -137,6 +142,9 @@ static const struct option scan_opts[] = {
 	OPT_PROBE_ARGS_LONG, /* --arg, --filter, --comm, --key, --hist: probe_args.c */
 	{ "max-symbols", required_argument, NULL, 'M' }, /* -s GLOB: ids for BPF */
 	{ "no-uprobe-multi", no_argument, NULL, 'U' },	 /* tests: the perf-event path */
+	{ "stacks", optional_argument, NULL, 0x100 },	    /* args_stacks.c */
+	{ "stack-bytes", required_argument, NULL, 0x101 },
+	{ "folded", no_argument, NULL, 0x102 },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -206,6 +214,8 @@ static int one_option(struct cli *c, int opt, char **argv)
 	char *end;
 	int rc;
 
+	if (cli_stack_option(c, opt, optarg, &rc))
+		return rc < 0 ? 0 : rc;
 	switch (opt) {
 	case 'C':
 	case 'T':
@@ -359,6 +369,9 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		return EXIT_USAGE;
 	}
 	rc = cli_ext_check(c);
+	if (rc >= 0)
+		return rc;
+	rc = cli_stack_check(c);
 	if (rc >= 0)
 		return rc;
 	if ((!c->nsymbols && !c->nusdt) || !c->glob) {

@@ -59,6 +59,10 @@ struct cli {
 	struct sz_probe_extra pextra;
 	unsigned long max_symbols; /* --max-symbols: ids for -s GLOB (0: the library's) */
 	int uprobe_single;	   /* --no-uprobe-multi: perf-event uprobes (tests) */
+	enum sz_stack_method stacks; /* --stacks[=fp|dwarf] */
+	size_t stack_bytes;	     /* --stack-bytes */
+	int folded;		     /* --folded */
+	const char *pprof;	     /* --pprof FILE */
 };
 
 /* probe_args.c: the long options of issue 11 (values past any letter). */
@@ -125,6 +129,17 @@ struct fmt {
 extern const struct fmt fmt_text, fmt_json;
 const struct fmt *cli_fmt(const struct cli *c);
 void cli_on_problem(const struct sz_problem *p, void *ctx);
+
+/* --stacks output (fmt_stacks.c): a trace call's stack, and the --count report. */
+void cli_stack_text(FILE *f, const struct sz_stack *st, const char *indent);
+void cli_stack_json(FILE *f, const struct sz_stack *st);
+struct sz_watch;
+int cli_stacks_report(struct cli *c, struct sz_watch *w);
+/* stacks' figures in the summary */
+void cli_stack_summary(struct cli *c, FILE *f, const struct sz_watch_stats *w);
+/* --stacks options (args_stacks.c): 1 if OPT was one, with *RC the exit code or -1. */
+int cli_stack_option(struct cli *c, int opt, const char *arg, int *rc);
+int cli_stack_check(struct cli *c);
 
 int cmd_scan(int argc, char **argv);
 int cmd_watch(int argc, char **argv);

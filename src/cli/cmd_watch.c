@@ -111,9 +111,13 @@ static void on_latency(const char *symbol, const uint64_t *b, size_t n, void *ct
 static void print_aggregates(struct sz_watch *w, struct cli *c)
 {
 	if (c->probe == SZ_PROBE_COUNT && !c->empty_probe) {
-		cli_fmt(c)->count_header(c);
-		sz_watch_counts(w, on_count, c);
-		sz_watch_usdt_counts(w, on_usdt_count, c);
+		if (!c->folded && !c->pprof) {
+			cli_fmt(c)->count_header(c);
+			sz_watch_counts(w, on_count, c);
+			sz_watch_usdt_counts(w, on_usdt_count, c);
+		}
+		if (c->stacks)
+			cli_stacks_report(c, w); /* fmt_stacks.c */
 	}
 	if (c->probe == SZ_PROBE_LATENCY || c->plat)
 		sz_watch_latency(w, on_latency, c);
@@ -195,7 +199,8 @@ int cmd_watch(int argc, char **argv)
 		.freeze = c.freeze, .freeze_timeout_ms = c.freeze_timeout_ms,
 		.extra = cli_probe_extra(&c), .max_symbols = c.max_symbols,
 		.uprobe_single = c.uprobe_single, .usdt = c.usdt, .nusdt = c.nusdt,
-		.usdt_str = c.usdt_str, .nusdt_str = c.nusdt_str);
+		.usdt_str = c.usdt_str, .nusdt_str = c.nusdt_str, .stacks = c.stacks,
+		.stack_bytes = c.stack_bytes);
 	rc = sz_watch_new(&o, &w);
 	if (rc) {
 		fprintf(stderr, "symbolyze: cannot watch: %s\n", strerror(-rc));

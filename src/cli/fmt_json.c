@@ -103,6 +103,10 @@ static void call(struct cli *c, const struct sz_call *k)
 			",\"args\":[\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64
 			"\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\",\"0x%" PRIx64 "\"]",
 			k->args[0], k->args[1], k->args[2], k->args[3], k->args[4], k->args[5]);
+	if (!k->is_return && k->stack) {
+		fputs(",\"stack\":", f);
+		cli_stack_json(f, k->stack);
+	}
 	if (!k->is_return) {
 		cli_values_json(f, k); /* --arg */
 		fputs("}\n", f);
@@ -221,6 +225,7 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 					 : "perf_event");
 	if (w)
 		fmt_json_usdt_summary(f, w);
+	cli_stack_summary(c, f, w);
 	fprintf(f, ",\"output_dropped\":%" PRIu64 "}\n", output_dropped);
 	out_end();
 	fmt_text.summary(c, st, w, output_dropped);

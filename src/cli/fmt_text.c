@@ -69,6 +69,8 @@ static void call(struct cli *c, const struct sz_call *k)
 		cli_values_text(f, k); /* --arg */
 		fputc('\n', f);
 	}
+	if (!k->is_return && k->stack)
+		cli_stack_text(f, k->stack, "       ");
 	out_end();
 }
 
@@ -185,6 +187,7 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 				"; %" PRIu64 " records of processes outside our PID namespace",
 				w->invisible);
 		fputc('\n', stderr);
+		cli_stack_summary(c, NULL, w);
 	}
 	if (st->symbol_ids_overflow || st->names_too_long)
 		fprintf(stderr,

@@ -14,6 +14,7 @@
 #include "consumers/args.h"
 #include "consumers/probe_set.h"
 #include "consumers/uprobe_multi.h"
+#include "consumers/stacks.h"
 #include "util/log.h"
 #include "probe.skel.h"
 #include "proc/pidns.h"
@@ -67,6 +68,7 @@ struct sz_probe_mgr {
 	size_t nretired, capretired;
 	uint64_t *vals;	   /* one per CPU, for reading per-CPU values */
 	uint64_t bad_args; /* call records whose argument data did not decode */
+	struct sz_stacks *stacks; /* --stacks (consumers/stacks.c) */
 };
 
 static void add_prog(struct sz_probe_mgr *m, struct bpf_program *p, int ret)
@@ -145,7 +147,7 @@ static int make_sets(struct sz_probe_mgr *m)
 
 int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct sz_symbols *syms,
 		     int single, const struct sz_args *args, uint64_t cg_id, uint32_t cg_level,
-		     struct sz_probe_mgr **out)
+		     const struct sz_probe_stack_opts *so, struct sz_probe_mgr **out)
 {
 	struct sz_probe_mgr *m;
 	size_t ids = sz_symbols_max_ids(syms);
@@ -211,6 +213,11 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
 	m->skel->rodata->sz_cg_id = cg_id; /* issue 13: --cgroup */
 	m->skel->rodata->sz_cg_level = cg_level;
+	if (so && so->method != SZ_STACKS_OFF && !empty) {
+		r = sz_probe_stacks_setup(m, so);
+		if (r)
+			goto fail;
+	}
 	keys = (__u32)(ids * 1024 < COUNT_KEYS_MIN   ? COUNT_KEYS_MIN
 		       : ids * 1024 > COUNT_KEYS_MAX ? COUNT_KEYS_MAX
 						     : ids * 1024);
@@ -235,8 +242,10 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 						     SZ_HIST_BUCKETS);
 	if (!r)
 		r = prepare_attach(m, single);
-	if (!r && mode != SZ_PROBE_TRACE)
+	if (!r && mode != SZ_PROBE_TRACE && !m->stacks)
 		r = bpf_map__set_max_entries(m->skel->maps.events, 4096);
+	if (!r && m->stacks)
+		r = bpf_map__set_max_entries(m->skel->maps.events, SZ_STACK_RING_BYTES);
 	if (!r)
 		r = probe_bpf__load(m->skel);
 	if (r) {
@@ -254,6 +263,7 @@ fail:
 	sz_libbpf_leave(saved);
 fail_loaded:
 	probe_bpf__destroy(m->skel);
+	sz_stacks_free(m->stacks);
 	free(m->vals);
 	free(m->values);
 	free(m);
@@ -270,6 +280,7 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m)
 	free(m->vals);
 	free(m->values);
 	probe_bpf__destroy(m->skel);
+	sz_stacks_free(m->stacks);
 	free(m);
 }
 
@@ -383,6 +394,7 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 		return 0;
 	}
 	fd->probed = r == 1;
+	sz_stacks_seen(m->stacks, fd->pid); /* its mappings, before it can exit */
 	return 0;
 }
 
@@ -417,6 +429,7 @@ static void on_exited(void *ctx, pid_t pid)
 	size_t ids = sz_symbols_ids(m->syms);
 	int fd;
 
+	sz_stacks_exited(m->stacks, pid);
 	if (m->mode != SZ_PROBE_COUNT || !m->vals)
 		return;
 	fd = bpf_map__fd(m->skel->maps.counts);
@@ -472,6 +485,10 @@ static int handle_call(void *ctx, void *data, size_t size)
 	struct sz_call c = { 0 };
 	char comm[17];
 
+	if (size >= sizeof(__u32) && *(const __u32 *)data == SZ_PROBE_STACK) {
+		sz_stacks_rec(m->stacks, data, size); /* malformed: counted as not unwound */
+		return 0;
+	}
 	if (size < sizeof(*r) || (r->type != SZ_PROBE_CALL && r->type != SZ_PROBE_RETURN) ||
 	    !sz_symbols_name(m->syms, r->sym))
 		return 0;
@@ -498,6 +515,7 @@ static int handle_call(void *ctx, void *data, size_t size)
 	}
 	c.ret = r->ret;
 	c.duration_ns = r->duration_ns;
+	c.stack = c.is_return ? NULL : sz_stacks_take(m->stacks, c.tid);
 	for (size_t i = 0; i < m->nobs; i++)
 		m->obs[i].fn(&c, m->obs[i].ctx);
 	return 0;
@@ -507,7 +525,7 @@ int sz_probe_mgr_add_ring(struct sz_probe_mgr *m, struct ring_buffer **rb)
 {
 	int fd = bpf_map__fd(m->skel->maps.events);
 
-	if (m->mode != SZ_PROBE_TRACE)
+	if (m->mode != SZ_PROBE_TRACE && !m->stacks)
 		return 0;
 	if (*rb)
 		return ring_buffer__add(*rb, fd, handle_call, m);
@@ -623,4 +641,34 @@ uint64_t sz_probe_mgr_filter_unseen(const struct sz_probe_mgr *m)
 uint64_t sz_probe_mgr_bad_args(const struct sz_probe_mgr *m)
 {
 	return m->bad_args;
+}
+
+/* --stacks: the BPF side's mode and slice size (before load), and the userspace side. */
+int sz_probe_stacks_setup(struct sz_probe_mgr *m, const struct sz_probe_stack_opts *so)
+{
+	size_t bytes = so->stack_bytes ? so->stack_bytes : 8192;
+	int r;
+
+	if (m->mode != SZ_PROBE_COUNT && m->mode != SZ_PROBE_TRACE)
+		return -EINVAL;
+	if (bytes % 4096 || bytes > SZ_STACK_SLICE_MAX)
+		return -EINVAL;
+	r = sz_stacks_new(so->method, m->mode == SZ_PROBE_COUNT, so->proc, m->syms, &m->stacks);
+	if (r)
+		return r;
+	m->skel->rodata->sz_stack_mode = so->method == SZ_STACKS_FP ? SZ_STACK_FP : SZ_STACK_DWARF;
+	m->skel->rodata->sz_stack_slice = (__u32)bytes;
+	return 0;
+}
+
+int sz_probe_mgr_stacks(const struct sz_probe_mgr *m, sz_stack_fn fn, void *ctx)
+{
+	return m->stacks ? sz_stacks_report(m->stacks, fn, ctx) : -EINVAL;
+}
+
+void sz_probe_mgr_stack_stats(const struct sz_probe_mgr *m, uint64_t *stacks, uint64_t *drops,
+			      uint64_t *truncated, uint64_t *procs_unread)
+{
+	sz_stacks_stats(m->stacks, stacks, truncated, procs_unread);
+	*drops = m->stacks ? __atomic_load_n(&m->skel->bss->sz_stack_drops, __ATOMIC_RELAXED) : 0;
 }

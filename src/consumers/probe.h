@@ -14,10 +14,19 @@
 #include <sys/types.h>
 
 #include "../../bpf/probe.h"
+#include "../../bpf/stack.h"
 
 struct ring_buffer;
 struct sz_probe_mgr;
 struct sz_args;
+
+/* --stacks: how stacks are taken (SZ_STACKS_OFF: none). */
+struct sz_probe_stack_opts {
+	enum sz_stack_method method;
+	size_t stack_bytes; /* DWARF: bytes copied per hit; 0: 8192 */
+	const char *proc;   /* procfs mount point; NULL: "/proc" */
+};
+#define SZ_STACK_RING_BYTES (16u << 20)
 
 /* EMPTY: a uprobe that does nothing, the kernel's floor (benchmarks only).
  * ARGS (consumers/args.h, may be NULL): values, filters, keys, modes added;
@@ -28,7 +37,12 @@ struct sz_args;
  * 0 for every task. */
 int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid,
 		     const struct sz_symbols *syms, int single, const struct sz_args *args,
-		     uint64_t cg_id, uint32_t cg_level, struct sz_probe_mgr **out);
+		     uint64_t cg_id, uint32_t cg_level,
+		     const struct sz_probe_stack_opts *so, struct sz_probe_mgr **out);
+int sz_probe_stacks_setup(struct sz_probe_mgr *m, const struct sz_probe_stack_opts *so);
+int sz_probe_mgr_stacks(const struct sz_probe_mgr *m, sz_stack_fn fn, void *ctx);
+void sz_probe_mgr_stack_stats(const struct sz_probe_mgr *m, uint64_t *stacks, uint64_t *drops,
+			      uint64_t *truncated, uint64_t *procs_unread);
 void sz_probe_mgr_free(struct sz_probe_mgr *m);
 /* Subscribe to P, ahead of every other consumer: a found record says whether
  * its function is probed before anyone sees it. */

@@ -52,7 +52,8 @@ _Static_assert(sizeof(struct sz_watch_opts) ==
 			       sizeof(enum sz_probe_mode) + sizeof(int) + sizeof(size_t) +
 			       2 * sizeof(unsigned) + sizeof(void *) /* extra */ + sizeof(size_t) +
 			       sizeof(int) + sizeof(unsigned) +
-			       2 * (sizeof(char *) + sizeof(size_t)) /* usdt */,
+			       2 * (sizeof(char *) + sizeof(size_t)) /* usdt */ +
+			       sizeof(enum sz_stack_method) + sizeof(unsigned) + sizeof(size_t),
 	       "struct sz_watch_opts has padding: name the hole reservedN");
 
 struct pending_fork {
@@ -137,10 +138,15 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 	w->epfd = w->tfd = -1;
 	err = SZ_OPTS_COPY(&w->opts, opts);
 	/* a field of a newer header: not ours to ignore */
-	if (!err && (w->opts.reserved0 || w->opts.reserved1))
+	if (!err && (w->opts.reserved0 || w->opts.reserved1 || w->opts.reserved2))
 		err = -EINVAL;
 	if (!err && w->opts.ring_bytes &&
 	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096))
+		err = -EINVAL;
+	if (!err && ((unsigned)w->opts.stacks > SZ_STACKS_DWARF ||
+		     (w->opts.stacks && w->opts.probe != SZ_PROBE_COUNT &&
+		      w->opts.probe != SZ_PROBE_TRACE) ||
+		     w->opts.stack_bytes % 4096 || w->opts.stack_bytes > SZ_STACK_SLICE_MAX))
 		err = -EINVAL;
 	if (!err &&
 	    ((unsigned)w->opts.probe > SZ_PROBE_LATENCY || w->opts.freeze_timeout_ms > 3600000))
@@ -330,6 +336,8 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 			st.bad_records += sz_probe_mgr_bad_args(w->probes);
 			st.probe_links = sz_probe_mgr_links(w->probes);
 			st.probe_multi = sz_probe_mgr_multi(w->probes);
+			sz_probe_mgr_stack_stats(w->probes, &st.stacks, &st.stack_drops,
+						 &st.stacks_truncated, &st.stack_procs_unread);
 		}
 		sz_wusdt_stats(w->usdt, &st);
 		err = SZ_STATS_FILL(watch, &st);
@@ -354,6 +362,13 @@ int sz_watch_usdt_counts(const struct sz_watch *w, sz_usdt_count_fn fn, void *ct
 	if (!w || w->opts.probe != SZ_PROBE_COUNT)
 		return -EINVAL;
 	return sz_wusdt_counts(w->usdt, fn, ctx);
+}
+
+int sz_watch_stacks(const struct sz_watch *w, sz_stack_fn fn, void *ctx)
+{
+	if (!w || !fn || !w->probes || w->opts.probe != SZ_PROBE_COUNT || !w->opts.stacks)
+		return -EINVAL;
+	return sz_probe_mgr_stacks(w->probes, fn, ctx);
 }
 
 int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
@@ -742,10 +757,12 @@ int sz_watch_start(struct sz_watch *w)
 		goto fail;
 	}
 	if (w->opts.probe != SZ_PROBE_NONE && w->p->nsymbols) {
+		struct sz_probe_stack_opts so = { w->opts.stacks, w->opts.stack_bytes, NULL };
+
 		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid,
 				       sz_pipeline_symbols(w->p), w->opts.uprobe_single,
 				       w->empty_probe ? NULL : w->args, w->cg_id, w->cg_level,
-				       &w->probes);
+				       &so, &w->probes);
 		for (size_t i = 0; !err && i < w->ncalls; i++)
 			err = sz_probe_mgr_on_call(w->probes, (sz_call_fn)w->calls[i].fn,
 						   w->calls[i].ctx);

@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""--stacks under watch: the stackfix fixture makes N calls main -> sf_a -> sf_b ->
+sf_probed and M calls main -> sf_c -> sf_probed (tests/fixtures/stackfix.c), built with
+frame pointers and without (-fomit-frame-pointer: only CFI recovers the chain).  Counts
+must be exact per stack, each frame named and its address inside that function as nm
+says, and a process that exited (its file deleted) before the report still symbolized."""
+import os
+import signal
+import subprocess
+
+import pytest
+
+from conftest import Proc
+
+N, M = 3000, 700
+CHAIN_AB = ["sf_probed", "sf_b", "sf_a", "main"]
+CHAIN_C = ["sf_probed", "sf_c", "main"]
+
+
+def nm_funcs(path):
+    """name -> (start, end) of the functions of PATH, from nm (ground truth)."""
+    out = subprocess.run(["nm", "-S", "--defined-only", path], capture_output=True,
+                         text=True, check=True).stdout
+    funcs = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[2] in "tT":
+            funcs[f[3]] = (int(f[0], 16), int(f[0], 16) + int(f[1], 16))
+    return funcs
+
+
+def check_chain(stack, chain, path, funcs):
+    """The innermost frames are CHAIN, each inside its function (nm) in PATH."""
+    frames = stack["frames"]
+    assert [f["symbol"] for f in frames[:len(chain)]] == chain, stack
+    for i, (f, name) in enumerate(zip(frames, chain)):
+        assert f["path"] == path, f
+        lo, hi = funcs[name]
+        vaddr = int(f["file_vaddr"], 16)
+        # frame 0 is the function's entry; the others are return addresses
+        assert (vaddr == lo) if i == 0 else (lo < vaddr <= hi), (f, lo, hi)
+        assert int(f["offset"], 16) == vaddr - lo
+        assert f["build_id"] and len(f["build_id"]) == 40
+
+
+def run_stackfix(sz, watch, path, mode, extra=(), exit_after=False):
+    name = os.path.basename(path)
+    w = watch(name, ["sf_probed"], "--count", "--stacks=" + mode, *extra)
+    p = Proc([path, str(N), str(M)] + (["-x"] if exit_after else []))
+    try:
+        p.expect("ready")
+        assert w.wait_found(p.pid, "sf_probed")["probed"]
+        p.send("go")
+        p.expect("done")
+        if exit_after:
+            p.p.wait(timeout=30)
+    finally:
+        p.close()
+    return w, p
+
+
+def stacks_of(w):
+    return [r for r in w.of("stack")]
+
+
+@pytest.mark.parametrize("fixture,mode", [("stackfix-fp", "fp"), ("stackfix-nofp", "dwarf"),
+                                          ("stackfix-fp", "dwarf")])
+def test_stacks_count_chain_exact(sz, watch, fresh, fixture, mode):
+    path = fresh(fixture, "sfc-%s-%s" % (fixture.split("-")[1], mode))
+    funcs = nm_funcs(path)
+    w, p = run_stackfix(sz, watch, path, mode)
+    assert w.stop() == 0
+    st = stacks_of(w)
+    assert [r["calls"] for r in st] == [N, M], st  # most frequent first, exact
+    assert all(r["symbol"] == "sf_probed" for r in st)
+    check_chain(st[0]["stack"], CHAIN_AB, path, funcs)
+    check_chain(st[1]["stack"], CHAIN_C, path, funcs)
+    if mode == "dwarf":
+        # CFI goes through libc to _start, where the unwinder ends: nothing cut
+        for r in st:
+            names = [f["symbol"] for f in r["stack"]["frames"]]
+            assert names[-1] == "_start" and "__libc_start_main" in names, names
+            assert r["stack"]["truncated"] is None
+    s = w.summary
+    assert s["stacks"] == N + M and s["stack_records_dropped"] == 0
+    assert w.counts() == {(p.pid, "sf_probed"): N + M}
+
+
+def test_stacks_fp_without_frame_pointers_keeps_the_caller(sz, watch, fresh):
+    """Frame pointers alone lose the chain in code built without them, but the caller
+    (the return address at *sp on entry) is exact all the same."""
+    path = fresh("stackfix-nofp", "sfc-nofp-fp")
+    funcs = nm_funcs(path)
+    w, _ = run_stackfix(sz, watch, path, "fp")
+    assert w.stop() == 0
+    st = stacks_of(w)
+    assert sum(r["calls"] for r in st) == N + M
+    callers = {}
+    for r in st:
+        check_chain(r["stack"], ["sf_probed", r["stack"]["frames"][1]["symbol"]], path, funcs)
+        callers[r["stack"]["frames"][1]["symbol"]] = \
+            callers.get(r["stack"]["frames"][1]["symbol"], 0) + r["calls"]
+    assert callers == {"sf_b": N, "sf_c": M}
+
+
+def test_stacks_of_an_exited_process(sz, watch, fresh):
+    """The process exits and its file is deleted before the report: the stacks are
+    symbolized from what was kept when it was first seen."""
+    path = fresh("stackfix-nofp", "sfc-gone")
+    funcs = nm_funcs(path)
+    w, p = run_stackfix(sz, watch, path, "dwarf", exit_after=True)
+    assert p.p.returncode == 0
+    os.unlink(path)
+    assert w.stop() == 0
+    st = stacks_of(w)
+    assert [r["calls"] for r in st] == [N, M]
+    check_chain(st[0]["stack"], CHAIN_AB, path, funcs)
+    check_chain(st[1]["stack"], CHAIN_C, path, funcs)
+
+
+def test_stacks_trace_each_call(sz, watch, fresh):
+    path = fresh("stackfix-nofp", "sfc-trace")
+    funcs = nm_funcs(path)
+    name = os.path.basename(path)
+    w = watch(name, ["sf_probed"], "--trace", "--stacks")
+    p = Proc([path, "5", "3"])
+    try:
+        p.expect("ready")
+        assert w.wait_found(p.pid, "sf_probed")["probed"]
+        p.send("go")
+        p.expect("done")
+    finally:
+        p.close()
+    assert w.stop() == 0
+    calls = w.of("call", p.pid)
+    assert len(calls) == 8
+    for k in calls[:5]:
+        check_chain(k["stack"], CHAIN_AB, path, funcs)
+    for k in calls[5:]:
+        check_chain(k["stack"], CHAIN_C, path, funcs)
+    # each call's sf_probed argument: 3 * (i + 1) then i - 1 (stackfix.c)
+    assert [int(k["args"][0], 16) for k in calls] == [3, 6, 9, 12, 15] + \
+        [(i - 1) & (2**64 - 1) for i in range(3)]
+
+
+def test_stacks_folded(sz, watch, fresh):
+    """--folded: one line per unique stack, outermost first, then the count; the other
+    records stay JSON Lines, so the folded lines are the ones that are not JSON."""
+    path = fresh("stackfix-nofp", "sfc-folded")
+    w, _ = run_stackfix(sz, watch, path, "dwarf", extra=["--folded"])
+    w.p.send_signal(signal.SIGINT)
+    w.p.wait(timeout=30)
+    for t in w.readers:
+        t.join(10)
+    assert w.p.returncode == 0, w.stderr
+    assert not w.of("count") and not w.of("stack")
+    assert [ln.rstrip("\n") for ln in w.garbage] == [
+        "_start;__libc_start_main;__libc_start_call_main;main;sf_a;sf_b;sf_probed %d" % N,
+        "_start;__libc_start_main;__libc_start_call_main;main;sf_c;sf_probed %d" % M]
+
+
+@pytest.mark.parametrize("argv,word", [
+    (["--stacks"], "--stacks goes with --count or --trace"),
+    (["--latency", "--stacks"], "--stacks goes with --count or --trace"),
+    (["--count", "--stacks=lbr"], "--stacks='lbr'"),
+    (["--count", "--stacks=fp", "--stack-bytes", "8192"], "--stack-bytes goes with"),
+    (["--count", "--stacks", "--stack-bytes", "1000"], "--stack-bytes '1000'"),
+    (["--trace", "--stacks", "--folded"], "--folded goes with --count --stacks"),
+    (["--count", "--folded"], "--folded goes with --count --stacks"),
+])
+def test_stacks_usage_errors(sz, argv, word):
+    r = sz.run("watch", "-g", "x", "-s", "y", *argv)
+    assert r.returncode == 2 and word in r.stderr, r.stderr

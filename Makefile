@@ -61,9 +61,12 @@ LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
 LIB_SRCS += src/sources/iter.c # issue 10: the initial scan by iter/task_vma
 LIB_SRCS += src/consumers/args.c # issue 11: --arg, --filter, --comm, --key, --hist
 CLI_SRCS += src/cli/args_stacks.c src/cli/fmt_stacks.c # --stacks
+CLI_SRCS += src/cli/fmt_pprof.c # --pprof FILE (protoc-c rules: mk/pprof.mk)
+CLI_LIBS += -lprotobuf-c
 LIB_SRCS += src/consumers/stacks.c # --stacks: unwind (libdw), symbolize, aggregate
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS += $(BUILD)/proto/profile.pb-c.o # --pprof: generated from proto/profile.proto
 
 # BPF programs, each paired with its loader (bpf/watch.bpf.c <-> src/sources/watch.c,
 # bpf/probe.bpf.c <-> src/consumers/probe.c).

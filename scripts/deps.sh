@@ -10,6 +10,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 pkgs+=(libmicrohttpd-dev prometheus)
 # --stacks: elfutils libdw unwinds user stacks with the files' CFI.
 pkgs+=(libdw-dev)
+# --pprof FILE: protoc-c generates the profile's C; go tool pprof reads it in the tests.
+pkgs+=(libprotobuf-c-dev protobuf-c-compiler golang-go)
 # USDT: <sys/sdt.h> for the fixture; python3.11 and PostgreSQL 15 are real targets.
 pkgs+=(systemtap-sdt-dev python3.11 postgresql-15 postgresql-client-15)
 # --arg on the real libssl: the SSL_write fixture links it; openssl makes its certificate.

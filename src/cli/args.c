@@ -31,7 +31,7 @@ void cli_usage(FILE *f)
 		"                         [--metrics [ADDR:]PORT [--by comm|pid|cgroup]]\n"
 		"                         [--interval SECONDS [--per-interval]] [--cgroup PATH]\n"
 		"                         [--stacks[=dwarf|fp] [--stack-bytes N]\n"
-		"                          [--folded]]\n"
+		"                          [--folded | --pprof FILE]]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
 		"       symbolyze symbolize (-p PID ADDR... | FILE VADDR...) [--json]\n"
 		"                         [--debug-dir DIR]\n"
@@ -145,6 +145,7 @@ static const struct option scan_opts[] = {
 	{ "stacks", optional_argument, NULL, 0x100 },	    /* args_stacks.c */
 	{ "stack-bytes", required_argument, NULL, 0x101 },
 	{ "folded", no_argument, NULL, 0x102 },
+	{ "pprof", required_argument, NULL, 0x103 },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },

@@ -135,6 +135,10 @@ void cli_stack_text(FILE *f, const struct sz_stack *st, const char *indent);
 void cli_stack_json(FILE *f, const struct sz_stack *st);
 struct sz_watch;
 int cli_stacks_report(struct cli *c, struct sz_watch *w);
+/* --pprof FILE created before the watch (EXIT_USAGE after saying why, else -1); 1 if a
+ * report could not be written (said on stderr). */
+int cli_stacks_open(struct cli *c);
+int cli_stacks_failed(void);
 /* stacks' figures in the summary */
 void cli_stack_summary(struct cli *c, FILE *f, const struct sz_watch_stats *w);
 /* --stacks options (args_stacks.c): 1 if OPT was one, with *RC the exit code or -1. */

@@ -185,6 +185,9 @@ int cmd_watch(int argc, char **argv)
 	rc = cli_parse(argc, argv, &c);
 	if (rc >= 0)
 		goto out;
+	rc = cli_stacks_open(&c); /* --pprof FILE: a bad path fails before any probe */
+	if (rc >= 0)
+		goto out;
 	rc = sz_cli_check_caps(sz_cli_watch_need(c.probe, c.freeze), c.json);
 	if (rc)
 		goto out;
@@ -251,6 +254,8 @@ int cmd_watch(int argc, char **argv)
 	rc = cli_output_failed();
 	if (!rc && (why == WHY_FAILED || denied))
 		rc = EXIT_ENV;
+	if (!rc && cli_stacks_failed())
+		rc = EXIT_OUTPUT; /* --pprof FILE not written (fmt_stacks.c said why) */
 	cli_free(&c);
 	return rc;
 out:

@@ -14,6 +14,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cli_pprof_open(const char *path);
+int cli_pprof_add(struct cli *c, const char *symbol, const struct sz_stack *st, uint64_t calls);
+int cli_pprof_write(struct cli *c);
+
+static int report_failed; /* a --pprof file not written: the exit code says it too */
+
+int cli_stacks_open(struct cli *c)
+{
+	return c->pprof && cli_pprof_open(c->pprof) ? EXIT_USAGE : -1;
+}
+
+int cli_stacks_failed(void)
+{
+	return report_failed;
+}
+
 static const char *base_name(const char *path)
 {
 	const char *s = path ? strrchr(path, '/') : NULL;
@@ -100,6 +116,10 @@ static void on_stack(const char *symbol, const struct sz_stack *st, uint64_t cal
 	char sym[1024];
 	FILE *f;
 
+	if (c->pprof) {
+		cli_pprof_add(c, symbol, st, calls); /* a failure is said at the write */
+		return;
+	}
 	f = out_begin();
 	if (c->folded) {
 		for (size_t i = st->nframes; i-- > 0;) {
@@ -123,7 +143,13 @@ static void on_stack(const char *symbol, const struct sz_stack *st, uint64_t cal
 
 int cli_stacks_report(struct cli *c, struct sz_watch *w)
 {
-	return sz_watch_stacks(w, on_stack, c);
+	int r = sz_watch_stacks(w, on_stack, c);
+
+	if (!r && c->pprof)
+		r = cli_pprof_write(c);
+	if (r)
+		report_failed = 1;
+	return r;
 }
 
 void cli_stack_summary(struct cli *c, FILE *f, const struct sz_watch_stats *w)

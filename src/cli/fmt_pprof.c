@@ -267,7 +267,7 @@ static uint64_t location_of(const struct sz_frame *fr)
 		if (fn) {
 			Szpprof__Line *ln = malloc(sizeof(*ln));
 
-			l->line = malloc(sizeof(*l->line));
+			l->line = malloc(sizeof(Szpprof__Line *)); /* one line: no inlining */
 			if (!ln || !l->line) {
 				free(ln);
 				free(l->line);

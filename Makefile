@@ -320,7 +320,7 @@ unit: $(UNIT_BINS) $(FIX)/libfix.so $(FIX)/libsymdbg.so $(FIX)/symdbg/.stamp $(F
 # The same tests against an ASan/UBSan build (clang); fixtures stay the gcc ones.
 asan: $(FIX)/libfix.so $(FIX)/sdt
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang FIX=$(FIX) \
-		build-asan/symbolyze build-asan/tests/umulti_drive unit
+		build-asan/symbolyze build-asan/tests/umulti_drive build-asan/tests/freeze_order unit
 
 # pytest from Debian (python3-pytest in scripts/deps.sh), not whatever python3 is first in PATH.
 # test_deb.py installs packages on the host: make deb-check runs it, not check.

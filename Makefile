@@ -97,6 +97,7 @@ FIXTURES += $(FIX)/libargs.so $(FIX)/argcaller
 FIXTURES += $(FIX)/sslpair # --arg 1:buf:arg2 on the real libssl (SSL_write)
 FIXTURES += $(FIX)/libalias.so $(FIX)/alias_caller
 FIXTURES += $(FIX)/stackfix-fp $(FIX)/stackfix-nofp
+FIXTURES += $(FIX)/sdtstack-nofp $(FIX)/sdtstack-fp # --stacks on USDT probe sites
 
 all: $(BUILD)/symbolyze $(BUILD)/libsymbolyze.a $(BUILD)/libsymbolyze.so $(FIXTURES)
 
@@ -225,6 +226,14 @@ $(FIX)/stackfix-nofp: tests/fixtures/stackfix.c
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FIX_CC) $(FIX_CFLAGS) -fomit-frame-pointer -o $@ $<
+$(FIX)/sdtstack-nofp: tests/fixtures/sdtstack.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -fomit-frame-pointer -o $@ $<
+$(FIX)/sdtstack-fp: tests/fixtures/sdtstack.c
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FIX_CC) $(FIX_CFLAGS) -fno-omit-frame-pointer -o $@ $<
 
 $(FIX)/libsymdbg.so: tests/fixtures/libsymdbg.c
 	$(call msg,FIXTURE,$@)

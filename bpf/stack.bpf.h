@@ -12,6 +12,11 @@
 
 #include "stack.h"
 
+/* The ring the records go to: the including program's (probe.bpf.c: events). */
+#ifndef SZ_STACK_RING
+#define SZ_STACK_RING events
+#endif
+
 const volatile __u32 sz_stack_mode = SZ_STACK_OFF;
 const volatile __u32 sz_stack_slice = 8192; /* a multiple of 4096, <= SZ_STACK_SLICE_MAX */
 __u64 sz_stack_drops = 0;		    /* stacks the ring could not take */
@@ -60,7 +65,10 @@ static __always_inline __u32 sz_stack_copy(unsigned char *dst, __u64 sp, __u32 *
 	return 0;
 }
 
-static __always_inline void sz_stack_capture(struct pt_regs *ctx, __u32 sym)
+/* SITE: taken at a probe site inside a function (USDT), not at its entry: *sp is then
+ * no return address, so none is sent (SZ_STACK_F_SITE) and the unwinder alone finds the
+ * caller. */
+static __always_inline void sz_stack_capture_at(struct pt_regs *ctx, __u32 sym, int site)
 {
 	struct sz_stack_rec *r;
 	__u32 tgid, extra = sz_stack_mode == SZ_STACK_DWARF ? sz_stack_slice : 0;
@@ -71,7 +79,7 @@ static __always_inline void sz_stack_capture(struct pt_regs *ctx, __u32 sym)
 	tgid = sz_ns_cur_tgid();
 	if (!tgid)
 		return; /* counted by the caller's own check */
-	r = bpf_ringbuf_reserve(&events, sizeof(*r) + extra, 0);
+	r = bpf_ringbuf_reserve(&SZ_STACK_RING, sizeof(*r) + extra, 0);
 	if (!r) {
 		__sync_fetch_and_add(&sz_stack_drops, 1);
 		return;
@@ -87,7 +95,10 @@ static __always_inline void sz_stack_capture(struct pt_regs *ctx, __u32 sym)
 	r->pad = 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	sz_stack_regs(ctx, r->regs);
-	if (bpf_probe_read_user(&r->ret_addr, sizeof(r->ret_addr), (void *)ctx->sp)) {
+	if (site) {
+		r->ret_addr = 0;
+		r->flags |= SZ_STACK_F_SITE;
+	} else if (bpf_probe_read_user(&r->ret_addr, sizeof(r->ret_addr), (void *)ctx->sp)) {
 		r->ret_addr = 0;
 		r->flags |= SZ_STACK_F_NO_RET;
 	}
@@ -101,6 +112,11 @@ static __always_inline void sz_stack_capture(struct pt_regs *ctx, __u32 sym)
 		r->slice_len = sz_stack_copy((unsigned char *)(r + 1), ctx->sp, &r->flags);
 	}
 	bpf_ringbuf_submit(r, 0);
+}
+
+static __always_inline void sz_stack_capture(struct pt_regs *ctx, __u32 sym)
+{
+	sz_stack_capture_at(ctx, sym, 0);
 }
 
 #endif /* SZ_STACK_BPF_H */

@@ -26,6 +26,7 @@ enum sz_stack_mode {
 #define SZ_STACK_F_SHORT 2u    /* the stack ended before the asked slice size */
 #define SZ_STACK_F_NO_SLICE 4u /* not a byte of the stack could be read */
 #define SZ_STACK_F_FP_ERROR 8u /* bpf_get_stack failed */
+#define SZ_STACK_F_SITE 16u    /* taken inside a function (USDT site): no ret_addr */
 
 struct sz_stack_rec {
 	__u32 type; /* SZ_PROBE_STACK: first, like struct sz_probe_rec's */

@@ -5,9 +5,12 @@
  * size and sign, and the probe id travels as the USDT cookie.  --count keeps a
  * per-CPU hash; --trace sends each hit with its arguments and, for arguments
  * marked as strings (str_mask, per probe id), the bytes they point to.
+ * --stacks: each hit's user stack (bpf/stack.bpf.h) into usdt_events, ahead
+ * of its hit record.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
 
@@ -37,12 +40,20 @@ struct {
 	__uint(max_entries, 1 << 22);
 } usdt_events SEC(".maps");
 
+#include "pidns.h" /* stack records carry pids as the watcher's namespace sees them */
+#define SZ_STACK_RING usdt_events
+#include "stack.bpf.h"
+
+/* Stack records and hit records share usdt_events: told apart by size. */
+_Static_assert(sizeof(struct sz_usdt_rec) < sizeof(struct sz_stack_rec), "records' sizes");
+
 SEC("usdt")
 int sz_usdt_count(struct pt_regs *ctx)
 {
 	struct sz_usdt_key k = { bpf_get_current_pid_tgid() >> 32, (__u32)bpf_usdt_cookie(ctx) };
 	__u64 one = 1, *v;
 
+	sz_stack_capture_at(ctx, k.probe, 1);
 	v = bpf_map_lookup_elem(&usdt_counts, &k);
 	if (v) {
 		*v += 1;
@@ -62,10 +73,12 @@ SEC("usdt")
 int sz_usdt_trace(struct pt_regs *ctx)
 {
 	__u32 probe = (__u32)bpf_usdt_cookie(ctx), mask = 0, *m;
-	struct sz_usdt_rec *r = bpf_ringbuf_reserve(&usdt_events, sizeof(*r), 0);
 	__u64 id = bpf_get_current_pid_tgid();
+	struct sz_usdt_rec *r;
 	int slot = 0;
 
+	sz_stack_capture_at(ctx, probe, 1); /* ahead of the hit: userspace pairs them by thread */
+	r = bpf_ringbuf_reserve(&usdt_events, sizeof(*r), 0);
 	if (!r) {
 		__sync_fetch_and_add(&drops, 1);
 		return 0;

@@ -395,6 +395,7 @@ struct sz_usdt_call {
 	uint64_t ts_ns; /* CLOCK_MONOTONIC */
 	int nargs;
 	struct sz_usdt_value args[12];
+	const struct sz_stack *stack; /* --trace --stacks: the hit's stack; NULL if none */
 };
 typedef void (*sz_usdt_call_fn)(const struct sz_usdt_call *call, void *ctx);
 typedef void (*sz_usdt_count_fn)(pid_t pid, const char *provider, const char *name, uint64_t hits,

@@ -74,7 +74,12 @@ void fmt_json_usdt_call(struct cli *c, const struct sz_usdt_call *k)
 			fprintf(f, "{\"type\":\"u%d\",\"value\":%" PRIu64 "}", 8 * a->size, a->u);
 		}
 	}
-	fputs("]}\n", f);
+	fputs("]", f);
+	if (k->stack) { /* --trace --stacks, as a symbol's call carries it */
+		fputs(",\"stack\":", f);
+		cli_stack_json(f, k->stack);
+	}
+	fputs("}\n", f);
 	out_end();
 	(void)c;
 }
@@ -116,6 +121,8 @@ void fmt_text_usdt_call(struct cli *c, const struct sz_usdt_call *k)
 			fprintf(f, "%" PRIu64, a->u);
 	}
 	fputs(")\n", f);
+	if (k->stack)
+		cli_stack_text(f, k->stack, "       ");
 	out_end();
 	(void)c;
 }

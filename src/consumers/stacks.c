@@ -33,6 +33,7 @@
 #define MAX_UNIQUE (1u << 20)	   /* unique stacks counted; beyond, counted as overflow */
 #define DEAD_KEEP_NS 5000000000ull /* an exited process's unwinder outlives it by this */
 #define NAME_MAX_OUT 1024	   /* a symbol name as reported */
+#define REREAD_NS 100000000ull	   /* maps re-read for an unknown outer frame, at most this often */
 
 enum why {
 	WHY_NONE = 0,
@@ -87,6 +88,7 @@ struct sproc {
 	size_t nmaps;
 	int unread;
 	int dead;
+	uint64_t read_ns; /* when the maps were last read */
 	uint64_t dead_ns;
 	Dwfl *dwfl;
 	int dwfl_err;
@@ -122,7 +124,8 @@ struct sz_stacks {
 	enum sz_stack_method mode;
 	int aggregate;
 	char *proc;
-	const struct sz_symbols *syms; /* the pipeline's: ids -> names, growing */
+	sz_stacks_name_fn name; /* probe ids -> names (the pipeline's symbols, USDT probes) */
+	const void *name_ctx;
 	uint64_t pagesz;
 	struct sfile *files[FILE_BUCKETS];
 	size_t nfiles;
@@ -253,6 +256,7 @@ static int proc_read_maps(struct sz_stacks *s, struct sproc *p)
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	proc_drop_unwinder(p);
 	p->nmaps = 0;
+	p->read_ns = now_ns();
 	while (sz_maps_next(&it, &m) == 1) {
 		struct sfile *f;
 		struct smap *n;
@@ -479,6 +483,14 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 	p->outside = p->capped = 0;
 	if (s->mode == SZ_STACKS_FP) {
 		p->pcs[p->npcs++] = r->nips ? r->ips[0] : r->regs[SZ_STACK_REG_IP];
+		if (r->flags & SZ_STACK_F_SITE) {
+			/* inside a function: rbp is its own frame, the walk is all there is */
+			for (uint32_t i = 1; i < r->nips && p->npcs < SZ_STACK_MAX_FRAMES; i++)
+				p->pcs[p->npcs++] = r->ips[i];
+			if (r->flags & SZ_STACK_F_FP_ERROR)
+				return WHY_FPERR;
+			return r->nips >= SZ_STACK_FP_MAX ? WHY_DEPTH : WHY_NONE;
+		}
 		if (r->flags & SZ_STACK_F_NO_RET)
 			return WHY_NORET;
 		p->pcs[p->npcs++] = r->ret_addr;
@@ -492,7 +504,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 	}
 	if (r->flags & SZ_STACK_F_NO_SLICE || !r->slice_len) {
 		p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
-		if (r->flags & SZ_STACK_F_NO_RET)
+		if (r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE))
 			return WHY_NOSLICE;
 		p->pcs[p->npcs++] = r->ret_addr;
 		return WHY_NOSLICE;
@@ -503,7 +515,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 		int rc = dwfl_getthread_frames(p->dwfl, (pid_t)r->tid, frame_cb, p);
 
 		p->rec = NULL;
-		if (p->npcs < 2 && !(r->flags & SZ_STACK_F_NO_RET)) {
+		if (p->npcs < 2 && !(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE))) {
 			/* libdw could not even start: the caller is still exact */
 			p->npcs = 0;
 			p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
@@ -520,7 +532,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 	}
 	p->rec = NULL;
 	p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
-	if (!(r->flags & SZ_STACK_F_NO_RET))
+	if (!(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE)))
 		p->pcs[p->npcs++] = r->ret_addr;
 	*whymsg = intern_msg(s, "no CFI: none of the process's files could be read");
 	return WHY_UNWIND;
@@ -541,9 +553,19 @@ static enum why record_frames(struct sz_stacks *s, const struct sz_stack_rec *r,
 	/* A library mapped since we read the maps: read them again (alive only). */
 	if (!p->dead && !p->unread &&
 	    (!proc_map(p, r->regs[SZ_STACK_REG_IP]) ||
-	     (!(r->flags & SZ_STACK_F_NO_RET) && !proc_map(p, r->ret_addr))))
+	     (!(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE)) && !proc_map(p, r->ret_addr))))
 		proc_read_maps(s, p);
 	why = unwind(s, p, r, slice, whymsg);
+	/* The outermost frame in no file we know: a library mapped since the maps were read
+	 * (a process met at exec, probed inside a function where no return address tells
+	 * beforehand).  Read them again and unwind anew, rate-limited: JIT code is in no
+	 * file at all. */
+	if (!p->dead && !p->unread && p->npcs && !proc_map(p, p->pcs[p->npcs - 1]) &&
+	    now_ns() - p->read_ns > REREAD_NS) {
+		proc_read_maps(s, p);
+		*whymsg = 0;
+		why = unwind(s, p, r, slice, whymsg);
+	}
 	for (size_t i = 0; i < p->npcs; i++) {
 		const struct smap *m = proc_map(p, p->pcs[i]);
 
@@ -635,7 +657,7 @@ int sz_stacks_rec(struct sz_stacks *s, const void *data, size_t size)
 	uint32_t n;
 	enum why why;
 
-	if (sz_stack_rec_parse(data, size, &r, &slice) || r->sym >= sz_symbols_ids(s->syms))
+	if (sz_stack_rec_parse(data, size, &r, &slice) || !s->name(s->name_ctx, r->sym))
 		return -EBADMSG;
 	why = record_frames(s, r, slice, fr, &n, &whymsg);
 	s->stacks++;
@@ -745,7 +767,7 @@ int sz_stacks_report(struct sz_stacks *s, sz_stack_fn fn, void *ctx)
 			all[k++] = u;
 	qsort(all, k, sizeof(struct ustack *), by_count);
 	for (size_t i = 0; i < k; i++)
-		fn(sz_symbols_name(s->syms, all[i]->sym),
+		fn(s->name(s->name_ctx, all[i]->sym),
 		   symbolize(s, all[i]->fr, all[i]->n, all[i]->why, all[i]->whymsg), all[i]->count,
 		   ctx);
 	clear_out(s);
@@ -761,8 +783,19 @@ void sz_stacks_stats(const struct sz_stacks *s, uint64_t *stacks, uint64_t *trun
 	*procs_unread = s ? s->procs_unread : 0;
 }
 
+static const char *symbol_name(const void *syms, uint32_t id)
+{
+	return id < sz_symbols_ids(syms) ? sz_symbols_name(syms, id) : NULL;
+}
+
 int sz_stacks_new(enum sz_stack_method mode, int aggregate, const char *proc,
 		  const struct sz_symbols *syms, struct sz_stacks **out)
+{
+	return sz_stacks_new_named(mode, aggregate, proc, symbol_name, syms, out);
+}
+
+int sz_stacks_new_named(enum sz_stack_method mode, int aggregate, const char *proc,
+			sz_stacks_name_fn name, const void *name_ctx, struct sz_stacks **out)
 {
 	struct sz_stacks *s;
 	long pg = sysconf(_SC_PAGESIZE);
@@ -775,7 +808,8 @@ int sz_stacks_new(enum sz_stack_method mode, int aggregate, const char *proc,
 		return -ENOMEM;
 	s->mode = mode;
 	s->aggregate = aggregate;
-	s->syms = syms;
+	s->name = name;
+	s->name_ctx = name_ctx;
 	s->pagesz = pg > 0 ? (uint64_t)pg : 4096;
 	s->proc = strdup(proc ? proc : "/proc");
 	s->nubuckets = 1024;

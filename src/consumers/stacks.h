@@ -32,6 +32,11 @@ int sz_stack_rec_parse(const void *data, size_t size, const struct sz_stack_rec 
  * call record that follows it on the same thread).  SYMBOLS name the probe ids. */
 int sz_stacks_new(enum sz_stack_method mode, int aggregate, const char *proc,
 		  const struct sz_symbols *syms, struct sz_stacks **out);
+/* The same with ids named by NAME (NULL: an id not given out, the record is refused),
+ * as USDT probes name theirs. */
+typedef const char *(*sz_stacks_name_fn)(const void *ctx, uint32_t id);
+int sz_stacks_new_named(enum sz_stack_method mode, int aggregate, const char *proc,
+			sz_stacks_name_fn name, const void *name_ctx, struct sz_stacks **out);
 void sz_stacks_free(struct sz_stacks *s);
 /* One record of the ring (type SZ_PROBE_STACK). */
 int sz_stacks_rec(struct sz_stacks *s, const void *data, size_t size);

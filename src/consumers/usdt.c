@@ -4,9 +4,11 @@
  * takes the file by path: we hand it /proc/self/fd/N of the file we parsed, so
  * it is the very inode (whatever its path, deleted or in another mount
  * namespace), and keep our own parse (src/elf/usdt.c) for the types of the
- * arguments, which libbpf does not expose.
+ * arguments, which libbpf does not expose.  --stacks: the stack records
+ * bpf/stack.bpf.h puts on the same ring go to the stack handler.
  */
 #include "consumers/usdt.h"
+#include "proc/pidns.h"
 #include "usdt.skel.h"
 
 #include <bpf/bpf.h>
@@ -33,11 +35,15 @@ struct sz_usdt_mgr {
 	struct ring_buffer *rb;
 	sz_usdt_hit_fn fn;
 	void *fn_ctx;
+	int stacks;
+	sz_usdt_stack_fn stack_fn;
+	void *stack_ctx;
 	int ncpus;
 	struct probe_slot probes[SZ_USDT_MAX_IDS];
 };
 
-int sz_usdt_mgr_new(enum sz_usdt_mode mode, struct sz_usdt_mgr **out, char *err, size_t errlen)
+int sz_usdt_mgr_new(enum sz_usdt_mode mode, enum sz_stack_method stacks, size_t stack_bytes,
+		    struct sz_usdt_mgr **out, char *err, size_t errlen)
 {
 	struct sz_usdt_mgr *m;
 	int r;
@@ -47,6 +53,7 @@ int sz_usdt_mgr_new(enum sz_usdt_mode mode, struct sz_usdt_mgr **out, char *err,
 	if (!m)
 		return -ENOMEM;
 	m->mode = mode;
+	m->stacks = stacks != SZ_STACKS_OFF;
 	m->ncpus = libbpf_num_possible_cpus();
 	m->skel = usdt_bpf__open();
 	if (!m->skel || m->ncpus <= 0) {
@@ -59,6 +66,26 @@ int sz_usdt_mgr_new(enum sz_usdt_mode mode, struct sz_usdt_mgr **out, char *err,
 	bpf_program__set_autoload(mode == SZ_USDT_TRACE ? m->skel->progs.sz_usdt_count
 							: m->skel->progs.sz_usdt_trace,
 				  false);
+	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
+	if (m->stacks) {
+		if (!stack_bytes)
+			stack_bytes = 8192;
+		if (stack_bytes % 4096 || stack_bytes > SZ_STACK_SLICE_MAX) {
+			r = -EINVAL;
+			snprintf(err, errlen, "stack bytes: a multiple of 4096 up to %u",
+				 SZ_STACK_SLICE_MAX);
+			goto fail;
+		}
+		m->skel->rodata->sz_stack_mode = stacks == SZ_STACKS_FP ? SZ_STACK_FP
+									: SZ_STACK_DWARF;
+		m->skel->rodata->sz_stack_slice = (__u32)stack_bytes;
+		/* each hit's stack goes through the ring, as for symbols' probes */
+		r = bpf_map__set_max_entries(m->skel->maps.usdt_events, SZ_USDT_STACK_RING);
+		if (r) {
+			snprintf(err, errlen, "cannot size the USDT ring: %s", strerror(-r));
+			goto fail;
+		}
+	}
 	r = usdt_bpf__load(m->skel);
 	if (r) {
 		snprintf(err, errlen, "cannot load the USDT BPF program: %s", strerror(-r));
@@ -153,6 +180,9 @@ static int on_rec(void *ctx, void *data, size_t len)
 	char str[SZ_USDT_NSTR][SZ_USDT_STR_LEN + 1];
 	int slot = 0;
 
+	/* a stack record: larger than any hit record (usdt.bpf.c asserts it) */
+	if (len >= sizeof(struct sz_stack_rec) && *(const __u32 *)data == SZ_PROBE_STACK)
+		return m->stack_fn ? m->stack_fn(data, len, m->stack_ctx) : 0;
 	if (len < sizeof(*r) || r->probe >= SZ_USDT_MAX_IDS)
 		return 0;
 	p = &m->probes[r->probe];
@@ -202,7 +232,7 @@ int sz_usdt_mgr_add_ring(struct sz_usdt_mgr *m, struct ring_buffer **rb, sz_usdt
 {
 	int fd = bpf_map__fd(m->skel->maps.usdt_events);
 
-	if (m->mode != SZ_USDT_TRACE)
+	if (m->mode != SZ_USDT_TRACE && !m->stacks)
 		return 0;
 	m->fn = fn;
 	m->fn_ctx = ctx;
@@ -233,6 +263,17 @@ int sz_usdt_mgr_counts(const struct sz_usdt_mgr *m, sz_usdt_mgr_count_fn fn, voi
 	}
 	free(v);
 	return r;
+}
+
+void sz_usdt_mgr_on_stack(struct sz_usdt_mgr *m, sz_usdt_stack_fn fn, void *ctx)
+{
+	m->stack_fn = fn;
+	m->stack_ctx = ctx;
+}
+
+uint64_t sz_usdt_mgr_stack_drops(const struct sz_usdt_mgr *m)
+{
+	return m->stacks ? __atomic_load_n(&m->skel->bss->sz_stack_drops, __ATOMIC_RELAXED) : 0;
 }
 
 uint64_t sz_usdt_mgr_drops(const struct sz_usdt_mgr *m)

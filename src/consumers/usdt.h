@@ -12,8 +12,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "symbolyze.h"
+#include "../../bpf/stack.h"
 #include "../../bpf/usdt_rec.h"
 #include "elf/usdt.h"
+
+#define SZ_USDT_STACK_RING (16u << 20) /* the ring's size with --stacks */
 
 struct sz_usdt_mgr;
 struct ring_buffer;
@@ -36,7 +40,15 @@ struct sz_usdt_hit {
 typedef int (*sz_usdt_hit_fn)(const struct sz_usdt_hit *h, void *ctx);
 typedef void (*sz_usdt_mgr_count_fn)(pid_t pid, uint32_t probe, uint64_t hits, void *ctx);
 
-int sz_usdt_mgr_new(enum sz_usdt_mode mode, struct sz_usdt_mgr **out, char *err, size_t errlen);
+/* A stack record (struct sz_stack_rec, bpf/stack.h) as the ring gave it. */
+typedef int (*sz_usdt_stack_fn)(const void *data, size_t len, void *ctx);
+
+/* STACKS other than SZ_STACKS_OFF: each hit's user stack too, STACK_BYTES of stack
+ * copied in DWARF mode (0: 8 KiB), to the handler of sz_usdt_mgr_on_stack. */
+int sz_usdt_mgr_new(enum sz_usdt_mode mode, enum sz_stack_method stacks, size_t stack_bytes,
+		    struct sz_usdt_mgr **out, char *err, size_t errlen);
+void sz_usdt_mgr_on_stack(struct sz_usdt_mgr *m, sz_usdt_stack_fn fn, void *ctx);
+uint64_t sz_usdt_mgr_stack_drops(const struct sz_usdt_mgr *m);
 void sz_usdt_mgr_free(struct sz_usdt_mgr *m);
 
 /* Attach every site of PROBE (from sz_usdt_read over the same file) in the file
@@ -49,7 +61,7 @@ size_t sz_usdt_mgr_attached(const struct sz_usdt_mgr *m);
 /* --trace: poll for hits, FN called with each (ARGS typed by PROBE's spec, which
  * the caller resolves from the id: see sz_usdt_mgr_attach). */
 int sz_usdt_mgr_poll(struct sz_usdt_mgr *m, int timeout_ms, sz_usdt_hit_fn fn, void *ctx);
-/* --trace: the hits go to FN through RB, the caller's ring buffer (created if
+/* --trace (and --stacks): the hits go to FN through RB, the caller's ring buffer (created if
  * NULL), polled with the caller's other rings. */
 int sz_usdt_mgr_add_ring(struct sz_usdt_mgr *m, struct ring_buffer **rb, sz_usdt_hit_fn fn,
 			 void *ctx);

@@ -8,8 +8,11 @@
  * the -p process only.  Each provider:name gets one id, the USDT cookie the
  * BPF side keys counts and hits by; its argument types come from our parse
  * of the note's spec (libbpf keeps its own and does not expose it).
+ * --stacks: each hit's stack goes to the stacks consumer (consumers/stacks.c),
+ * which names its probe id "provider:name".
  */
 #include "consumers/usdt_probes.h"
+#include "consumers/stacks.h"
 #include "consumers/usdt.h"
 #include "pipeline/pipeline.h"
 #include "util/log.h"
@@ -40,6 +43,7 @@ struct sz_usdt_probes {
 	/* ids: one per provider:name, in order of first sight */
 	struct {
 		char *provider, *name;
+		char *full; /* "provider:name", as stacks are reported */
 		struct sz_usdt_arg args[SZ_USDT_MAX_ARGS];
 		int nargs;
 		uint32_t str_mask;
@@ -49,7 +53,23 @@ struct sz_usdt_probes {
 	size_t natt, capatt;
 	struct usdt_call_obs *obs;
 	size_t nobs;
+	struct sz_stacks *stacks; /* --stacks */
 };
+
+static const char *id_name(const void *ctx, uint32_t id)
+{
+	const struct sz_usdt_probes *u = ctx;
+
+	return id < u->nids ? u->ids[id].full : NULL;
+}
+
+static int on_stack(const void *data, size_t len, void *ctx)
+{
+	struct sz_usdt_probes *u = ctx;
+
+	sz_stacks_rec(u->stacks, data, len); /* malformed: counted as not unwound */
+	return 0;
+}
 
 int sz_usdt_str_parse(const char *spec, struct sz_usdt_str *out, char *err, size_t errlen)
 {
@@ -87,7 +107,7 @@ int sz_usdt_str_check(const char *spec, char *err, size_t errlen)
 }
 
 int sz_usdt_probes_new(enum sz_probe_mode mode, pid_t pid, const char *const *str, size_t nstr,
-		       struct sz_usdt_probes **out)
+		       enum sz_stack_method stacks, size_t stack_bytes, struct sz_usdt_probes **out)
 {
 	struct sz_usdt_probes *u;
 	char err[256];
@@ -118,9 +138,17 @@ int sz_usdt_probes_new(enum sz_probe_mode mode, pid_t pid, const char *const *st
 		}
 		u->nstrs++;
 	}
+	if (stacks != SZ_STACKS_OFF) {
+		r = sz_stacks_new_named(stacks, mode == SZ_PROBE_COUNT, NULL, id_name, u,
+					&u->stacks);
+		if (r) {
+			sz_usdt_probes_free(u);
+			return r;
+		}
+	}
 	saved = sz_libbpf_enter();
-	r = sz_usdt_mgr_new(mode == SZ_PROBE_TRACE ? SZ_USDT_TRACE : SZ_USDT_COUNT, &u->mgr, err,
-			    sizeof(err));
+	r = sz_usdt_mgr_new(mode == SZ_PROBE_TRACE ? SZ_USDT_TRACE : SZ_USDT_COUNT, stacks,
+			    stack_bytes, &u->mgr, err, sizeof(err));
 	sz_libbpf_leave(saved);
 	if (r) {
 		sz_log(SZ_LOG_ERROR, "%s%s", err,
@@ -128,6 +156,8 @@ int sz_usdt_probes_new(enum sz_probe_mode mode, pid_t pid, const char *const *st
 		sz_usdt_probes_free(u);
 		return r;
 	}
+	if (u->stacks)
+		sz_usdt_mgr_on_stack(u->mgr, on_stack, u);
 	*out = u;
 	return 0;
 }
@@ -137,9 +167,11 @@ void sz_usdt_probes_free(struct sz_usdt_probes *u)
 	if (!u)
 		return;
 	sz_usdt_mgr_free(u->mgr);
+	sz_stacks_free(u->stacks);
 	for (uint32_t i = 0; i < u->nids; i++) {
 		free(u->ids[i].provider);
 		free(u->ids[i].name);
+		free(u->ids[i].full);
 	}
 	free(u->strs);
 	free(u->att);
@@ -166,9 +198,12 @@ static int id_of(struct sz_usdt_probes *u, const struct sz_usdt_probe *pr)
 		return -E2BIG;
 	u->ids[i].provider = strdup(pr->provider);
 	u->ids[i].name = strdup(pr->name);
-	if (!u->ids[i].provider || !u->ids[i].name) {
+	if (asprintf(&u->ids[i].full, "%s:%s", pr->provider, pr->name) < 0)
+		u->ids[i].full = NULL;
+	if (!u->ids[i].provider || !u->ids[i].name || !u->ids[i].full) {
 		free(u->ids[i].provider);
 		free(u->ids[i].name);
+		free(u->ids[i].full);
 		return -ENOMEM;
 	}
 	u->ids[i].nargs = pr->nargs;
@@ -200,6 +235,7 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 
 	if (fd->type != SZ_SYM_USDT || !pr)
 		return 0;
+	sz_stacks_seen(u->stacks, fd->pid); /* its mappings, before it can exit */
 	id = id_of(u, pr);
 	if (id >= 0 && attached(u, dev, ino, (uint32_t)id)) {
 		fd->probed = 1;
@@ -242,9 +278,16 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 	return 0;
 }
 
+static void on_exited(void *ctx, pid_t pid)
+{
+	struct sz_usdt_probes *u = ctx;
+
+	sz_stacks_exited(u->stacks, pid);
+}
+
 int sz_usdt_probes_subscribe(struct sz_usdt_probes *u, struct sz_pipeline *p)
 {
-	struct sz_consumer c = { .found = on_found, .ctx = u };
+	struct sz_consumer c = { .found = on_found, .exited = on_exited, .ctx = u };
 
 	u->p = p;
 	return sz_pipeline_subscribe(p, &c, 1);
@@ -275,6 +318,7 @@ static int on_hit(const struct sz_usdt_hit *h, void *ctx)
 	c.provider = u->ids[h->probe].provider;
 	c.name = u->ids[h->probe].name;
 	c.ts_ns = h->ts_ns;
+	c.stack = sz_stacks_take(u->stacks, h->tid); /* NULL without --stacks */
 	c.nargs = h->nargs < 0 ? 0 : h->nargs;
 	for (int i = 0; i < c.nargs && i < SZ_USDT_MAX_ARGS; i++) {
 		const struct sz_usdt_arg *a = &u->ids[h->probe].args[i];
@@ -298,6 +342,18 @@ int sz_usdt_probes_add_ring(struct sz_usdt_probes *u, struct ring_buffer **rb)
 size_t sz_usdt_probes_attached(const struct sz_usdt_probes *u)
 {
 	return u ? u->natt : 0;
+}
+
+int sz_usdt_probes_stacks(const struct sz_usdt_probes *u, sz_stack_fn fn, void *ctx)
+{
+	return u && u->stacks ? sz_stacks_report(u->stacks, fn, ctx) : -EINVAL;
+}
+
+void sz_usdt_probes_stack_stats(const struct sz_usdt_probes *u, uint64_t *stacks, uint64_t *drops,
+				uint64_t *truncated, uint64_t *procs_unread)
+{
+	sz_stacks_stats(u ? u->stacks : NULL, stacks, truncated, procs_unread);
+	*drops = u && u->stacks ? sz_usdt_mgr_stack_drops(u->mgr) : 0;
 }
 
 uint64_t sz_usdt_probes_drops(const struct sz_usdt_probes *u)

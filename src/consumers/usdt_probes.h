@@ -27,8 +27,10 @@ struct sz_usdt_str {
 int sz_usdt_str_parse(const char *spec, struct sz_usdt_str *out, char *err, size_t errlen);
 int sz_usdt_str_check(const char *spec, char *err, size_t errlen);
 
-/* MODE: SZ_PROBE_COUNT or SZ_PROBE_TRACE; PID > 0: that process only. */
+/* MODE: SZ_PROBE_COUNT or SZ_PROBE_TRACE; PID > 0: that process only; STACKS
+ * (not SZ_STACKS_OFF): each hit's user stack, STACK_BYTES copied (0: 8 KiB). */
 int sz_usdt_probes_new(enum sz_probe_mode mode, pid_t pid, const char *const *str, size_t nstr,
+		       enum sz_stack_method stacks, size_t stack_bytes,
 		       struct sz_usdt_probes **out);
 void sz_usdt_probes_free(struct sz_usdt_probes *u);
 /* Subscribe to P ahead of the consumers that print: a found record says
@@ -38,6 +40,10 @@ int sz_usdt_probes_on_call(struct sz_usdt_probes *u, sz_usdt_call_fn fn, void *c
 int sz_usdt_probes_add_ring(struct sz_usdt_probes *u, struct ring_buffer **rb);
 size_t sz_usdt_probes_attached(const struct sz_usdt_probes *u);
 uint64_t sz_usdt_probes_drops(const struct sz_usdt_probes *u);
+/* --count --stacks: each unique (probe, stack), most frequent first; figures. */
+int sz_usdt_probes_stacks(const struct sz_usdt_probes *u, sz_stack_fn fn, void *ctx);
+void sz_usdt_probes_stack_stats(const struct sz_usdt_probes *u, uint64_t *stacks, uint64_t *drops,
+				uint64_t *truncated, uint64_t *procs_unread);
 int sz_usdt_probes_counts(const struct sz_usdt_probes *u, sz_usdt_count_fn fn, void *ctx);
 void sz_usdt_probes_detach(struct sz_usdt_probes *u);
 

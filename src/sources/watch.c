@@ -366,9 +366,14 @@ int sz_watch_usdt_counts(const struct sz_watch *w, sz_usdt_count_fn fn, void *ct
 
 int sz_watch_stacks(const struct sz_watch *w, sz_stack_fn fn, void *ctx)
 {
-	if (!w || !fn || !w->probes || w->opts.probe != SZ_PROBE_COUNT || !w->opts.stacks)
+	int r, ru;
+
+	if (!w || !fn || w->opts.probe != SZ_PROBE_COUNT || !w->opts.stacks)
 		return -EINVAL;
-	return sz_probe_mgr_stacks(w->probes, fn, ctx);
+	/* symbols' stacks, then USDT probes' (watch_usdt.c): either may be absent */
+	r = w->probes ? sz_probe_mgr_stacks(w->probes, fn, ctx) : -EINVAL;
+	ru = sz_wusdt_stacks(w->usdt, fn, ctx);
+	return r && ru ? (r != -EINVAL ? r : ru) : 0;
 }
 
 int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)

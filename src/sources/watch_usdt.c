@@ -80,8 +80,8 @@ int sz_wusdt_start(struct sz_watch_usdt *u, const struct sz_watch_opts *o, size_
 
 	if (!nusdt || o->probe == SZ_PROBE_NONE || u->probes)
 		return 0;
-	err = sz_usdt_probes_new(o->probe, o->pid, (const char *const *)u->str, u->nstr,
-				 &u->probes);
+	err = sz_usdt_probes_new(o->probe, o->pid, (const char *const *)u->str, u->nstr, o->stacks,
+				 o->stack_bytes, &u->probes);
 	for (size_t i = 0; !err && i < u->ncalls; i++)
 		err = sz_usdt_probes_on_call(u->probes, u->calls[i].fn, u->calls[i].ctx);
 	if (!err)
@@ -121,10 +121,25 @@ int sz_wusdt_counts(const struct sz_watch_usdt *u, sz_usdt_count_fn fn, void *ct
 	return sz_usdt_probes_counts(u->probes, fn, ctx);
 }
 
+int sz_wusdt_stacks(const struct sz_watch_usdt *u, sz_stack_fn fn, void *ctx)
+{
+	if (!u || !fn || !u->probes)
+		return -EINVAL;
+	return sz_usdt_probes_stacks(u->probes, fn, ctx);
+}
+
 void sz_wusdt_stats(const struct sz_watch_usdt *u, struct sz_watch_stats *st)
 {
+	uint64_t stacks, drops, truncated, unread;
+
 	if (!u || !u->probes)
 		return;
 	st->usdt_probes = sz_usdt_probes_attached(u->probes);
 	st->usdt_drops = sz_usdt_probes_drops(u->probes);
+	/* --stacks: the figures cover symbols' and USDT probes' stacks together */
+	sz_usdt_probes_stack_stats(u->probes, &stacks, &drops, &truncated, &unread);
+	st->stacks += stacks;
+	st->stack_drops += drops;
+	st->stacks_truncated += truncated;
+	st->stack_procs_unread += unread;
 }

@@ -24,6 +24,8 @@ int sz_wusdt_start(struct sz_watch_usdt *u, const struct sz_watch_opts *o, size_
 void sz_wusdt_teardown(struct sz_watch_usdt *u, struct sz_pipeline *p);
 int sz_wusdt_on_call(struct sz_watch_usdt *u, sz_usdt_call_fn fn, void *ctx);
 int sz_wusdt_counts(const struct sz_watch_usdt *u, sz_usdt_count_fn fn, void *ctx);
+/* --count --stacks: USDT probes' unique stacks (-EINVAL without). */
+int sz_wusdt_stacks(const struct sz_watch_usdt *u, sz_stack_fn fn, void *ctx);
 void sz_wusdt_stats(const struct sz_watch_usdt *u, struct sz_watch_stats *st);
 
 #endif

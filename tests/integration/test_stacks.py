@@ -5,6 +5,7 @@ frame pointers and without (-fomit-frame-pointer: only CFI recovers the chain). 
 must be exact per stack, each frame named and its address inside that function as nm
 says, and a process that exited (its file deleted) before the report still symbolized."""
 import os
+import re
 import signal
 import subprocess
 
@@ -176,3 +177,114 @@ def test_stacks_folded(sz, watch, fresh):
 def test_stacks_usage_errors(sz, argv, word):
     r = sz.run("watch", "-g", "x", "-s", "y", *argv)
     assert r.returncode == 2 and word in r.stderr, r.stderr
+
+
+# --- USDT probes (issue 12 §3): the same stacks at probe sites inside functions ---------
+# sdtstack (tests/fixtures/sdtstack.c): N rounds main -> us_a (szstack:enter) -> us_b
+# (szstack:hit), M rounds main -> us_c (szstack:hit, its second site).  At a site the
+# word at the stack pointer is no return address: only the unwinder finds the caller.
+
+def sdt_sites(path):
+    """{(provider:name, function): site vaddr} from readelf's notes and nm: not ours."""
+    out = subprocess.run(["readelf", "-n", "--wide", path], capture_output=True, text=True,
+                         check=True).stdout
+    funcs = nm_funcs(path)
+    sites = {}
+    for m in re.finditer(r"Provider: (\S+)\s+Name: (\S+)\s+Location: (0x[0-9a-f]+)", out):
+        loc = int(m.group(3), 16)
+        fn, = [n for n, (lo, hi) in funcs.items() if lo <= loc < hi]
+        sites[("%s:%s" % (m.group(1), m.group(2)), fn)] = loc
+    return sites
+
+
+USDT_STACKS = {("szstack:hit", ("us_b", "us_a", "main")): N,
+               ("szstack:enter", ("us_a", "main")): N,
+               ("szstack:hit", ("us_c", "main")): M}
+
+
+def check_site_chain(stack, chain, path, funcs, sites, probe):
+    """Frame 0 is the probe's site in CHAIN[0] (readelf), the others return addresses
+    inside their functions (nm), all in PATH."""
+    frames = stack["frames"]
+    assert tuple(f["symbol"] for f in frames[:len(chain)]) == chain, stack
+    for i, (f, name) in enumerate(zip(frames, chain)):
+        assert f["path"] == path and f["build_id"] and len(f["build_id"]) == 40, f
+        lo, hi = funcs[name]
+        vaddr = int(f["file_vaddr"], 16)
+        if i == 0:
+            assert vaddr == sites[(probe, name)], (f, sites)
+        else:
+            assert lo < vaddr <= hi, (f, lo, hi)
+        assert int(f["offset"], 16) == vaddr - lo
+
+
+def run_sdtstack(watch, path, *extra, n=N, m=M):
+    w = watch(os.path.basename(path), [], "-u", "szstack:*", *extra)
+    p = Proc([path, str(n), str(m)])
+    try:
+        p.expect("ready")
+        for probe in ("szstack:hit", "szstack:enter"):
+            assert w.wait_found(p.pid, probe)["probed"]
+        p.send("go")
+        p.expect("done")
+    finally:
+        p.close()
+    return w, p
+
+
+@pytest.mark.parametrize("fixture,mode", [("sdtstack-nofp", "dwarf"), ("sdtstack-fp", "fp")])
+def test_usdt_stacks_count_chain_exact(sz, watch, fresh, fixture, mode):
+    path = fresh(fixture, "usc-%s" % mode)
+    funcs, sites = nm_funcs(path), sdt_sites(path)
+    w, p = run_sdtstack(watch, path, "--count", "--stacks=" + mode)
+    assert w.stop() == 0
+    st = stacks_of(w)
+    got = {}
+    for r in st:
+        chain = tuple(f["symbol"] for f in r["stack"]["frames"])
+        key = next(k for k in USDT_STACKS if k[0] == r["symbol"] and chain[:len(k[1])] == k[1])
+        check_site_chain(r["stack"], key[1], path, funcs, sites, r["symbol"])
+        assert key not in got, st  # one unique stack each
+        got[key] = r["calls"]
+        if mode == "dwarf":  # CFI all the way to _start, nothing cut
+            assert chain[-1] == "_start" and "__libc_start_main" in chain, chain
+            assert r["stack"]["truncated"] is None
+    assert got == USDT_STACKS
+    assert [r["calls"] for r in st] == sorted((r["calls"] for r in st), reverse=True)
+    s = w.summary
+    assert s["stacks"] == 2 * N + M and s["stack_records_dropped"] == 0
+    assert s["usdt_records_dropped"] == 0
+    assert w.counts() == {(p.pid, "szstack:hit"): N + M, (p.pid, "szstack:enter"): N}
+
+
+def test_usdt_stacks_trace_each_hit(sz, watch, fresh):
+    path = fresh("sdtstack-nofp", "usc-trace")
+    funcs, sites = nm_funcs(path), sdt_sites(path)
+    w, p = run_sdtstack(watch, path, "--trace", "--stacks", n=4, m=3)
+    assert w.stop() == 0
+    calls = w.of("call", p.pid)
+    want = [("szstack:enter", ("us_a", "main")), ("szstack:hit", ("us_b", "us_a", "main"))] * 4 \
+        + [("szstack:hit", ("us_c", "main"))] * 3
+    assert [k["symbol"] for k in calls] == [probe for probe, _ in want]
+    for k, (probe, chain) in zip(calls, want):
+        check_site_chain(k["stack"], chain, path, funcs, sites, probe)
+    # each hit's argument (sdtstack.c): us_a's i, us_b's i + 1, us_c's i
+    assert [k["args"][0]["value"] for k in calls] == \
+        [v for i in range(4) for v in (i, i + 1)] + list(range(3))
+    assert w.summary["stacks"] == 11
+
+
+def test_usdt_stacks_folded(sz, watch, fresh):
+    path = fresh("sdtstack-nofp", "usc-folded")
+    w, _ = run_sdtstack(watch, path, "--count", "--stacks", "--folded")
+    w.p.send_signal(signal.SIGINT)
+    w.p.wait(timeout=30)
+    for t in w.readers:
+        t.join(10)
+    assert w.p.returncode == 0, w.stderr
+    assert not w.of("count") and not w.of("stack")
+    lines = [ln.rstrip("\n") for ln in w.garbage]
+    libc = "_start;__libc_start_main;__libc_start_call_main;main;"
+    assert sorted(lines) == sorted([libc + "us_a;us_b %d" % N, libc + "us_a %d" % N,
+                                    libc + "us_c %d" % M])
+    assert lines[-1] == libc + "us_c %d" % M  # most frequent first

@@ -89,6 +89,7 @@ struct sproc {
 	int unread;
 	int dead;
 	uint64_t read_ns; /* when the maps were last read */
+	int reread_vain;  /* re-reading them did not find the outermost frame */
 	uint64_t dead_ns;
 	Dwfl *dwfl;
 	int dwfl_err;
@@ -245,6 +246,8 @@ static void proc_drop_unwinder(struct sproc *p)
 static int proc_read_maps(struct sz_stacks *s, struct sproc *p)
 {
 	struct sz_maps_iter it;
+	struct smap *maps = NULL;
+	size_t nmaps = 0;
 	struct sz_map m;
 	char root[64];
 	int rootfd, r;
@@ -254,8 +257,6 @@ static int proc_read_maps(struct sz_stacks *s, struct sproc *p)
 		return r;
 	snprintf(root, sizeof(root), "%s/%d/root", s->proc, (int)p->pid);
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	proc_drop_unwinder(p);
-	p->nmaps = 0;
 	p->read_ns = now_ns();
 	while (sz_maps_next(&it, &m) == 1) {
 		struct sfile *f;
@@ -266,15 +267,25 @@ static int proc_read_maps(struct sz_stacks *s, struct sproc *p)
 			continue;
 		if (sz_elf_load_bias(&f->layout, m.start, m.end, m.pgoff, m.prot, s->pagesz, &bias))
 			continue;
-		n = realloc(p->maps, (p->nmaps + 1) * sizeof(*n));
+		n = realloc(maps, (nmaps + 1) * sizeof(*n));
 		if (!n)
 			break;
-		p->maps = n;
-		p->maps[p->nmaps++] = (struct smap){ m.start, m.end, bias, f };
+		maps = n;
+		maps[nmaps++] = (struct smap){ m.start, m.end, bias, f };
 	}
 	sz_maps_close(&it);
 	if (rootfd >= 0)
 		close(rootfd);
+	/* No file at all: the process exited under us (its records are still queued).  What
+	 * was read while it lived stays. */
+	if (!nmaps && p->nmaps) {
+		free(maps);
+		return -ESRCH;
+	}
+	proc_drop_unwinder(p);
+	free(p->maps);
+	p->maps = maps;
+	p->nmaps = nmaps;
 	return 0;
 }
 
@@ -558,13 +569,14 @@ static enum why record_frames(struct sz_stacks *s, const struct sz_stack_rec *r,
 	why = unwind(s, p, r, slice, whymsg);
 	/* The outermost frame in no file we know: a library mapped since the maps were read
 	 * (a process met at exec, probed inside a function where no return address tells
-	 * beforehand).  Read them again and unwind anew, rate-limited: JIT code is in no
-	 * file at all. */
+	 * beforehand).  Read them again and unwind anew; once that was in vain (JIT code is
+	 * in no file at all), at most every REREAD_NS. */
 	if (!p->dead && !p->unread && p->npcs && !proc_map(p, p->pcs[p->npcs - 1]) &&
-	    now_ns() - p->read_ns > REREAD_NS) {
+	    (!p->reread_vain || now_ns() - p->read_ns > REREAD_NS)) {
 		proc_read_maps(s, p);
 		*whymsg = 0;
 		why = unwind(s, p, r, slice, whymsg);
+		p->reread_vain = p->npcs && !proc_map(p, p->pcs[p->npcs - 1]);
 	}
 	for (size_t i = 0; i < p->npcs; i++) {
 		const struct smap *m = proc_map(p, p->pcs[i]);

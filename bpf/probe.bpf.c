@@ -145,7 +145,7 @@ int sz_lat_entry(struct pt_regs *ctx)
 SEC("uretprobe")
 int sz_lat_exit(struct pt_regs *ctx)
 {
-	__u32 sym = sym_id(ctx), slot, b = 0;
+	__u32 sym = sym_id(ctx), slot, b;
 	__u64 d, *v;
 
 	if (!cg_cur_ok() || !sz_args_ret_pass(sym))
@@ -160,30 +160,7 @@ int sz_lat_exit(struct pt_regs *ctx)
 	v = bpf_map_lookup_elem(&lat_sum, &sym);
 	if (v)
 		*v += d;
-	/* floor(log2(d)), d > 0 */
-	if (d >> 32) {
-		d >>= 32;
-		b += 32;
-	}
-	if (d >> 16) {
-		d >>= 16;
-		b += 16;
-	}
-	if (d >> 8) {
-		d >>= 8;
-		b += 8;
-	}
-	if (d >> 4) {
-		d >>= 4;
-		b += 4;
-	}
-	if (d >> 2) {
-		d >>= 2;
-		b += 2;
-	}
-	if (d >> 1) {
-		b += 1;
-	}
+	b = sz_args_log2(d); /* d > 0 */
 	slot = sym * SZ_LAT_BUCKETS + (b & (SZ_LAT_BUCKETS - 1));
 	v = bpf_map_lookup_elem(&hist, &slot);
 	if (v)

@@ -91,17 +91,6 @@ static void file_free(struct file *f)
 	free(f->dir);
 }
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash || path[0] != '/')
-		return NULL;
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
 /* Take over FD (or record ERR) for the file ST, named PATH. */
 static struct file *file_add(struct ctx *c, int fd, int err, const struct stat *st,
 			     const char *path)
@@ -120,7 +109,7 @@ static struct file *file_add(struct ctx *c, int fd, int err, const struct stat *
 	f->dev = st ? st->st_dev : 0;
 	f->ino = st ? st->st_ino : 0;
 	f->path = strdup(path);
-	f->dir = dir_of(path);
+	f->dir = sz_debug_dir_of(path);
 	if (f->err)
 		snprintf(f->errmsg, sizeof(f->errmsg), "%s", strerror(-f->err));
 	else if ((f->err = sz_elf_open(fd, &f->elf, f->errmsg, sizeof(f->errmsg))) == 0) {

@@ -169,17 +169,6 @@ int sz_stack_rec_parse(const void *data, size_t size, const struct sz_stack_rec 
 
 /* --- files and processes ---------------------------------------------------- */
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash || path[0] != '/')
-		return NULL;
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
 static void file_free(struct sfile *f)
 {
 	sz_elf_close(f->elf);
@@ -219,7 +208,7 @@ static struct sfile *file_get(struct sz_stacks *s, pid_t pid, const struct sz_ma
 	f->dev = dev;
 	f->ino = (ino_t)m->ino;
 	f->path = strndup(m->path, m->path_len);
-	f->dir = f->path ? dir_of(f->path) : NULL;
+	f->dir = f->path ? sz_debug_dir_of(f->path) : NULL;
 	if (!f->path || sz_elf_open(fd, &f->elf, err, sizeof(err))) {
 		file_free(f);
 		return NULL;

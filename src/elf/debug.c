@@ -454,6 +454,17 @@ static int find_debuglink(const struct sz_elf *e, const struct sz_debug_where *w
 	return 0;
 }
 
+char *sz_debug_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || path[0] != '/')
+		return NULL;
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
 int sz_elf_debug_file(struct sz_elf *e, const struct sz_debug_where *where, struct sz_elf **dbg,
 		      enum sz_sym_source *src, const char **path, char *err, size_t errlen)
 {

@@ -77,6 +77,10 @@ void sz_addr_state_free(struct sz_addr_state *st);
 /* The index of E, built on first call and kept with E: 0 or a negative errno. */
 int sz_elf_addr_index(struct sz_elf *e, const struct sz_addr_index **out);
 
+/* The directory of an image's absolute PATH, as sz_debug_where.dir wants it (malloc'd;
+ * NULL for a relative path or no memory). */
+char *sz_debug_dir_of(const char *path);
+
 /* Find a separate debug file for E (an image without .symtab): the build-ID tree, then
  * .gnu_debuglink (next to the file, in .debug/ beside it, under DEBUG_DIR + dir; CRC-32
  * checked), then MiniDebugInfo.  Searched once per image, with the first WHERE given;

@@ -422,7 +422,7 @@ static int set_cgroup(struct cli *c, struct sz_watch *w)
 	}
 	for (p = real + rl; *p; p++)
 		level += *p == '/';
-	if (sz__watch_cgroup(w, (uint64_t)st.st_ino, level))
+	if (sz__watch_cgroup(w, (uint64_t)st.st_ino, level, real + rl))
 		return EXIT_USAGE;
 	return 0;
 }

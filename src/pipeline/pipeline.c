@@ -148,6 +148,7 @@ void sz_pipeline_free(struct sz_pipeline *p)
 {
 	if (!p)
 		return;
+	free(p->cgroup_under);
 	if (p->cache.bucket)
 		sz_cache_fini(&p->cache);
 	sz_loads_fini(&p->loads);

@@ -94,6 +94,9 @@ struct sz_pipeline_opts {
 };
 
 struct sz_pipeline {
+	/* issue 13, --cgroup: the /proc scan takes only processes under this cgroup v2
+	 * path ("/a/b"); the kernel paths filter in BPF.  NULL: every process. */
+	char *cgroup_under;
 	char *glob_text;
 	struct sz_glob glob;
 	char **symbols;

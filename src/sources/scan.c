@@ -5,6 +5,7 @@
  * pipeline.  Nothing here resolves, opens or prints.
  */
 #include "sources/scan.h"
+#include "proc/cgroup.h"
 #include "proc/maps.h"
 #include "util/opts.h"
 
@@ -25,12 +26,32 @@ _Static_assert(sizeof(struct sz_scanner_opts) ==
 
 #define MAPS_MAX (256u << 20)
 
+/* issue 13, --cgroup: is PID in the subtree?  The kernel paths test the
+ * task's ancestor cgroup id in BPF; /proc has the path ("0::/a/b"). */
+static int cgroup_ok(const struct sz_pipeline *p, pid_t pid)
+{
+	char path[4096];
+	size_t n;
+
+	if (!p->cgroup_under)
+		return 1;
+	if (sz_proc_cgroup(p->proc, pid, path, sizeof(path)))
+		return 0; /* gone, or no v2 line: not provably inside */
+	n = strlen(p->cgroup_under);
+	while (n && p->cgroup_under[n - 1] == '/')
+		n--; /* "" or "/": the root, everything */
+	return !strncmp(path, p->cgroup_under, n) && (path[n] == '\0' || path[n] == '/');
+}
+
 int sz_scan_pid(struct sz_pipeline *p, pid_t pid, enum sz_source src, struct sz_scan_counts *c)
 {
 	struct sz_maps_iter it;
 	struct sz_map v;
 	uint64_t ts = sz_now_ns();
 	int rc;
+
+	if (!cgroup_ok(p, pid))
+		return 0;
 
 	rc = sz_maps_open(&it, p->proc, pid, MAPS_MAX);
 	if (rc) {

@@ -383,10 +383,17 @@ int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 	return sz_probe_mgr_latency(w->probes, fn, ctx);
 }
 
-int sz__watch_cgroup(struct sz_watch *w, uint64_t id, uint32_t level)
+int sz__watch_cgroup(struct sz_watch *w, uint64_t id, uint32_t level, const char *path)
 {
-	if (!w || w->skel)
+	char *under;
+
+	if (!w || w->skel || !path)
 		return -EINVAL;
+	under = strdup(path);
+	if (!under)
+		return -ENOMEM;
+	free(w->p->cgroup_under); /* the /proc scan's filter (sources/scan.c) */
+	w->p->cgroup_under = under;
 	w->cg_id = id;
 	w->cg_level = level;
 	return 0;

@@ -14,7 +14,7 @@ int sz__watch_empty_probe(struct sz_watch *w);
 /* Before sz_watch_start: only tasks in the cgroup v2 subtree whose directory
  * has inode ID, LEVEL levels below the root (issue 13, bpf/cgroup.h), in
  * every BPF program: the scan's iterator, exec, mmap, fork and the probes. */
-int sz__watch_cgroup(struct sz_watch *w, uint64_t id, uint32_t level);
+int sz__watch_cgroup(struct sz_watch *w, uint64_t id, uint32_t level, const char *path);
 /* --latency: the sum of the timed durations of symbol SYM (its index in
  * opts.symbols), in ns, for a histogram's _sum; 0 without probes. */
 uint64_t sz__watch_latency_sum_ns(const struct sz_watch *w, uint32_t sym);

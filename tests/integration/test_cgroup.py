@@ -41,7 +41,11 @@ def inside(sz, cgdir, lib, n, procs):
     return p
 
 
-def test_cgroup_limits_discovery_and_probes(sz, caller, watch, fresh, cgroup):
+@pytest.mark.parametrize("scan", ["iter", "proc"])
+def test_cgroup_limits_discovery_and_probes(sz, caller, watch, fresh, cgroup, scan, monkeypatch):
+    """The initial scan by the BPF iterator (filtered in the kernel) and by /proc
+    (the fallback: filtered by the process's cgroup path) find the same."""
+    monkeypatch.setenv("SYMBOLYZE_SCAN", scan)
     name, cgdir = cgroup
     lib = fresh("libfix.so", "libfixcg.so")
     procs = []
@@ -72,7 +76,8 @@ def test_cgroup_limits_discovery_and_probes(sz, caller, watch, fresh, cgroup):
                          % (lib, name)]
         assert w.stop() == 0
         # Nothing of the processes outside: not found, not counted, not
-        # even seen by the scan (the iterator skipped them in the kernel).
+        # even seen by the scan (the iterator skips them in the kernel, the
+        # /proc scan by their cgroup path).
         assert {r["pid"] for r in w.found()} == {early_in.pid, late_in.pid}
         assert w.counts() == {(early_in.pid, "fix_func"): 1100, (late_in.pid, "fix_func"): 2300}
         assert w.summary["uprobes"] == 1

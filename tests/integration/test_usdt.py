@@ -330,7 +330,10 @@ def test_python_function_entry_with_semaphore(sz, watch, tmp_path):
         assert len(mine) == n
         assert all(h["args"][0] == {"type": "str", "value": str(script)} and
                    h["args"][2] == {"type": "s32", "value": 2} for h in mine)
-    assert w.summary["usdt_records_dropped"] == 0
+    # No "0 drops" here: python:line (asked for only because function__entry needs it)
+    # fires on every line python runs, and a slow reader (the ASan build) lets the ring
+    # overflow with line hits; those drops are counted in the summary, and the exact
+    # function__entry counts above show that none of the asked-for hits went missing.
 
 
 # --- PostgreSQL 15 -------------------------------------------------------------

@@ -82,3 +82,14 @@ watch_pid=$!
 sleep 1
 "$FIX/caller" -x -S 20 "$FIX/libfix.so" 0 >/dev/null
 wait "$watch_pid"
+
+# Who called it: user stacks unwound by CFI through a binary built without frame
+# pointers (stackfix-nofp: 300 calls main -> sf_a -> sf_b -> sf_probed, 100 calls
+# main -> sf_c -> sf_probed), folded for flame-graph tools.
+say "$SZ watch -g 'stackfix-nofp' -s sf_probed --count --stacks --folded -d 3"
+"$SZ" watch -g 'stackfix-nofp' -s sf_probed --count --stacks --folded -d 3 &
+watch_pid=$!
+sleep 1
+(sleep 1; echo go) | "$FIX/stackfix-nofp" 300 100 -x >/dev/null
+wait "$watch_pid"
+

@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "glob.h"
+#include "count.bpf.h"
 
 const volatile struct sz_args_cfg sz_args = {};
 const volatile struct sz_glob sz_comm_glob = {};
@@ -282,19 +283,8 @@ static __always_inline __u32 sz_args_log2(__u64 v)
 static __always_inline void sz_args_key_add(__u32 sym, __u64 v)
 {
 	struct sz_args_key k = { .sym = sym, .value = sz_args_shape(v, sz_args.key_kind) };
-	__u64 one = 1, *c = bpf_map_lookup_elem(&keys, &k);
 
-	if (c) {
-		*c += 1; /* this CPU's slot */
-		return;
-	}
-	if (bpf_map_update_elem(&keys, &k, &one, BPF_NOEXIST)) {
-		c = bpf_map_lookup_elem(&keys, &k); /* another CPU made it, or it is full */
-		if (c)
-			*c += 1;
-		else
-			__sync_fetch_and_add(&key_overflow, 1);
-	}
+	sz_count_add(&keys, &k, &key_overflow);
 }
 
 static __always_inline void sz_args_hist_add(__u32 sym, __u64 v)

@@ -14,6 +14,7 @@
 #include "probe.h"
 #include "pidns.h" /* pids as the watcher's PID namespace sees them */
 #include "cgroup.h" /* issue 13: --cgroup */
+#include "count.bpf.h"
 
 /* libbpf 1.1 defines five argument registers for x86; the ABI has six. */
 #if !defined(PT_REGS_PARM6) && defined(__TARGET_ARCH_x86)
@@ -86,7 +87,6 @@ SEC("uprobe")
 int sz_count(struct pt_regs *ctx)
 {
 	struct sz_count_key k = { sz_ns_cur_tgid(), sym_id(ctx) };
-	__u64 one = 1, *v;
 
 	if (!cg_cur_ok() || !sz_args_pass(ctx))
 		return 0;
@@ -95,20 +95,7 @@ int sz_count(struct pt_regs *ctx)
 		return 0;
 	}
 	sz_stack_capture(ctx, k.sym);
-	v = bpf_map_lookup_elem(&counts, &k);
-	if (v) {
-		*v += 1; /* this CPU's slot: no atomics needed */
-		return 0;
-	}
-	/* First call of this pair: another CPU may create the entry at the same
-	 * moment, then ours fails with -EEXIST and the lookup finds it. */
-	if (bpf_map_update_elem(&counts, &k, &one, BPF_NOEXIST)) {
-		v = bpf_map_lookup_elem(&counts, &k);
-		if (v)
-			*v += 1;
-		else
-			__sync_fetch_and_add(&drops, 1);
-	}
+	sz_count_add(&counts, &k, &drops);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <bpf/usdt.bpf.h>
 
 #include "usdt_rec.h"
+#include "count.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -51,21 +52,9 @@ SEC("usdt")
 int sz_usdt_count(struct pt_regs *ctx)
 {
 	struct sz_usdt_key k = { bpf_get_current_pid_tgid() >> 32, (__u32)bpf_usdt_cookie(ctx) };
-	__u64 one = 1, *v;
 
 	sz_stack_capture_at(ctx, k.probe, 1);
-	v = bpf_map_lookup_elem(&usdt_counts, &k);
-	if (v) {
-		*v += 1;
-		return 0;
-	}
-	if (bpf_map_update_elem(&usdt_counts, &k, &one, BPF_NOEXIST)) {
-		v = bpf_map_lookup_elem(&usdt_counts, &k);
-		if (v)
-			*v += 1;
-		else
-			__sync_fetch_and_add(&drops, 1);
-	}
+	sz_count_add(&usdt_counts, &k, &drops);
 	return 0;
 }
 

@@ -218,7 +218,25 @@ class Hook:
         self.p.stdin.close()
         out = self.p.stdout.read()
         self.p.wait(timeout=30)
-        return int(out.split()[1])
+        return int(out.split()[1])  # "hits N" (perf variants add "lost N")
+
+
+def syscall_tp_holders(exclude=()):
+    """Pids holding a syscall tracepoint (BPF) other than EXCLUDE.  Any one of
+    them moves every syscall of the host to the slow path, the baseline too:
+    a pair run then measures nothing, so the rows say how many ran so."""
+    try:
+        out = subprocess.run(["bpftool", "perf"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    pids = set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[0] == "pid" and f[6] == "tracepoint" and f[7].startswith("sys_"):
+            if int(f[1]) not in exclude:
+                pids.add(int(f[1]))
+    return pids
 
 
 def bench_hooks():
@@ -227,15 +245,27 @@ def bench_hooks():
     for variant, what in (("btf", "tp_btf/sys_enter+sys_exit (before)"),
                           ("tp", "tp/syscalls/sys_enter_mmap+sys_exit_mmap"),
                           ("tp-exit", "tp/syscalls/sys_exit_mmap only (chosen)"),
-                          ("lock", "tp_btf/mmap_lock_released (no result)")):
-        for load, n in loads.items():
+                          ("lock", "tp_btf/mmap_lock_released (no result)"),
+                          ("perf", "perf MMAP2 records, executable mappings, no BPF"),
+                          ("perf-data", "perf MMAP2 records, every mapping, no BPF")):
+        ld = dict(loads)
+        if variant.startswith("perf"):
+            # No BPF filters these: every mapping of the host costs a record, so
+            # the mmap loop is their price (the watch's own row is in --only cost).
+            ld["mmap"] = ARGS.syscalls // 50
+        for load, n in ld.items():
+            dirty = []
+
             def alone():
+                dirty.append(bool(syscall_tp_holders()))
+                if load == "mmap":
+                    return workload(load, "/usr/lib/x86_64-linux-gnu/libc.so.6", n)[0]
                 return workload(load, n)[0]
 
             def hooked():
                 h = Hook(variant)
                 try:
-                    return workload(load, n)[0]
+                    return alone()
                 finally:
                     h.stop()
             try:
@@ -246,8 +276,10 @@ def bench_hooks():
                 break
             report("%s loop, hook %s" % (load, variant), b * 1e9 / n, "ns",
                    "same, no hook (ns per iteration)", a * 1e9 / n,
-                   "%s; %d pairs: median ratio %.3f, min %.3f, max %.3f"
-                   % (what, ARGS.pairs, med, lo, hi))
+                   "%s; %d pairs: median ratio %.3f, min %.3f, max %.3f%s"
+                   % (what, ARGS.pairs, med, lo, hi,
+                      "; %d baselines ran while another process held a syscall "
+                      "tracepoint" % sum(dirty) if any(dirty) else ""))
 
 
 def watch_pairs(glob, fn, syms=("fix_func",)):

@@ -45,6 +45,7 @@ struct series {
 struct mx {
 	enum mx_by by;
 	enum sz_probe_mode mode;
+	int latency;	       /* the duration histogram: --latency, or --count --latency */
 	struct mx_names names; /* requested symbols, then the matches of -s GLOBs */
 	struct strtab str;
 	struct u64map procs; /* pid -> comm id << 32 | cgroup id */
@@ -187,8 +188,8 @@ static const uint64_t *map_get(const struct u64map *m, uint64_t key)
 	return NULL;
 }
 
-int mx_new(enum mx_by by, enum sz_probe_mode mode, const char *const *symbols, size_t n,
-	   struct mx **out)
+int mx_new(enum mx_by by, enum sz_probe_mode mode, int latency, const char *const *symbols,
+	   size_t n, struct mx **out)
 {
 	struct mx *m = calloc(1, sizeof(*m));
 
@@ -202,6 +203,7 @@ int mx_new(enum mx_by by, enum sz_probe_mode mode, const char *const *symbols, s
 		}
 	m->by = by;
 	m->mode = mode;
+	m->latency = mode == SZ_PROBE_LATENCY || latency;
 	*out = m;
 	return 0;
 }
@@ -551,7 +553,8 @@ int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **
 			fprintf(f, "} %" PRIu64 "\n", s->calls);
 		}
 		m->last_series = m->nseries;
-	} else if (m->mode == SZ_PROBE_LATENCY) {
+	}
+	if (m->latency) {
 		struct lat_ctx l = { m, w, f };
 
 		metric(f, "symbolyze_call_duration_seconds", "histogram",

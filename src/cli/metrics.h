@@ -41,8 +41,9 @@ void mx_names_free(struct mx_names *t);
 /* The exposition (src/cli/metrics.c), built in the event loop's thread. */
 struct mx;
 enum mx_by { MX_BY_COMM = 0, MX_BY_PID, MX_BY_CGROUP };
-int mx_new(enum mx_by by, enum sz_probe_mode mode, const char *const *symbols, size_t n,
-	   struct mx **out);
+/* LATENCY: the histogram too when MODE is SZ_PROBE_COUNT (--count --latency). */
+int mx_new(enum mx_by by, enum sz_probe_mode mode, int latency, const char *const *symbols,
+	   size_t n, struct mx **out);
 void mx_free(struct mx *m);
 /* A found record: the labels of its process (first seen wins: a label that
  * changed would move a counter's past to another series). */

@@ -447,7 +447,7 @@ int cli_ext_setup(struct cli *c, struct sz_watch *w)
 	pthread_cond_init(&x->cv, NULL);
 	c->ext = x;
 	if (c->metrics) {
-		if (mx_new((enum mx_by)c->by, c->probe, c->symbols, c->nsymbols, &x->mx) ||
+		if (mx_new((enum mx_by)c->by, c->probe, c->plat, c->symbols, c->nsymbols, &x->mx) ||
 		    sz_watch_on_found(w, on_found, x->mx)) {
 			fprintf(stderr, "symbolyze: --metrics: out of memory\n");
 			return EXIT_ENV;

@@ -401,7 +401,7 @@ int sz__watch_cgroup(struct sz_watch *w, uint64_t id, uint32_t level, const char
 
 uint64_t sz__watch_latency_sum_ns(const struct sz_watch *w, uint32_t sym)
 {
-	if (!w || !w->probes || w->opts.probe != SZ_PROBE_LATENCY)
+	if (!w || !w->probes || !sz_probe_mgr_has_latency(w->probes))
 		return 0;
 	return sz_probe_mgr_latency_sum_ns(w->probes, sym);
 }

@@ -128,14 +128,19 @@ def test_prometheus_counter_and_histogram(caller, watch, fresh, prometheus):
     addr_c, port_c = endpoint(wc)
     addr_l, port_l = endpoint(wl)
     assert addr_c == addr_l == "127.0.0.1"
-    prom = prometheus({"count": port_c, "latency": port_l})
+    # --count --latency: both families from one endpoint, as each alone.
+    lib_b = fresh("libfix.so", "libfixpromboth.so")
+    wb = watch("libfixpromboth.so", ["fix_func"], "--count", "--latency", "--metrics",
+               "127.0.0.1:0")
+    port_b = endpoint(wb)[1]
+    prom = prometheus({"count": port_c, "latency": port_l, "both": port_b})
     # Two processes, one after the other; both exit before the last scrape.
-    runs = [(lib_c, 3000), (lib_c, 1700), (lib_l, 2500)]
+    runs = [(lib_c, 3000), (lib_c, 1700), (lib_l, 2500), (lib_b, 1300)]
     for path, n in runs:
         c = caller(path, n, ["-w", "-x"])
         c.expect("loaded")
-        wc_or_wl = wc if path == lib_c else wl
-        assert wc_or_wl.wait_found(c.pid, "fix_func")["probed"]
+        w_of = {lib_c: wc, lib_l: wl, lib_b: wb}[path]
+        assert w_of.wait_found(c.pid, "fix_func")["probed"]
         c.send("go")
         c.expect("done")
         c.p.wait(timeout=WAIT)
@@ -151,11 +156,25 @@ def test_prometheus_counter_and_histogram(caller, watch, fresh, prometheus):
     prom.wait_value('symbolyze_uprobes_attached{job="count"}', 1.0)
     got = prom.query('symbolyze_call_duration_seconds_sum{job="latency"}')
     assert len(got) == 1 and list(got.values())[0] > 0, got
+    # The same scrape of the --count --latency watch: counter and histogram.
+    prom.wait_value('symbolyze_calls_total{job="both",symbol="fix_func",path="%s",'
+                    'comm="caller"}' % lib_b, 1300.0)
+    prom.wait_value('symbolyze_call_duration_seconds_count{job="both",symbol="fix_func"}',
+                    1300.0)
+    prom.wait_value('symbolyze_call_duration_seconds_bucket{job="both",symbol="fix_func",'
+                    'le="+Inf"}', 1300.0)
+    both = prom.query('{job="both",symbol="fix_func",'
+                      '__name__=~"symbolyze_calls_total|symbolyze_call_duration_seconds_count"}')
+    assert sorted(both.values()) == [1300.0, 1300.0], both
+    got = prom.query('symbolyze_call_duration_seconds_sum{job="both"}')
+    assert len(got) == 1 and list(got.values())[0] > 0, got
+    prom.wait_value('resets(symbolyze_calls_total{job="both"}[10m])', 0.0)
     up = prom.targets_up()
-    assert sorted(v for v in up.values()) == [1.0, 1.0], up
+    assert sorted(v for v in up.values()) == [1.0, 1.0, 1.0], up
     # The tool's own final table agrees with what Prometheus stored.
-    assert wc.stop() == 0 and wl.stop() == 0
+    assert wc.stop() == 0 and wl.stop() == 0 and wb.stop() == 0
     assert sum(wc.counts().values()) == 4700
+    assert sum(wb.counts().values()) == 1300
 
 
 def test_metrics_exposition_format(caller, watch, fresh):

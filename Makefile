@@ -64,6 +64,7 @@ CLI_SRCS += src/cli/args_stacks.c src/cli/fmt_stacks.c # --stacks
 CLI_SRCS += src/cli/fmt_pprof.c # --pprof FILE (protoc-c rules: mk/pprof.mk)
 CLI_LIBS += -lprotobuf-c
 LIB_SRCS += src/consumers/stacks.c # --stacks: unwind (libdw), symbolize, aggregate
+LIB_SRCS += src/consumers/probe_fold.c # issue 13: exited processes' counts, folded
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS += $(BUILD)/proto/profile.pb-c.o # --pprof: generated from proto/profile.proto
@@ -81,6 +82,7 @@ UNIT_TESTS += test_usdt test_usdt_pipe
 UNIT_TESTS += test_args # issue 11: probe options and argument records
 UNIT_TESTS += test_opts # options structs: no padding, unknown bytes refused
 UNIT_TESTS += test_cgroup
+UNIT_TESTS += test_mx # issue 13: the exporter's tables (src/cli/metrics.c)
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures

@@ -47,10 +47,11 @@ def run(args, lib, report, interleaved, caller_run, Watch):
 
 def scrape_cost(args, copy, report, interleaved, caller_run, Watch, nproc=1000):
     """1,000 series: --by pid over 1,000 processes that called and exited (their
-    counts in the retired table), against the same processes --by comm (one
-    series: every one is a "caller")."""
+    series kept for --metrics-keep after the exit), against the same processes
+    --by comm (one series: every one is a "caller")."""
     one = Watch("libszmetrics.so", ["fix_func"], ["--count", "--metrics", "0"])
-    many = Watch("libszmetrics.so", ["fix_func"], ["--count", "--metrics", "0", "--by", "pid"])
+    many = Watch("libszmetrics.so", ["fix_func"], ["--count", "--metrics", "0", "--by", "pid",
+                                                   "--metrics-keep", "3600"])
     try:
         caller_run(copy, 1, lambda pid: (one.wait_found(pid), many.wait_found(pid)))
         p1, pm = port_of(one), port_of(many)

@@ -70,6 +70,8 @@ void cli_usage(FILE *f)
 		"                    happens to symbolyze\n"
 		"          --metrics [ADDR:]PORT serve /metrics to Prometheus (ADDR: 127.0.0.1;\n"
 		"                    another only with --metrics-expose), --by comm|pid|cgroup\n"
+		"                    (--by pid: an exited process's series stays --metrics-keep\n"
+		"                    SECONDS, default 300, then goes)\n"
 		"          --interval SECONDS print counts or histograms every SECONDS\n"
 		"                    (--per-interval: of that interval; default: since start)\n"
 		"          --cgroup PATH only processes in this cgroup v2 subtree (in BPF)\n"
@@ -139,6 +141,7 @@ static const struct option scan_opts[] = {
 	{ "interval", required_argument, NULL, 0x1304 },
 	{ "per-interval", no_argument, NULL, 0x1305 },
 	{ "cgroup", required_argument, NULL, 0x1306 },
+	{ "metrics-keep", required_argument, NULL, 0x1307 }, /* --by pid: exited series */
 	OPT_PROBE_ARGS_LONG, /* --arg, --filter, --comm, --key, --hist: probe_args.c */
 	{ "max-symbols", required_argument, NULL, 'M' }, /* -s GLOB: ids for BPF */
 	{ "no-uprobe-multi", no_argument, NULL, 'U' },	 /* tests: the perf-event path */

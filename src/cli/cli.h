@@ -42,6 +42,7 @@ struct cli {
 	 * --by, --interval, --per-interval, --cgroup */
 	const char *metrics;
 	int metrics_expose, by, by_set;
+	double metrics_keep; /* --metrics-keep SECONDS (--by pid), 0: not given */
 	double interval;
 	int per_interval;
 	const char *cgroup;

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The Prometheus exposition of a watch: a reader of the probe state (counts
- * per process, which the probe consumer keeps for processes that exited, and
- * latency histograms) and of the found records (which give each process its
- * labels).  Everything here runs in the event loop's thread, so it sees the
- * counts of a process either in BPF or in the retired table, never in both
- * nor in neither: a counter never goes down.
+ * per live process in BPF, latency histograms) and of the found records
+ * (which give each process its labels).  When a process exits, the watch
+ * hands its counts here (sz__watch_fold_exited) and they are added to its
+ * label set's series; its per-process state goes, so memory follows the label
+ * sets, not the processes that came and went.  Everything here runs in the
+ * event loop's thread, so it sees the counts of a process either in BPF or
+ * folded, never in both nor in neither: a counter never goes down.  --by pid:
+ * the label set is the process, so an exited one's series stays for
+ * --metrics-keep seconds (its last value scraped), then goes, counted.
  */
 #include "metrics.h"
 #include "output.h"
@@ -18,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LAT_BUCKETS 64
@@ -37,22 +42,46 @@ struct u64map {
 	size_t n, cap;
 };
 
+#define FREE_SLOT UINT32_MAX /* series.sym of a slot that holds no series */
+
 struct series {
 	uint32_t sym, path, label;
-	uint64_t calls;
+	uint32_t next_free;
+	uint64_t base;	/* calls of the processes that exited, folded in */
+	uint64_t calls; /* base + the live processes', at the last rendering */
+	double gone;	/* --by pid: when its process exited (monotonic s), else 0 */
+};
+
+/* What one live process needs: its labels, and the series it adds to (to
+ * undo its paths and, --by pid, start its series' grace when it exits). */
+struct proc {
+	uint64_t labels; /* comm id << 32 | cgroup id */
+	uint32_t *ser;
+	uint32_t nser, cap;
+};
+
+struct expiry {
+	uint32_t series;
+	double gone;
 };
 
 struct mx {
 	enum mx_by by;
 	enum sz_probe_mode mode;
 	int latency;	       /* the duration histogram: --latency, or --count --latency */
+	double keep;	       /* --by pid: seconds an exited process's series stays */
 	struct mx_names names; /* requested symbols, then the matches of -s GLOBs */
 	struct strtab str;
-	struct u64map procs; /* pid -> comm id << 32 | cgroup id */
+	struct u64map procs; /* pid + 1 -> struct proc * */
 	struct u64map paths; /* pid << 32 | sym -> path id + 1 */
-	struct u64map index; /* series key hash -> series index + 1 (chained by probing) */
+	uint32_t *index;     /* open addressing on (sym, path, label): series index + 1 */
+	size_t nindex;	     /* slots, a power of 2 */
 	struct series *series;
-	size_t nseries, capseries;
+	size_t nseries, capseries, used; /* slots, allocated, holding a series */
+	uint32_t free_head;		 /* a free slot + 1, chained by next_free */
+	struct expiry *q;		 /* --by pid: exited series, oldest first (a ring) */
+	size_t qhead, qn, qcap;
+	uint64_t exited, expired;
 	size_t last_series;
 };
 
@@ -188,6 +217,36 @@ static const uint64_t *map_get(const struct u64map *m, uint64_t key)
 	return NULL;
 }
 
+/* Linear probing's deletion: shift back the entries that probed past KEY. */
+static void map_del(struct u64map *m, uint64_t key)
+{
+	size_t i, j, h;
+
+	if (!m->cap)
+		return;
+	for (i = mix(key) & (m->cap - 1); m->k[i] != key; i = (i + 1) & (m->cap - 1))
+		if (!m->k[i])
+			return;
+	for (j = i;;) {
+		m->k[i] = 0;
+		for (;;) {
+			j = (j + 1) & (m->cap - 1);
+			if (!m->k[j]) {
+				m->n--;
+				return;
+			}
+			h = mix(m->k[j]) & (m->cap - 1);
+			/* stays if its home lies cyclically in (i, j] */
+			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+				continue;
+			break;
+		}
+		m->k[i] = m->k[j];
+		m->v[i] = m->v[j];
+		i = j;
+	}
+}
+
 int mx_new(enum mx_by by, enum sz_probe_mode mode, int latency, const char *const *symbols,
 	   size_t n, struct mx **out)
 {
@@ -204,6 +263,7 @@ int mx_new(enum mx_by by, enum sz_probe_mode mode, int latency, const char *cons
 	m->by = by;
 	m->mode = mode;
 	m->latency = mode == SZ_PROBE_LATENCY || latency;
+	m->keep = MX_KEEP_DEFAULT;
 	*out = m;
 	return 0;
 }
@@ -216,13 +276,20 @@ void mx_free(struct mx *m)
 		free(m->str.s[i]);
 	free(m->str.s);
 	free(m->str.slot);
+	for (size_t i = 0; i < m->procs.cap; i++)
+		if (m->procs.k[i]) {
+			struct proc *p = (struct proc *)(uintptr_t)m->procs.v[i];
+
+			free(p->ser);
+			free(p);
+		}
 	free(m->procs.k);
 	free(m->procs.v);
 	free(m->paths.k);
 	free(m->paths.v);
-	free(m->index.k);
-	free(m->index.v);
+	free(m->index);
 	free(m->series);
+	free(m->q);
 	mx_names_free(&m->names);
 	free(m);
 }
@@ -293,60 +360,139 @@ static uint32_t read_comm(pid_t pid, struct strtab *t)
 	return str_id(t, comm);
 }
 
-/* The labels of PID: recorded from its first found record, or read now
- * (a process forked by a known one counts before any record names it). */
-static uint64_t proc_labels(struct mx *m, pid_t pid, const char *comm)
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The state of PID: made from its first found record, or read now (a
+ * process forked by a known one counts before any record names it). */
+static struct proc *proc_get(struct mx *m, pid_t pid, const char *comm)
 {
 	int isnew;
 	uint64_t *v = map_slot(&m->procs, (uint64_t)(uint32_t)pid + 1, &isnew);
 	char cg[4096];
 	uint32_t cid = 0, gid = 0;
+	struct proc *p;
 
 	if (!v)
-		return 0;
+		return NULL;
 	if (!isnew)
-		return *v;
+		return (struct proc *)(uintptr_t)*v;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		map_del(&m->procs, (uint64_t)(uint32_t)pid + 1);
+		return NULL;
+	}
 	if (m->by == MX_BY_CGROUP && !sz_proc_cgroup(NULL, pid, cg, sizeof(cg)))
 		gid = str_id(&m->str, cg);
 	if (m->by == MX_BY_COMM)
 		cid = comm ? str_id(&m->str, comm) : read_comm(pid, &m->str);
-	*v = (uint64_t)cid << 32 | gid;
-	return *v;
+	p->labels = (uint64_t)cid << 32 | gid;
+	*v = (uint64_t)(uintptr_t)p;
+	return p;
 }
 
-void mx_found(struct mx *m, const struct sz_found *r)
+static int proc_add_series(struct proc *p, uint32_t idx)
 {
-	int sym = mx_name_index(&m->names, r->symbol, 0), isnew;
-	uint64_t *p;
+	for (uint32_t i = 0; i < p->nser; i++)
+		if (p->ser[i] == idx)
+			return 0;
+	if (p->nser == p->cap) {
+		uint32_t cap = p->cap ? 2 * p->cap : 4;
+		uint32_t *n = realloc(p->ser, cap * sizeof(*n));
 
-	proc_labels(m, r->pid, r->comm);
-	if (sym < 0)
-		return;
-	p = map_slot(&m->paths, (uint64_t)(uint32_t)r->pid << 32 | (uint32_t)sym, &isnew);
-	if (p && isnew)
-		*p = (uint64_t)str_id(&m->str, r->path) + 1;
+		if (!n)
+			return -ENOMEM;
+		p->ser = n;
+		p->cap = cap;
+	}
+	p->ser[p->nser++] = idx;
+	return 0;
 }
 
-static struct series *series_get(struct mx *m, uint32_t sym, uint32_t path, uint32_t label)
+static size_t series_hash(uint32_t sym, uint32_t path, uint32_t label)
 {
-	uint64_t key = mix(((uint64_t)sym << 40) ^ ((uint64_t)path << 20) ^ label ^
-			   ((uint64_t)label << 44)) |
-		       1;
-	int isnew;
+	return (size_t)mix(mix(((uint64_t)sym << 32 | path) + 0x9e3779b97f4a7c15ull) ^ label);
+}
 
-	/* Chained on collision: the key is a hash, the series says who it is. */
-	for (;; key = mix(key) | 1) {
-		uint64_t *v = map_slot(&m->index, key, &isnew);
-		struct series *s;
+static int index_grow(struct mx *m)
+{
+	size_t n = m->nindex ? 2 * m->nindex : 256;
+	uint32_t *slot = calloc(n, sizeof(*slot));
 
-		if (!v)
-			return NULL;
-		if (!isnew) {
-			s = &m->series[*v - 1];
-			if (s->sym == sym && s->path == path && s->label == label)
-				return s;
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nseries; i++) {
+		const struct series *s = &m->series[i];
+		size_t j;
+
+		if (s->sym == FREE_SLOT)
 			continue;
+		for (j = series_hash(s->sym, s->path, s->label) & (n - 1); slot[j];
+		     j = (j + 1) & (n - 1))
+			;
+		slot[j] = (uint32_t)i + 1;
+	}
+	free(m->index);
+	m->index = slot;
+	m->nindex = n;
+	return 0;
+}
+
+/* Linear probing's deletion, as map_del, for the series at slot IDX. */
+static void index_del(struct mx *m, uint32_t idx)
+{
+	const struct series *s = &m->series[idx];
+	size_t mask = m->nindex - 1, i, j, h;
+
+	for (i = series_hash(s->sym, s->path, s->label) & mask; m->index[i] != idx + 1;
+	     i = (i + 1) & mask)
+		if (!m->index[i])
+			return;
+	for (j = i;;) {
+		m->index[i] = 0;
+		for (;;) {
+			const struct series *o;
+
+			j = (j + 1) & mask;
+			if (!m->index[j])
+				return;
+			o = &m->series[m->index[j] - 1];
+			h = series_hash(o->sym, o->path, o->label) & mask;
+			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+				continue;
+			break;
 		}
+		m->index[i] = m->index[j];
+		i = j;
+	}
+}
+
+/* The series (sym, path, label), made if new; its slot in *IDX. */
+static struct series *series_get(struct mx *m, uint32_t sym, uint32_t path, uint32_t label,
+				 uint32_t *idx)
+{
+	struct series *s;
+	size_t j, i;
+
+	if ((m->used + 1) * 2 > m->nindex && index_grow(m))
+		return NULL;
+	for (j = series_hash(sym, path, label) & (m->nindex - 1); m->index[j];
+	     j = (j + 1) & (m->nindex - 1)) {
+		s = &m->series[m->index[j] - 1];
+		if (s->sym == sym && s->path == path && s->label == label) {
+			*idx = m->index[j] - 1;
+			return s;
+		}
+	}
+	if (m->free_head) {
+		i = m->free_head - 1;
+		m->free_head = m->series[i].next_free;
+	} else {
 		if (m->nseries == m->capseries) {
 			size_t cap = m->capseries ? 2 * m->capseries : 64;
 			struct series *n = realloc(m->series, cap * sizeof(*n));
@@ -356,31 +502,157 @@ static struct series *series_get(struct mx *m, uint32_t sym, uint32_t path, uint
 			m->series = n;
 			m->capseries = cap;
 		}
-		s = &m->series[m->nseries];
-		*s = (struct series){ sym, path, label, 0 };
-		*v = ++m->nseries;
-		return s;
+		i = m->nseries++;
 	}
+	s = &m->series[i];
+	*s = (struct series){ .sym = sym, .path = path, .label = label };
+	m->index[j] = (uint32_t)i + 1;
+	m->used++;
+	*idx = (uint32_t)i;
+	return s;
+}
+
+/* The series that PID's calls of SYM go to, marked as PID's (MARK, or no
+ * found record gave a path: then nothing marked it). */
+static struct series *series_of(struct mx *m, pid_t pid, struct proc *p, uint32_t sym, int mark)
+{
+	const uint64_t *path = map_get(&m->paths, (uint64_t)(uint32_t)pid << 32 | sym);
+	uint32_t label = m->by == MX_BY_PID	 ? (uint32_t)pid
+			 : m->by == MX_BY_CGROUP ? (uint32_t)p->labels
+						 : (uint32_t)(p->labels >> 32);
+	uint32_t idx;
+	struct series *s = series_get(m, sym, path ? (uint32_t)(*path - 1) : 0, label, &idx);
+
+	if (!s)
+		return NULL;
+	s->gone = 0; /* --by pid: a pid reused within the grace, live again */
+	if ((mark || !path) && proc_add_series(p, idx))
+		return NULL;
+	return s;
+}
+
+void mx_found(struct mx *m, const struct sz_found *r)
+{
+	int sym, isnew;
+	struct proc *p;
+	uint64_t *v;
+
+	if (m->mode != SZ_PROBE_COUNT)
+		return; /* only counters are per process */
+	sym = mx_name_index(&m->names, r->symbol, 0);
+	p = proc_get(m, r->pid, r->comm);
+	if (sym < 0 || !p)
+		return;
+	v = map_slot(&m->paths, (uint64_t)(uint32_t)r->pid << 32 | (uint32_t)sym, &isnew);
+	if (!v || !isnew)
+		return;
+	*v = (uint64_t)str_id(&m->str, r->path) + 1;
+	/* The series exists from the first found record: 0 before any call. */
+	series_of(m, r->pid, p, (uint32_t)sym, 1);
 }
 
 static void on_count(pid_t pid, const char *symbol, uint64_t calls, void *ctx)
 {
 	struct mx *m = ctx;
-	int sym = mx_name_index(&m->names, symbol, 1);
-	uint64_t labels = proc_labels(m, pid, NULL);
-	const uint64_t *path;
-	uint32_t label;
+	int sym;
+	struct proc *p;
 	struct series *s;
 
-	if (sym < 0)
-		return;
-	path = map_get(&m->paths, (uint64_t)(uint32_t)pid << 32 | (uint32_t)sym);
-	label = m->by == MX_BY_PID	? (uint32_t)pid
-		: m->by == MX_BY_CGROUP ? (uint32_t)labels
-					: (uint32_t)(labels >> 32);
-	s = series_get(m, (uint32_t)sym, path ? (uint32_t)(*path - 1) : 0, label);
+	if (!pid)
+		return; /* exited processes, summed: folded here already */
+	sym = mx_name_index(&m->names, symbol, 1);
+	p = sym < 0 ? NULL : proc_get(m, pid, NULL);
+	s = p ? series_of(m, pid, p, (uint32_t)sym, 0) : NULL;
 	if (s)
 		s->calls += calls;
+}
+
+void mx_exited_calls(pid_t pid, const char *symbol, uint64_t calls, void *ctx)
+{
+	struct mx *m = ctx;
+	int sym = mx_name_index(&m->names, symbol, 1);
+	struct proc *p = sym < 0 ? NULL : proc_get(m, pid, NULL);
+	struct series *s = p ? series_of(m, pid, p, (uint32_t)sym, 0) : NULL;
+
+	if (s)
+		s->base += calls;
+}
+
+static void expire_push(struct mx *m, uint32_t idx, double gone)
+{
+	if (m->qn == m->qcap) {
+		size_t cap = m->qcap ? 2 * m->qcap : 64;
+		struct expiry *n = malloc(cap * sizeof(*n));
+
+		if (!n)
+			return; /* kept for good: a series too many, never a wrong one */
+		for (size_t i = 0; i < m->qn; i++)
+			n[i] = m->q[(m->qhead + i) % m->qcap];
+		free(m->q);
+		m->q = n;
+		m->qhead = 0;
+		m->qcap = cap;
+	}
+	m->q[(m->qhead + m->qn++) % m->qcap] = (struct expiry){ idx, gone };
+}
+
+void mx_exited(pid_t pid, void *ctx)
+{
+	struct mx *m = ctx;
+	uint64_t key = (uint64_t)(uint32_t)pid + 1;
+	const uint64_t *v = map_get(&m->procs, key);
+	struct proc *p;
+	double now;
+
+	if (!v)
+		return;
+	p = (struct proc *)(uintptr_t)*v;
+	now = mono_s();
+	for (uint32_t i = 0; i < p->nser; i++) {
+		struct series *s = &m->series[p->ser[i]];
+
+		map_del(&m->paths, (uint64_t)(uint32_t)pid << 32 | s->sym);
+		if (m->by == MX_BY_PID) {
+			s->gone = now;
+			expire_push(m, p->ser[i], now);
+		}
+	}
+	free(p->ser);
+	free(p);
+	map_del(&m->procs, key);
+	m->exited++;
+}
+
+void mx_expire(struct mx *m)
+{
+	double now;
+
+	if (!m->qn)
+		return;
+	now = mono_s();
+	while (m->qn) {
+		const struct expiry *e = &m->q[m->qhead];
+		struct series *s = &m->series[e->series];
+
+		if (e->gone + m->keep > now)
+			break;
+		/* Not if it lives again (a reused pid) or went again later. */
+		if (s->sym != FREE_SLOT && s->gone == e->gone) {
+			index_del(m, e->series);
+			s->sym = FREE_SLOT;
+			s->next_free = m->free_head;
+			m->free_head = e->series + 1;
+			m->used--;
+			m->expired++;
+		}
+		m->qhead = (m->qhead + 1) % m->qcap;
+		m->qn--;
+	}
+}
+
+void mx_set_keep(struct mx *m, double seconds)
+{
+	m->keep = seconds;
 }
 
 /* A label value: escaped as every name we print (control bytes and invalid
@@ -477,7 +749,7 @@ static void metric(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void self_metrics(FILE *f, struct sz_watch *w, uint64_t output_dropped)
+static void self_metrics(FILE *f, const struct mx *m, struct sz_watch *w, uint64_t output_dropped)
 {
 	struct sz_stats st = { .sz = sizeof(st) };
 	struct sz_watch_stats ws = { .sz = sizeof(ws) };
@@ -518,6 +790,22 @@ static void self_metrics(FILE *f, struct sz_watch *w, uint64_t output_dropped)
 			sz_reason_str((enum sz_reason)r), st.problems[r]);
 	metric(f, "symbolyze_resident_memory_bytes", "gauge", "Resident set size of symbolyze.");
 	fprintf(f, "symbolyze_resident_memory_bytes %" PRIu64 "\n", rss_bytes());
+	if (m->mode != SZ_PROBE_COUNT)
+		return;
+	metric(f, "symbolyze_series", "gauge",
+	       "Series of symbolyze_calls_total held (label sets; --by pid: live and recently "
+	       "exited processes).");
+	fprintf(f, "symbolyze_series %zu\n", m->used);
+	metric(f, "symbolyze_tracked_processes", "gauge",
+	       "Live processes the exporter keeps labels for (exited ones are folded).");
+	fprintf(f, "symbolyze_tracked_processes %zu\n", m->procs.n);
+	metric(f, "symbolyze_exited_processes_total", "counter",
+	       "Exited processes whose calls were folded into their label set's series.");
+	fprintf(f, "symbolyze_exited_processes_total %" PRIu64 "\n", m->exited);
+	metric(f, "symbolyze_series_expired_total", "counter",
+	       "--by pid: series of exited processes dropped --metrics-keep seconds after the "
+	       "exit.");
+	fprintf(f, "symbolyze_series_expired_total %" PRIu64 "\n", m->expired);
 }
 
 int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **buf, size_t *len)
@@ -530,18 +818,22 @@ int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **
 	if (!f)
 		return -errno;
 	if (m->mode == SZ_PROBE_COUNT) {
+		mx_expire(m);
 		for (size_t i = 0; i < m->nseries; i++)
-			m->series[i].calls = 0;
+			m->series[i].calls = m->series[i].base;
 		sz_watch_counts(w, on_count, m);
 		fprintf(f,
 			"# HELP symbolyze_calls_total Calls of the probed functions, by symbol, "
 			"file and %s.\n# TYPE symbolyze_calls_total counter\n",
 			by_name(m->by));
-		/* Every series ever seen stays: a counter does not vanish. */
+		/* A label set's series stays: a counter does not vanish (--by pid:
+		 * until --metrics-keep seconds after its process exited). */
 		for (size_t i = 0; i < m->nseries; i++) {
 			const struct series *s = &m->series[i];
 			char pid[16];
 
+			if (s->sym == FREE_SLOT)
+				continue;
 			fputs("symbolyze_calls_total{", f);
 			label(f, "symbol", mx_name(&m->names, (int)s->sym));
 			fputc(',', f);
@@ -552,7 +844,7 @@ int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **
 			      m->by == MX_BY_PID ? pid : str_of(&m->str, s->label));
 			fprintf(f, "} %" PRIu64 "\n", s->calls);
 		}
-		m->last_series = m->nseries;
+		m->last_series = m->used;
 	}
 	if (m->latency) {
 		struct lat_ctx l = { m, w, f };
@@ -561,7 +853,7 @@ int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **
 		       "Durations of the probed functions' calls (log2 buckets), by symbol.");
 		sz_watch_latency(w, on_latency, &l);
 	}
-	self_metrics(f, w, output_dropped);
+	self_metrics(f, m, w, output_dropped);
 	if (fclose(f)) {
 		free(*buf);
 		*buf = NULL;

@@ -48,6 +48,15 @@ void mx_free(struct mx *m);
 /* A found record: the labels of its process (first seen wins: a label that
  * changed would move a counter's past to another series). */
 void mx_found(struct mx *m, const struct sz_found *r);
+/* --count: the calls of a process that exited, and its end (the watch's
+ * sz__watch_fold_exited callbacks): folded into its label set's series. */
+void mx_exited_calls(pid_t pid, const char *symbol, uint64_t calls, void *ctx);
+void mx_exited(pid_t pid, void *ctx);
+/* --by pid: drop the series of processes that exited KEEP seconds ago (the
+ * default MX_KEEP_DEFAULT); mx_render does it too. */
+#define MX_KEEP_DEFAULT 300.0
+void mx_set_keep(struct mx *m, double seconds);
+void mx_expire(struct mx *m);
 /* The whole exposition text, malloc'd, into *BUF and *LEN. */
 int mx_render(struct mx *m, struct sz_watch *w, uint64_t output_dropped, char **buf, size_t *len);
 /* Series in the last rendering (the benchmark's scale). */

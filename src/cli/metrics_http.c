@@ -62,6 +62,7 @@ enum {
 	OPT_INTERVAL,
 	OPT_PER_INTERVAL,
 	OPT_CGROUP,
+	OPT_KEEP,
 };
 
 static const struct {
@@ -71,6 +72,7 @@ static const struct {
 	{ "metrics", OPT_METRICS, 1 },		 { "by", OPT_BY, 1 },
 	{ "metrics-expose", OPT_EXPOSE, 0 },	 { "interval", OPT_INTERVAL, 1 },
 	{ "per-interval", OPT_PER_INTERVAL, 0 }, { "cgroup", OPT_CGROUP, 1 },
+	{ "metrics-keep", OPT_KEEP, 1 },
 };
 
 int cli_ext_wants_value(int opt)
@@ -170,6 +172,17 @@ int cli_ext_option(struct cli *c, int opt, const char *arg, int *rc)
 	case OPT_CGROUP:
 		c->cgroup = arg;
 		break;
+	case OPT_KEEP:
+		errno = 0;
+		c->metrics_keep = strtod(arg, &end);
+		if (errno || *end || end == arg || !(c->metrics_keep >= 1) ||
+		    c->metrics_keep > 604800) {
+			fprintf(stderr,
+				"symbolyze: --metrics-keep '%s': wants seconds from 1 to 604800\n",
+				arg);
+			*rc = EXIT_USAGE;
+		}
+		break;
 	default:
 		return 0;
 	}
@@ -212,6 +225,10 @@ int cli_ext_check(struct cli *c)
 	}
 	if (c->by_set && !c->metrics) {
 		fprintf(stderr, "symbolyze: --by goes with --metrics\n");
+		return EXIT_USAGE;
+	}
+	if (c->metrics_keep && (!c->metrics || c->by != MX_BY_PID)) {
+		fprintf(stderr, "symbolyze: --metrics-keep goes with --metrics and --by pid\n");
 		return EXIT_USAGE;
 	}
 	if (c->interval && c->probe != SZ_PROBE_COUNT && c->probe != SZ_PROBE_LATENCY) {
@@ -452,6 +469,15 @@ int cli_ext_setup(struct cli *c, struct sz_watch *w)
 			fprintf(stderr, "symbolyze: --metrics: out of memory\n");
 			return EXIT_ENV;
 		}
+		if (c->metrics_keep)
+			mx_set_keep(x->mx, c->metrics_keep);
+		/* Exited processes leave their counts to their label set's
+		 * series and nothing per process: memory stays bounded. */
+		if (c->probe == SZ_PROBE_COUNT && !c->empty_probe &&
+		    sz__watch_fold_exited(w, mx_exited_calls, mx_exited, x->mx)) {
+			fprintf(stderr, "symbolyze: --metrics: cannot fold exited processes\n");
+			return EXIT_ENV;
+		}
 		rc = start_http(c, x);
 		if (rc)
 			return rc;
@@ -521,6 +547,7 @@ int cli_ext_poll(struct cli *c, struct sz_watch *w, int timeout_ms)
 		if (epoll_wait(x->ep, ev, 2, timeout_ms) < 0 && errno != EINTR)
 			return -errno;
 		rc = sz_watch_poll(w, 0);
+		mx_expire(x->mx); /* --by pid: O(1) unless a series is due */
 		serve(x, w);
 	} else {
 		rc = sz_watch_poll(w, timeout_ms);

@@ -12,6 +12,7 @@
  */
 #include "consumers/probe.h"
 #include "consumers/args.h"
+#include "consumers/probe_fold.h"
 #include "consumers/probe_set.h"
 #include "consumers/uprobe_multi.h"
 #include "consumers/stacks.h"
@@ -69,6 +70,7 @@ struct sz_probe_mgr {
 	uint64_t *vals;	   /* one per CPU, for reading per-CPU values */
 	uint64_t bad_args; /* call records whose argument data did not decode */
 	struct sz_stacks *stacks; /* --stacks (consumers/stacks.c) */
+	struct sz_fold *fold;	  /* exited processes summed, not retired (probe_fold.c) */
 };
 
 static void add_prog(struct sz_probe_mgr *m, struct bpf_program *p, int ret)
@@ -277,6 +279,7 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m)
 	sz_probe_sets_free(m->sets);
 	free(m->obs);
 	free(m->retired);
+	sz_fold_free(m->fold);
 	free(m->vals);
 	free(m->values);
 	probe_bpf__destroy(m->skel);
@@ -406,6 +409,13 @@ static int retire(struct sz_probe_mgr *m, int fd, const struct sz_count_key *k)
 		return 0;
 	for (int c = 0; c < m->ncpus; c++)
 		sum += m->vals[c];
+	if (m->fold) {
+		if (sz_fold_add(m->fold, (pid_t)k->tgid, k->sym, sz_symbols_name(m->syms, k->sym),
+				sum))
+			return -ENOMEM; /* left in the hash: still reported */
+		bpf_map_delete_elem(fd, k);
+		return 0;
+	}
 	if (m->nretired == m->capretired) {
 		size_t cap = m->capretired ? 2 * m->capretired : 64;
 		struct retired *n = realloc(m->retired, cap * sizeof(*n));
@@ -420,16 +430,15 @@ static int retire(struct sz_probe_mgr *m, int fd, const struct sz_count_key *k)
 	return 0;
 }
 
-/* A process is gone: its counts move from the BPF hash to the retired table,
- * so they are still reported (and the hash keeps room for the living). */
-static void on_exited(void *ctx, pid_t pid)
+/* A process is gone: its counts move from the BPF hash to the retired table
+ * (or the fold), so they are still reported (and the hash keeps room for the
+ * living). */
+static void retire_pid(struct sz_probe_mgr *m, pid_t pid)
 {
-	struct sz_probe_mgr *m = ctx;
 	struct sz_count_key key, next, *prev = NULL;
 	size_t ids = sz_symbols_ids(m->syms);
 	int fd;
 
-	sz_stacks_exited(m->stacks, pid);
 	if (m->mode != SZ_PROBE_COUNT || !m->vals)
 		return;
 	fd = bpf_map__fd(m->skel->maps.counts);
@@ -468,6 +477,22 @@ static void on_exited(void *ctx, pid_t pid)
 			;
 		free(mine);
 	}
+}
+
+static void on_exited(void *ctx, pid_t pid)
+{
+	struct sz_probe_mgr *m = ctx;
+
+	sz_stacks_exited(m->stacks, pid);
+	retire_pid(m, pid);
+	sz_fold_gone(m->fold, pid);
+}
+
+int sz_probe_mgr_fold(struct sz_probe_mgr *m, sz_count_fn fn, sz_gone_fn gone, void *ctx)
+{
+	if (m->fold || m->nretired)
+		return -EBUSY;
+	return sz_fold_new(fn, gone, ctx, &m->fold);
 }
 
 int sz_probe_mgr_subscribe(struct sz_probe_mgr *m, struct sz_pipeline *p)
@@ -565,6 +590,7 @@ int sz_probe_mgr_counts(const struct sz_probe_mgr *m, sz_count_fn fn, void *ctx)
 	for (size_t i = 0; i < m->nretired; i++)
 		fn(m->retired[i].pid, sz_symbols_name(m->syms, m->retired[i].sym),
 		   m->retired[i].calls, ctx);
+	sz_fold_report(m->fold, m->syms, fn, ctx);
 	free(vals);
 	return 0;
 }

@@ -58,6 +58,11 @@ int sz_probe_mgr_add_ring(struct sz_probe_mgr *m, struct ring_buffer **rb);
 uint64_t sz_probe_mgr_drops(const struct sz_probe_mgr *m);
 uint64_t sz_probe_mgr_lat_misses(const struct sz_probe_mgr *m);
 int sz_probe_mgr_counts(const struct sz_probe_mgr *m, sz_count_fn fn, void *ctx);
+/* issue 13: exited processes' counts go to FN, then GONE(pid), and are kept
+ * summed per symbol (counts reports them as pid 0), not per process
+ * (consumers/probe_fold.h).  Before any process exited. */
+int sz_probe_mgr_fold(struct sz_probe_mgr *m, sz_count_fn fn, void (*gone)(pid_t pid, void *ctx),
+		      void *ctx);
 int sz_probe_mgr_latency(const struct sz_probe_mgr *m, sz_latency_fn fn, void *ctx);
 /* --latency: the sum of the durations of symbol SYM's timed calls, in ns. */
 uint64_t sz_probe_mgr_latency_sum_ns(const struct sz_probe_mgr *m, uint32_t sym);

@@ -80,6 +80,8 @@ struct sz_watch {
 	uint32_t cg_level;
 	struct obs *calls, *losts;
 	size_t ncalls, nlosts;
+	struct obs fold; /* issue 13: sz__watch_fold_exited's FN and CTX */
+	sz_gone_fn fold_gone;
 	struct sz_freeze *fz; /* --freeze: lease, bound and guardian (freeze.c) */
 	uint64_t drops_seen;
 	/* [safety] losses reported so far, and the processes a scan found that
@@ -381,6 +383,15 @@ int sz_watch_latency(const struct sz_watch *w, sz_latency_fn fn, void *ctx)
 	if (!w || !fn || !w->probes || !sz_probe_mgr_has_latency(w->probes))
 		return -EINVAL;
 	return sz_probe_mgr_latency(w->probes, fn, ctx);
+}
+
+int sz__watch_fold_exited(struct sz_watch *w, sz_count_fn fn, sz_gone_fn gone, void *ctx)
+{
+	if (!w || !fn || w->probes || w->opts.probe != SZ_PROBE_COUNT)
+		return -EINVAL;
+	w->fold = (struct obs){ (void *)fn, ctx };
+	w->fold_gone = gone;
+	return 0;
 }
 
 int sz__watch_cgroup(struct sz_watch *w, uint64_t id, uint32_t level, const char *path)
@@ -780,6 +791,9 @@ int sz_watch_start(struct sz_watch *w)
 						   w->calls[i].ctx);
 		if (!err)
 			err = sz_probe_mgr_add_ring(w->probes, &w->rb);
+		if (!err && w->fold.fn)
+			err = sz_probe_mgr_fold(w->probes, (sz_count_fn)w->fold.fn, w->fold_gone,
+						w->fold.ctx);
 		if (!err)
 			err = sz_probe_mgr_subscribe(w->probes, w->p);
 		if (err)

@@ -7,6 +7,7 @@
 #define SZ_SOURCES_WATCH_H
 
 #include "symbolyze.h"
+#include "consumers/probe_fold.h"
 
 /* Before sz_watch_start: probes run a program that does nothing. */
 int sz__watch_empty_probe(struct sz_watch *w);
@@ -18,5 +19,10 @@ int sz__watch_cgroup(struct sz_watch *w, uint64_t id, uint32_t level, const char
 /* --latency: the sum of the timed durations of symbol SYM (its index in
  * opts.symbols), in ns, for a histogram's _sum; 0 without probes. */
 uint64_t sz__watch_latency_sum_ns(const struct sz_watch *w, uint32_t sym);
+/* Before sz_watch_start, --count (issue 13, --metrics): the counts of each
+ * process that exits go to FN, then GONE(pid) (every exit); the watch keeps
+ * them summed per symbol, reported by sz_watch_counts as pid 0, not per
+ * process, so its memory does not grow with the processes that come and go. */
+int sz__watch_fold_exited(struct sz_watch *w, sz_count_fn fn, sz_gone_fn gone, void *ctx);
 
 #endif

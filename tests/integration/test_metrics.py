@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import urllib.parse
 import urllib.request
 
@@ -321,3 +322,124 @@ def test_metrics_port_in_use(sz, watch, fresh):
         r = sz.run("watch", "-g", "x", "-s", "f", "--count", "--metrics", "127.0.0.1:%d" % port,
                    "-d", "1", expect=3)
         assert "cannot listen" in r.stderr
+
+
+def exposition(port):
+    """{series name with labels: value} of one scrape."""
+    values = {}
+    for line in scrape(port)[2].splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def run_many(sz, lib, runs, n, parallel=8):
+    """RUNS processes of the caller fixture, N calls each, PARALLEL at a time."""
+    live = []
+    for _ in range(runs):
+        live.append(subprocess.Popen([sz.fix("caller"), "-x", lib, str(n)],
+                                     stdout=subprocess.DEVNULL))
+        if len(live) >= parallel:
+            assert live.pop(0).wait(timeout=WAIT) == 0
+    for p in live:
+        assert p.wait(timeout=WAIT) == 0
+
+
+def test_metrics_exited_processes_fold_by_comm(sz, caller, watch, fresh, prometheus):
+    """2,001 short-lived processes, --by comm: the counter equals the exact
+    total (Prometheus saw it rise, never reset), one series, and no state per
+    exited process stays (tracked processes back to 0, exits all folded)."""
+    lib = fresh("libfix.so", "libfixfold.so")
+    w = watch("libfixfold.so", ["fix_func"], "--count", "--metrics", "127.0.0.1:0")
+    port = endpoint(w)[1]
+    prom = prometheus({"fold": port})
+    # The first process waits for its uprobe: from then on the kernel counts
+    # every process that maps the file from its first call.
+    c = caller(lib, 7, ["-w", "-x"])
+    c.expect("loaded")
+    assert w.wait_found(c.pid, "fix_func")["probed"]
+    c.send("go")
+    c.expect("done")
+    c.p.wait(timeout=WAIT)
+    runs, n = 2000, 3
+    peak = [0]
+    done = threading.Event()
+
+    def sample():  # the tracked processes while they come and go
+        while not done.is_set():
+            peak[0] = max(peak[0], exposition(port)["symbolyze_tracked_processes"])
+            done.wait(0.2)
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        run_many(sz, lib, runs, n)
+    finally:
+        done.set()
+        t.join()
+    total = 7 + runs * n
+    assert poll_until(lambda: exposition(port)["symbolyze_exited_processes_total"] == runs + 1,
+                      WAIT * 4, 0.5), exposition(port)
+    v = exposition(port)
+    sel = 'symbolyze_calls_total{symbol="fix_func",path="%s",comm="caller"}' % lib
+    assert v[sel] == total
+    assert [k for k in v if k.startswith("symbolyze_calls_total")] == [sel]
+    assert v["symbolyze_series"] == 1
+    assert v["symbolyze_tracked_processes"] == 0
+    assert v["symbolyze_series_expired_total"] == 0
+    # At most the processes running at once, and those whose exit was queued.
+    assert peak[0] <= 64, peak
+    prom.wait_value('symbolyze_calls_total{job="fold"}', float(total))
+    prom.wait_value('resets(symbolyze_calls_total{job="fold"}[10m])', 0.0)
+    # The final table: live processes by pid, the exited ones summed as pid 0.
+    assert w.stop() == 0
+    assert w.counts() == {(0, "fix_func"): total}
+
+
+def test_metrics_by_pid_series_expire(caller, watch, fresh, prometheus):
+    """--by pid --metrics-keep 4: an exited process's series is exported with
+    its last value (Prometheus stored it), then goes; the expired counter
+    says how many went, and nothing of them stays."""
+    lib = fresh("libfix.so", "libfixexpire.so")
+    w = watch("libfixexpire.so", ["fix_func"], "--count", "--metrics", "127.0.0.1:0",
+              "--by", "pid", "--metrics-keep", "4")
+    port = endpoint(w)[1]
+    prom = prometheus({"pid": port})
+    want = {}
+    for n in (210, 95, 333):
+        c = caller(lib, n, ["-w", "-x"])
+        c.expect("loaded")
+        assert w.wait_found(c.pid, "fix_func")["probed"]
+        c.send("go")
+        c.expect("done")
+        c.p.wait(timeout=WAIT)
+        want[c.pid] = n
+    # Within the grace period: every exited process, exact.
+    got = {int(k.split('pid="')[1].split('"')[0]): v for k, v in exposition(port).items()
+           if k.startswith("symbolyze_calls_total{")}
+    assert got == want
+    # Then they go, counted.
+    assert poll_until(lambda: exposition(port)["symbolyze_series_expired_total"] == 3,
+                      WAIT, 0.5), exposition(port)
+    v = exposition(port)
+    assert not [k for k in v if k.startswith("symbolyze_calls_total")], v
+    assert v["symbolyze_series"] == 0 and v["symbolyze_tracked_processes"] == 0
+    assert v["symbolyze_exited_processes_total"] == 3
+    # Prometheus scraped each last value before the series went stale.
+    for pid, n in want.items():
+        prom.wait_value('max_over_time(symbolyze_calls_total{job="pid",pid="%d"}[10m])' % pid,
+                        float(n))
+    prom.wait_value('count(symbolyze_calls_total{job="pid"}) or vector(0)', 0.0)
+    assert w.stop() == 0
+    assert w.counts() == {(0, "fix_func"): sum(want.values())}
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--count", "--metrics", "0", "--metrics-keep", "10"],
+     "--metrics-keep goes with --metrics and --by pid"),
+    (["--count", "--metrics", "0", "--by", "pid", "--metrics-keep", "0.5"],
+     "--metrics-keep '0.5'"),
+])
+def test_metrics_keep_usage(sz, args, words):
+    r = sz.run("watch", "-g", "x", "-s", "f", *args, expect=2)
+    assert words in r.stderr and r.stderr.count("\n") == 1, r.stderr

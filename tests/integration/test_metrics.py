@@ -405,6 +405,8 @@ def test_metrics_by_pid_series_expire(caller, watch, fresh, prometheus):
               "--by", "pid", "--metrics-keep", "4")
     port = endpoint(w)[1]
     prom = prometheus({"pid": port})
+    # The grace must outlast the scrape interval: here, from the first scrape.
+    prom.wait_value('up{job="pid"}', 1.0)
     want = {}
     for n in (210, 95, 333):
         c = caller(lib, n, ["-w", "-x"])

@@ -58,6 +58,7 @@ struct proc {
 	uint64_t labels; /* comm id << 32 | cgroup id */
 	uint32_t *ser;
 	uint32_t nser, cap;
+	uint32_t next_free; /* in the pool's free list: the next free slot + 1 */
 };
 
 struct expiry {
@@ -72,7 +73,10 @@ struct mx {
 	double keep;	       /* --by pid: seconds an exited process's series stays */
 	struct mx_names names; /* requested symbols, then the matches of -s GLOBs */
 	struct strtab str;
-	struct u64map procs; /* pid + 1 -> struct proc * */
+	struct u64map procs; /* pid + 1 -> its slot in pool */
+	struct proc *pool;
+	size_t npool, cappool;
+	uint32_t pool_free;  /* a free slot + 1, chained by next_free */
 	struct u64map paths; /* pid << 32 | sym -> path id + 1 */
 	uint32_t *index;     /* open addressing on (sym, path, label): series index + 1 */
 	size_t nindex;	     /* slots, a power of 2 */
@@ -276,13 +280,9 @@ void mx_free(struct mx *m)
 		free(m->str.s[i]);
 	free(m->str.s);
 	free(m->str.slot);
-	for (size_t i = 0; i < m->procs.cap; i++)
-		if (m->procs.k[i]) {
-			struct proc *p = (struct proc *)(uintptr_t)m->procs.v[i];
-
-			free(p->ser);
-			free(p);
-		}
+	for (size_t i = 0; i < m->npool; i++)
+		free(m->pool[i].ser);
+	free(m->pool);
 	free(m->procs.k);
 	free(m->procs.v);
 	free(m->paths.k);
@@ -375,24 +375,38 @@ static struct proc *proc_get(struct mx *m, pid_t pid, const char *comm)
 	int isnew;
 	uint64_t *v = map_slot(&m->procs, (uint64_t)(uint32_t)pid + 1, &isnew);
 	char cg[4096];
-	uint32_t cid = 0, gid = 0;
+	uint32_t cid = 0, gid = 0, slot;
 	struct proc *p;
 
 	if (!v)
 		return NULL;
 	if (!isnew)
-		return (struct proc *)(uintptr_t)*v;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		map_del(&m->procs, (uint64_t)(uint32_t)pid + 1);
-		return NULL;
+		return &m->pool[*v];
+	if (m->pool_free) {
+		slot = m->pool_free - 1;
+		m->pool_free = m->pool[slot].next_free;
+	} else {
+		if (m->npool == m->cappool) {
+			size_t cap = m->cappool ? 2 * m->cappool : 64;
+			struct proc *n = realloc(m->pool, cap * sizeof(*n));
+
+			if (!n) {
+				map_del(&m->procs, (uint64_t)(uint32_t)pid + 1);
+				return NULL;
+			}
+			m->pool = n;
+			m->cappool = cap;
+		}
+		slot = (uint32_t)m->npool++;
 	}
+	p = &m->pool[slot];
+	*p = (struct proc){ 0 };
 	if (m->by == MX_BY_CGROUP && !sz_proc_cgroup(NULL, pid, cg, sizeof(cg)))
 		gid = str_id(&m->str, cg);
 	if (m->by == MX_BY_COMM)
 		cid = comm ? str_id(&m->str, comm) : read_comm(pid, &m->str);
 	p->labels = (uint64_t)cid << 32 | gid;
-	*v = (uint64_t)(uintptr_t)p;
+	*v = slot;
 	return p;
 }
 
@@ -606,7 +620,7 @@ void mx_exited(pid_t pid, void *ctx)
 
 	if (!v)
 		return;
-	p = (struct proc *)(uintptr_t)*v;
+	p = &m->pool[*v];
 	now = mono_s();
 	for (uint32_t i = 0; i < p->nser; i++) {
 		struct series *s = &m->series[p->ser[i]];
@@ -618,7 +632,8 @@ void mx_exited(pid_t pid, void *ctx)
 		}
 	}
 	free(p->ser);
-	free(p);
+	*p = (struct proc){ .next_free = m->pool_free };
+	m->pool_free = (uint32_t)(p - m->pool) + 1;
 	map_del(&m->procs, key);
 	m->exited++;
 }

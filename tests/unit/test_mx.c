@@ -122,6 +122,7 @@ static void test_fold_by_comm(void **state)
 	assert_int_equal(value_of(m, "symbolyze_exited_processes_total"), 10000);
 	assert_int_equal(m->paths.n, 0);
 	assert_int_equal(m->procs.n, 0);
+	assert_int_equal(m->npool, 1); /* one process at a time: one slot, reused */
 	mx_free(m);
 }
 

@@ -21,6 +21,14 @@ import time
 import urllib.request
 
 
+def gauge(text, name):
+    """The value of the unlabelled series NAME in an exposition, or None."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    return None
+
+
 def rss_fds(pid):
     with open("/proc/%d/status" % pid) as f:
         rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
@@ -97,7 +105,10 @@ def main():
                 next_sample += 10
             time.sleep(max(0.0, min(next_proc, next_scrape, next_sample) - time.monotonic()))
         time.sleep(1.5)  # the last exits reach the watch
-        final = calls_total(scrape()) - base
+        text = scrape()
+        final = calls_total(text) - base
+        gauges = {k: gauge(text, k) for k in ("symbolyze_series", "symbolyze_tracked_processes",
+                                              "symbolyze_exited_processes_total")}
         samples.append((round(time.monotonic() - t0), *rss_fds(w.pid)))
     finally:
         w.send_signal(2)
@@ -110,13 +121,14 @@ def main():
            "rss_kib_first": samples[0][1], "rss_kib_after_warmup": warm[1],
            "rss_kib_last": samples[-1][1], "rss_kib_peak": max(s[1] for s in samples),
            "fds_first": samples[0][2], "fds_after_warmup": warm[2], "fds_last": samples[-1][2],
-           "problems": problems, "samples": samples}
+           "problems": problems, "samples": samples, "last_scrape": gauges}
     print("soak: %ds, %d processes, %d calls made, last scrape %d; %d scrapes (median %.2f ms)"
           % (a.seconds, procs, made, final, len(scrape_ms), res["scrape_ms_median"] or 0))
     print("soak: RSS KiB first %d, after warm-up (%ds) %d, last %d, peak %d; fds first %d, "
           "after warm-up %d, last %d"
           % (samples[0][1], warm[0], warm[1], samples[-1][1], res["rss_kib_peak"],
              samples[0][2], warm[2], samples[-1][2]))
+    print("soak: at the end, %s" % ", ".join("%s %s" % kv for kv in gauges.items()))
     print("soak: %s" % ("; ".join(problems) if problems else
                         "counter monotonic on every scrape" +
                         (", last == calls made" if final == made else

@@ -154,12 +154,30 @@ static __always_inline int sz_glob_prefilter(const struct sz_glob *g, const char
  * star restarts every step advances ti or si; restarts happen at most slen times. */
 #define SZ_GLOB_MAX_STEPS ((SZ_GLOB_MAX_NAME + 2) * (SZ_GLOB_MAX_TOKENS + SZ_GLOB_MAX_NAME + 2))
 
+#ifdef __bpf__
+/* [perf] Always 0, but the verifier cannot know it (.bss is writable): the
+ * matcher's state starts unknown, so the bpf_loop callback that steps it is
+ * verified once for any state, not once per token of the pattern walked with
+ * known values (the watch's sz_exec with a 16-byte literal: 15,673 -> 8,604
+ * instructions verified; a 58-byte one loaded in 927 ms, now 50 ms). */
+static volatile int sz_glob_zero;
+#endif
+
 static __always_inline void sz_glob_state_init(struct sz_glob_state *st)
 {
+#ifdef __bpf__
+	int z = sz_glob_zero;
+
+	st->ti = z;
+	st->si = z;
+	st->star_ti = z - 1;
+	st->star_si = z;
+#else
 	st->ti = 0;
 	st->si = 0;
 	st->star_ti = -1;
 	st->star_si = 0;
+#endif
 }
 
 #endif /* SZ_GLOB_H */

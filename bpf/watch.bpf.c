@@ -228,6 +228,13 @@ static __always_inline bool name_may_match(struct sz_watch_rec *r)
 	return sz_glob_prefilter(glob_of(&glob), r->data, r->name_len, SZ_GLOB_MAX_NAME - 1);
 }
 
+/* [perf] The first filter as a global function: verified once per program,
+ * not at each call site (its checks are unrolled per pattern token). */
+__noinline int name_may_match_once(struct scratch_val *v)
+{
+	return v && name_may_match(&v->rec);
+}
+
 /* ---- path walk: dentry -> d_parent, mount root -> mountpoint, bpf_loop ---- */
 
 struct path_ctx {
@@ -546,6 +553,29 @@ static __always_inline void fill_vma(struct sz_watch_rec *r, struct vma_ctx *v)
 
 /* ---- exec ---- */
 
+struct auxv_ctx {
+	__u64 auxv; /* &mm->saved_auxv[0] */
+	__u64 at_base;
+};
+
+/* [perf] One pair of the auxiliary vector per call: a bpf_loop callback is
+ * verified once, where a loop was walked once per pair (64). */
+static long auxv_cb(__u32 i, void *data)
+{
+	struct auxv_ctx *c = data;
+	__u64 pair[2];
+
+	if (bpf_probe_read_kernel(pair, sizeof(pair), (void *)(c->auxv + 16ull * i)))
+		return 1;
+	if (pair[0] == 0) /* AT_NULL */
+		return 1;
+	if (pair[0] == SZ_AT_BASE) {
+		c->at_base = pair[1];
+		return 1;
+	}
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -553,11 +583,12 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct scratch_val *sv;
 	struct sz_watch_rec *r;
 	struct vma_ctx v = {};
+	struct auxv_ctx ac = {};
 	struct mm_struct *mm;
 	__u32 tgid = sz_ns_tgid(p), tid = sz_ns_pid(p); /* 0: invisible, see emit() */
 	__u64 at_base = 0;
 	/* saved_auxv's length varies by kernel and arch (AT_VECTOR_SIZE) */
-	int i, auxv_pairs = bpf_core_field_size(mm->saved_auxv) / 16, sent = 0;
+	int auxv_pairs = bpf_core_field_size(mm->saved_auxv) / 16, sent = 0;
 
 	if ((targ_tgid && tgid != targ_tgid) || !sz_cg_ok(p))
 		return 0;
@@ -569,7 +600,7 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	/* the executable: identity from bprm->file, place from the text VMA */
 	zero_rec(r);
-	if (!fill_file(r, BPF_CORE_READ(bprm, file)) && name_may_match(r) &&
+	if (!fill_file(r, BPF_CORE_READ(bprm, file)) && name_may_match_once(sv) &&
 	    file_matches_once(sv, (__u64)BPF_CORE_READ(bprm, file))) {
 		fill_task(r, SZ_WATCH_EXEC, tgid, tid);
 		if (bpf_find_vma(task, BPF_CORE_READ(mm, start_code), vma_cb, &v, 0) == 0)
@@ -579,25 +610,16 @@ int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	}
 
 	/* the interpreter: the VMA at AT_BASE of mm->saved_auxv */
-	for (i = 0; i < SZ_AUXV_MAX_PAIRS && i < auxv_pairs; i++) {
-		__u64 pair[2];
-
-		if (bpf_probe_read_kernel(pair, sizeof(pair), &mm->saved_auxv[2 * i]))
-			break;
-		if (pair[0] == 0) /* AT_NULL */
-			break;
-		if (pair[0] == SZ_AT_BASE) {
-			at_base = pair[1];
-			break;
-		}
-	}
+	ac.auxv = (__u64)&mm->saved_auxv[0];
+	bpf_loop(auxv_pairs < SZ_AUXV_MAX_PAIRS ? auxv_pairs : SZ_AUXV_MAX_PAIRS, auxv_cb, &ac, 0);
+	at_base = ac.at_base;
 	if (!at_base)
 		goto out;
 	__builtin_memset(&v, 0, sizeof(v));
 	if (bpf_find_vma(task, at_base, vma_cb, &v, 0) || !v.file)
 		goto out;
 	zero_rec(r);
-	if (fill_file(r, (struct file *)v.file) || !name_may_match(r) ||
+	if (fill_file(r, (struct file *)v.file) || !name_may_match_once(sv) ||
 	    !file_matches_once(sv, v.file))
 		goto out;
 	fill_task(r, SZ_WATCH_EXEC_INTERP, tgid, tid);

@@ -144,10 +144,25 @@ static int drain(struct sz_pipeline *p, int fd, int *rc)
 	return err;
 }
 
-int sz_iter_prepare(struct watch_bpf *skel)
+/* Whether sz_scan_host would run the iterator (the env var, -p, the procfs). */
+static int iter_usable(const struct sz_pipeline *p, pid_t only, int *required)
 {
+	const char *want = getenv(SZ_SCAN_ENV);
+
+	*required = want && !strcmp(want, "iter");
+	return only <= 0 && !(want && !strcmp(want, "proc")) && !strcmp(p->proc, "/proc");
+}
+
+int sz_iter_prepare(struct watch_bpf *skel, const struct sz_pipeline *p, pid_t only, int no_scan)
+{
+	int required, usable = iter_usable(p, only, &required);
+
 	/* Run on demand (bpf_iter_create), never attached by the skeleton. */
 	bpf_program__set_autoattach(skel->progs.sz_scan_vmas, false);
+	/* [perf] Not loaded (not verified: ~3-10 ms of start-up) when no scan
+	 * will run it: with --no-scan only a repair after a loss scans, and
+	 * then by /proc, which finds the same loads. */
+	bpf_program__set_autoload(skel->progs.sz_scan_vmas, required || (usable && !no_scan));
 	return 0;
 }
 
@@ -159,6 +174,8 @@ int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_sc
 	int err, fd = -1, rc = 0;
 
 	*ran = 0;
+	if (!bpf_program__autoload(skel->progs.sz_scan_vmas))
+		return -EOPNOTSUPP; /* not loaded: sz_iter_prepare */
 	skel->bss->sz_it_processes = 0;
 	skel->bss->sz_it_vmas = 0;
 	skel->bss->sz_it_tgid = 0;
@@ -187,14 +204,11 @@ int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_sc
 int sz_scan_host(struct sz_pipeline *p, struct watch_bpf *skel, pid_t only,
 		 struct sz_scan_counts *c)
 {
-	const char *want = getenv(SZ_SCAN_ENV);
-	int force_proc = want && !strcmp(want, "proc");
-	int need_iter = want && !strcmp(want, "iter");
-	int ran = 0, rc;
+	int need_iter, ran = 0, rc;
 
 	/* The iterator sees the host's processes: another procfs (a test's, a
 	 * container's) is read as it is. */
-	if (only > 0 || force_proc || !skel || strcmp(p->proc, "/proc")) {
+	if (!iter_usable(p, only, &need_iter) || !skel) {
 		if (!need_iter)
 			return sz_scan_all(p, only, c);
 		sz_log(SZ_LOG_ERROR,

@@ -28,8 +28,10 @@ struct watch_bpf;
 int sz_scan_host(struct sz_pipeline *p, struct watch_bpf *skel, pid_t only,
 		 struct sz_scan_counts *c);
 
-/* Before SKEL (the watch's, which holds the iterator) is loaded. */
-int sz_iter_prepare(struct watch_bpf *skel);
+/* Before SKEL (the watch's, which holds the iterator) is loaded: the
+ * iterator is loaded only if a scan of P's host (ONLY, NO_SCAN: the watch's
+ * -p and --no-scan) will run it, or SZ_SCAN_ENV requires it. */
+int sz_iter_prepare(struct watch_bpf *skel, const struct sz_pipeline *p, pid_t only, int no_scan);
 
 /* The iterator alone.  *RAN is set once every record was read: when it is
  * not, nothing may be assumed of what was submitted, and /proc must be read. */

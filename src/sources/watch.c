@@ -742,7 +742,7 @@ int sz_watch_start(struct sz_watch *w)
 				       (__u32)(w->opts.ring_bytes ? w->opts.ring_bytes
 								  : DEFAULT_RING_BYTES));
 	if (!err)
-		err = sz_iter_prepare(w->skel); /* issue 10: the scan's iterator */
+		err = sz_iter_prepare(w->skel, w->p, w->opts.pid, w->opts.no_scan); /* issue 10 */
 	if (!err)
 		err = watch_bpf__load(w->skel);
 	if (err) {

@@ -18,7 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <microhttpd.h>
+#include "mhd_dl.h" /* libmicrohttpd by dlopen: mapped only with --metrics */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -357,9 +357,14 @@ static int start_http(struct cli *c, struct cli_ext *x)
 	const union MHD_DaemonInfo *info;
 	socklen_t sl = sizeof(ss);
 	sigset_t all, old;
+	char why[256];
 	int loopback;
 
 	parse_addr(c->metrics, &ss, &loopback);
+	if (sz_mhd_load(why, sizeof(why))) {
+		fprintf(stderr, "symbolyze: --metrics needs libmicrohttpd: %s\n", why);
+		return EXIT_ENV;
+	}
 	x->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	x->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (x->efd < 0 || x->ep < 0 || epoll_ctl(x->ep, EPOLL_CTL_ADD, x->efd, &ev)) {

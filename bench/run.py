@@ -431,22 +431,45 @@ def bench_startup():
            "CPU %.0f vs %.0f ms; goal <= 30 ms; %s" % (
                statistics.median(cb), statistics.median(ca),
                pairs_note(statistics.median(ratios), min(ratios), max(ratios))))
+    # The same with the initial scan (the iterator loaded and run) on libc.
+    w_argv = watch_argv("libc.so*", ["malloc"])
+    a, b = [], []
+    for _ in range(ARGS.pairs):
+        a.append(start_to_line(m_argv, b"ready")[0] * 1e3)
+        b.append(start_to_line(w_argv, b'"event":"ready"')[0] * 1e3)
+    ratios = [y / x for x, y in zip(a, b)]
+    report("watch -g libc.so* launch -> ready (scan included)", statistics.median(b), "ms",
+           "minimal libbpf loader (1 tp program)", statistics.median(a),
+           pairs_note(statistics.median(ratios), min(ratios), max(ratios)))
+    # Where the object load goes: libbpf's parse of the kernel BTF (cold, a
+    # process of its own), verification per program, the rest (maps, CO-RE).
     progs = {}
-    loads = []
+    loads, btfs = [], []
     for _ in range(3):
         out = subprocess.run([ARGS.verif, "libc.so*"], capture_output=True, text=True,
                              timeout=120).stdout.splitlines()
+        out += subprocess.run([ARGS.verif, "--btf"], capture_output=True, text=True,
+                              timeout=120).stdout.splitlines()
         for line in out:
             f = line.split()
             if f[0] == "prog":
                 progs.setdefault(f[1], []).append((int(f[5]), int(f[7])))
             elif f[0] == "load_ms":
                 loads.append(float(f[1]))
+            elif f[0] == "btf_ms":
+                btfs.append(float(f[1]))
     load = statistics.median(loads)
+    verify = 0.0
     for name, v in progs.items():
-        report("verifier: %s" % name, statistics.median(x[1] for x in v) / 1e3, "ms",
-               "whole watch object load", load,
+        ms = statistics.median(x[1] for x in v) / 1e3
+        verify += ms
+        report("verifier: %s" % name, ms, "ms", "whole watch object load", load,
                "%d instructions verified" % v[0][0])
+    btf = statistics.median(btfs)
+    report("libbpf: kernel BTF parse (cold)", btf, "ms", "whole watch object load", load,
+           "min %.1f max %.1f" % (min(btfs), max(btfs)))
+    report("libbpf: maps + CO-RE relocation (load - BTF - verifier)", load - btf - verify, "ms",
+           "whole watch object load", load, "verifier total %.1f ms" % verify)
 
 
 def bench_rss():

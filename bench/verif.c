@@ -5,10 +5,12 @@
  * its rodata set as `watch -g GLOB` sets it.  Prints one line per program,
  * "prog NAME insns N verified V usec T", then "load_ms X" for the whole load.
  *   verif GLOB [PROGRAM...]   (PROGRAM...: load only those, autoload off for the rest)
+ *   verif --btf               (libbpf parsing the kernel's BTF alone, cold: "btf_ms X")
  */
 #include "util/glob.h"
 #include "watch.skel.h"
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,20 @@ int main(int argc, char **argv)
 	double t0, t;
 	int n = 0;
 
+	if (argc == 2 && !strcmp(argv[1], "--btf")) {
+		/* In a process of its own: a second parse would reuse the first's
+		 * faulted-in heap, and most of a cold parse is page faults. */
+		struct btf *b;
+
+		t0 = now_ms();
+		b = btf__load_vmlinux_btf();
+		t = now_ms() - t0;
+		if (!b)
+			return 1;
+		printf("btf_ms %.3f types %u\n", t, btf__type_cnt(b));
+		btf__free(b);
+		return 0;
+	}
 	if (argc < 2 || sz_glob_compile(argv[1], &g))
 		return 2;
 	libbpf_set_print(quiet);

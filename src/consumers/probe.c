@@ -224,12 +224,16 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 		       : ids * 1024 > COUNT_KEYS_MAX ? COUNT_KEYS_MAX
 						     : ids * 1024);
 	r = bpf_map__set_max_entries(m->skel->maps.counts, keys);
-	/* A bound that large is for a glob: memory as (process, function)
-	 * pairs are seen, not all of it up front (nor the time to clear it). */
-	if (!r && keys > COUNT_KEYS_MIN)
+	/* Memory as (process, function) pairs are seen, not all of it up front
+	 * (nor the time to clear it): [perf] preallocating the smallest table,
+	 * 65,536 per-CPU entries, took 55-120 ms of start-up (issue 10). */
+	if (!r)
 		r = bpf_map__set_map_flags(m->skel->maps.counts,
 					   bpf_map__map_flags(m->skel->maps.counts) |
 						   BPF_F_NO_PREALLOC);
+	/* [perf] --key's table (preallocated: 18-35 ms) is never written without --key */
+	if (!r && !sz_args_has_key(m->args))
+		r = bpf_map__set_max_entries(m->skel->maps.keys, 1);
 	/* Per-CPU arrays of ids x buckets are made whether a program uses them
 	 * or not: full size only for the modes that do. */
 	lat = mode == SZ_PROBE_LATENCY || sz_args_latency(m->args);

@@ -431,16 +431,20 @@ def bench_startup():
            "CPU %.0f vs %.0f ms; goal <= 30 ms; %s" % (
                statistics.median(cb), statistics.median(ca),
                pairs_note(statistics.median(ratios), min(ratios), max(ratios))))
-    # The same with the initial scan (the iterator loaded and run) on libc.
-    w_argv = watch_argv("libc.so*", ["malloc"])
-    a, b = [], []
-    for _ in range(ARGS.pairs):
-        a.append(start_to_line(m_argv, b"ready")[0] * 1e3)
-        b.append(start_to_line(w_argv, b'"event":"ready"')[0] * 1e3)
-    ratios = [y / x for x, y in zip(a, b)]
-    report("watch -g libc.so* launch -> ready (scan included)", statistics.median(b), "ms",
-           "minimal libbpf loader (1 tp program)", statistics.median(a),
-           pairs_note(statistics.median(ratios), min(ratios), max(ratios)))
+    # The same with the initial scan (the iterator loaded and run) on libc,
+    # and with --count (the probe skeleton loaded too, its tables created).
+    for what, w_argv in (("-g libc.so* (scan included)", watch_argv("libc.so*", ["malloc"])),
+                         ("--count --no-scan", watch_argv("nomatch-bench.so", ["x"],
+                                                          ["--count", "--no-scan"]))):
+        a, b = [], []
+        for _ in range(ARGS.pairs):
+            a.append(start_to_line(m_argv, b"ready")[0] * 1e3)
+            b.append(start_to_line(w_argv, b'"event":"ready"')[0] * 1e3)
+        ratios = [y / x for x, y in zip(a, b)]
+        report("watch %s launch -> ready" % what, statistics.median(b), "ms",
+               "minimal libbpf loader (1 tp program)", statistics.median(a),
+               "min %.1f max %.1f; %s" % (min(b), max(b), pairs_note(
+                   statistics.median(ratios), min(ratios), max(ratios))))
     # Where the object load goes: libbpf's parse of the kernel BTF (cold, a
     # process of its own), verification per program, the rest (maps, CO-RE).
     progs = {}

@@ -452,6 +452,28 @@ $(BUILD)/bench/vmaiter: bench/vmaiter.c $(BUILD)/bench/vmaiter.skel.h $(BUILD)/l
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/bench -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
 
+# --stacks=fp capture forms, plain addresses vs build-ID, and the mappings record (issue 11).
+$(BUILD)/bench/stackcap.bpf.o: bench/stackcap.bpf.c vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/bench/stackcap.skel.h: $(BUILD)/bench/stackcap.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name stackcap_bpf > $@
+
+$(BUILD)/bench/stackcap: bench/stackcap.c $(BUILD)/bench/stackcap.skel.h $(BUILD)/libsymbolyze.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -fno-omit-frame-pointer -fno-optimize-sibling-calls -I$(BUILD)/bench \
+		-o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
+
+# Timed loops of calls whose arguments --arg reads (issue 11, argument capture).
+$(BUILD)/bench/argloop: bench/argloop.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $<
+
 # The watch object's load, program by program (issue 10, start-up).
 $(BUILD)/bench/verif: bench/verif.c $(BUILD)/watch.skel.h $(BUILD)/libsymbolyze.a
 	$(call msg,CC,$@)
@@ -463,7 +485,8 @@ SOAK_SECONDS ?= 600
 bench: deps
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup \
-		$(BUILD)/bench/hooks $(BUILD)/bench/vmaiter $(BUILD)/bench/verif
+		$(BUILD)/bench/hooks $(BUILD)/bench/vmaiter $(BUILD)/bench/verif \
+		$(BUILD)/bench/stackcap $(BUILD)/bench/argloop
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
 		--fixtures $(FIX) --caller $(FIX)/caller --lookup $(BUILD)/bench/lookup \
 		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks \

@@ -857,6 +857,12 @@ def bench_metrics(lib):
     metrics_bench.run(ARGS, lib, report, interleaved, caller_run, Watch)
 
 
+def bench_stacks():
+    """issue 11, measured: --stacks, the build-ID stack form, --arg (bench/stacks_bench.py)."""
+    import stacks_bench
+    stacks_bench.run(ARGS, report, RESULTS)
+
+
 LLVM_LIB = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
 
 
@@ -953,7 +959,7 @@ def main():
     ap.add_argument("--attach-fallback", action="store_true",
                     help="attach_many: also time ours on perf-event uprobes")
     ap.add_argument("--attach-reps", type=int, default=3)
-    ap.add_argument("--only", help="run only this part (symbolize, hooks, overhead, ...)")
+    ap.add_argument("--only", help="run only this part (symbolize, hooks, overhead, stacks, ...)")
     ap.add_argument("--out", default="bench/results.json")
     ARGS = ap.parse_args()
     if os.geteuid() != 0:
@@ -985,6 +991,7 @@ def main():
     bench_freeze()
     bench_soak(lib)
     bench_metrics(lib)
+    bench_stacks()
     with open(ARGS.out, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "kernel": os.uname().release, "results": RESULTS}, f, indent=1)

@@ -10,6 +10,9 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 pkgs+=(libmicrohttpd-dev prometheus)
 # --stacks: elfutils libdw unwinds user stacks with the files' CFI.
 pkgs+=(libdw-dev)
+# libc's static functions (__libc_start_call_main) named through its build-ID debug files:
+# test_stacks' chains and the stacks bench's depth rows name every libc frame with them.
+pkgs+=(libc6-dbg)
 # --pprof FILE: protoc-c generates the profile's C; go tool pprof reads it in the tests.
 pkgs+=(libprotobuf-c-dev protobuf-c-compiler golang-go)
 # USDT: <sys/sdt.h> for the fixture; python3.11 and PostgreSQL 15 are real targets.

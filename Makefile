@@ -480,8 +480,12 @@ $(BUILD)/bench/verif: bench/verif.c $(BUILD)/watch.skel.h $(BUILD)/libsymbolyze.
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsymbolyze.a $(LIBS)
 
-# SOAK_SECONDS: the long-running check of watch's RSS and fds (0 skips it).
+# SOAK_SECONDS: the long-running check of watch's RSS and fds (0 skips it); make bench
+# runs a shorter one (BENCH_SOAK_SECONDS) to stay within ~15 min.  BENCH_FLAGS: e.g.
+# --quick (every row, fewer rounds) or --only probe,lookup.
 SOAK_SECONDS ?= 600
+BENCH_SOAK_SECONDS ?= 120
+BENCH_FLAGS ?=
 bench: deps
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/workload $(BUILD)/bench/lookup \
@@ -490,8 +494,8 @@ bench: deps
 	$(Q)python3 bench/run.py --bin $(BUILD)/symbolyze --workload $(BUILD)/bench/workload \
 		--fixtures $(FIX) --caller $(FIX)/caller --lookup $(BUILD)/bench/lookup \
 		--storm $(FIX)/storm --hooks $(BUILD)/bench/hooks \
-		--vmaiter $(BUILD)/bench/vmaiter --verif $(BUILD)/bench/verif --soak $(SOAK_SECONDS) \
-		--out bench/results.json
+		--vmaiter $(BUILD)/bench/vmaiter --verif $(BUILD)/bench/verif \
+		--soak $(BENCH_SOAK_SECONDS) --out bench/results.json $(BENCH_FLAGS)
 
 # watch --metrics scraped every second under process churn: RSS and fds (bench/NOTES.md).
 soak: all

@@ -8,6 +8,7 @@
  * PERF_RECORD_MMAP2 records (executable mappings only, or every mapping), the
  * way perf(1) follows mappings; a thread reads the rings.  "hits" counts MMAP2
  * records then.
+ *   hooks uprobe FILE FUNC    a uprobe on FUNC of FILE, every process (probe rows)
  */
 #include "sources/tracefs.h"
 #include "hooks.skel.h"
@@ -158,8 +159,11 @@ int main(int argc, char **argv)
 		keep[0] = s->progs.tp_exit;
 	} else if (!strcmp(v, "lock")) {
 		keep[0] = s->progs.lock_rel;
+	} else if (!strcmp(v, "uprobe") && argc == 4) {
+		keep[0] = s->progs.uprobe_add;
 	} else if (strcmp(v, "none")) {
-		fprintf(stderr, "usage: hooks btf|tp|tp-exit|lock|perf|perf-data|none\n");
+		fprintf(stderr,
+			"usage: hooks btf|tp|tp-exit|lock|perf|perf-data|none|uprobe FILE FUNC\n");
 		return 2;
 	}
 	bpf_object__for_each_program(p, s->obj)
@@ -174,6 +178,16 @@ int main(int argc, char **argv)
 	if (hooks_bpf__load(s)) {
 		fprintf(stderr, "hooks: load failed\n");
 		return 1;
+	}
+	if (keep[0] == s->progs.uprobe_add) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = argv[3]);
+
+		links[0] = bpf_program__attach_uprobe_opts(keep[0], -1, argv[2], 0, &uo);
+		if (!links[0]) {
+			fprintf(stderr, "hooks: uprobe %s:%s failed\n", argv[2], argv[3]);
+			return 1;
+		}
+		keep[0] = NULL;
 	}
 	for (int i = 0; i < 2; i++)
 		if (keep[i] && !(links[i] = bpf_program__attach(keep[i]))) {

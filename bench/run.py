@@ -7,6 +7,8 @@ bench/results.json for machines.
 """
 import argparse
 import fcntl
+import functools
+import inspect
 import json
 import os
 import random
@@ -17,16 +19,53 @@ import tempfile
 import threading
 import time
 
+import table
+
 ARGS = None
 RESULTS = []
+LLVM_LIB = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
 
 
-def report(name, value, unit, baseline_name, baseline, note=""):
-    ratio = value / baseline if baseline else float("nan")
-    RESULTS.append({"figure": name, "value": value, "unit": unit, "baseline": baseline_name,
-                    "baseline_value": baseline, "ratio": ratio, "note": note})
-    print("%-46s %12.3f %-4s  vs %-34s %12.3f  ratio %9.4g  %s"
-          % (name, value, unit, baseline_name, baseline, ratio, note), flush=True)
+def report(name, value, unit, baseline_name, baseline, note="", value_range=None,
+           baseline_range=None, ratio=None, ratio_range=None, rounds=None, not_ratio=False):
+    """One row: our figure beside its baseline from the same run.  RATIO defaults to
+    VALUE / BASELINE; from interleaved runs, report_runs() gives the median of the
+    per-round ratios and every range.  NOT_RATIO: a figure reported as is (soak)."""
+    if ratio is None and not not_ratio:
+        ratio = value / baseline if baseline else float("nan")
+    row = {"figure": name, "value": value, "unit": unit, "baseline": baseline_name,
+           "baseline_value": baseline, "ratio": None if not_ratio else ratio, "note": note}
+    for k, v in (("value_range", value_range), ("baseline_range", baseline_range),
+                 ("ratio_range", ratio_range), ("rounds", rounds), ("not_ratio", not_ratio)):
+        if v:
+            row[k] = v
+    RESULTS.append(row)
+    print("%-46s %22s %-3s vs %-34s %22s  ratio %-18s %s"
+          % (name, table.spread(value, value_range), unit, baseline_name,
+             table.spread(baseline, baseline_range), table.ratio_cell(row), note), flush=True)
+
+
+def report_runs(name, unit, ours, baseline_name, base, note=""):
+    """A row from paired runs (OURS[i] and BASE[i] from round i of interleave()):
+    median and min-max of each side and of the per-round ratios."""
+    ratios = [y / x for x, y in zip(base, ours) if x]
+    report(name, statistics.median(ours), unit, baseline_name, statistics.median(base), note,
+           (min(ours), max(ours)), (min(base), max(base)),
+           statistics.median(ratios) if ratios else float("nan"),
+           (min(ratios), max(ratios)) if ratios else None, len(ours))
+
+
+def interleave(sides, rounds):
+    """Runs each of SIDES (callables, one measurement each) once per round, ROUNDS
+    rounds, the order rotated each round (A B, B A, ...; A B C, B C A, C A B, ...):
+    drift, and what a run leaves behind for the next, hit every side alike.
+    Returns one list per side, element i from round i."""
+    out = [[] for _ in sides]
+    for r in range(rounds):
+        for k in range(len(sides)):
+            i = (r + k) % len(sides)
+            out[i].append(sides[i]())
+    return out
 
 
 def workload(*args):
@@ -91,59 +130,102 @@ def caller_run(lib, n, before_go=None):
         c.wait()
 
 
-def median_of(fn, n=3):
-    return statistics.median(fn() for _ in range(n))
+def scan_once():
+    """One `symbolyze scan` of the whole host for libc's malloc: (seconds, processes
+    scanned, "malloc found in F of L libc loads")."""
+    t0 = time.monotonic()
+    r = subprocess.run([ARGS.bin, "scan", "-g", "libc.so*", "-s", "malloc"],
+                       capture_output=True, text=True)
+    t = time.monotonic() - t0
+    n = int(r.stderr.split(" processes scanned")[0].rsplit(" ", 1)[1])
+    f = r.stderr.split(": ", 1)[1].split(" loads;")[0].split()
+    return t, n, "malloc found in %s of %s libc loads" % (f[0], f[3])
+
+
+def shell_once(cmd):
+    """Seconds SH -c CMD takes (tools that are not ours, on the same /proc)."""
+    t0 = time.monotonic()
+    r = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True)
+    return time.monotonic() - t0, r.stdout
+
+
+GREP_LIBC = r"grep -l 'libc\.so' /proc/[0-9]*/maps 2>/dev/null"
+CAT_MAPS = "cat /proc/[0-9]*/maps >/dev/null 2>&1"
 
 
 def bench_scan():
-    def one():
-        t0 = time.monotonic()
-        subprocess.run([ARGS.bin, "scan", "-g", "libc.so*", "-s", "malloc"], capture_output=True)
-        return time.monotonic() - t0
-    return median_of(one, 5)
+    """Whole-host scan for libc's malloc against grep -l of every maps file for
+    libc (the same processes, no symbols) and against cat of every maps file
+    (reading them, nothing else), interleaved.  Returns our median seconds."""
+    found = []
+
+    def ours():
+        t, _, f = scan_once()
+        found.append(f)
+        return t * 1e3
+    greps = []
+
+    def grep():
+        t, out = shell_once(GREP_LIBC)
+        greps.append(len(out.splitlines()))
+        return t * 1e3
+    mine, g, c = interleave([ours, grep, lambda: shell_once(CAT_MAPS)[0] * 1e3], ARGS.pairs)
+    note = "last run: %s; grep named %d maps files" % (found[-1], greps[-1])
+    report_runs("scan: whole host, libc malloc", "ms", mine,
+                "grep -l libc.so every /proc/PID/maps", g, note)
+    report_runs("scan: whole host, libc malloc", "ms", mine, "cat every /proc/PID/maps", c)
+    return statistics.median(mine) / 1e3
 
 
-def bench_latency(lib, scan_s=None):
-    """dlopen -> the watch's record read here, beside the floor measured in the
-    same run: the loading process's own line, written through a pipe right
-    after dlopen returned and read here the same way (a reader thread stamping
-    each line on receipt)."""
-    if scan_s is None:
-        scan_s = bench_scan()
-    d = tempfile.mkdtemp(prefix="sz-bench-")
+def latency_round(copy):
+    """One fresh watch, ARGS.loads processes dlopen()ing COPY: (p50, p99) in us of
+    dlopen -> the watch's record read here, and of the floor (the loader's own
+    line) for the same loads, and the count of loads not reported."""
+    w = Watch("libszlat.so", ["fix_func"], ["--no-scan"])
+    got = []  # (ns at receipt, pid, ns after dlopen)
     try:
-        copy = os.path.join(d, "libszlat.so")
-        shutil.copy(lib, copy)
-        w = Watch("libszlat.so", ["fix_func"], ["--no-scan"])
         p = subprocess.Popen([ARGS.workload, "dlopen", copy, str(ARGS.loads)],
                              stdout=subprocess.PIPE, text=True)
-        got = []  # (ns at receipt, pid, ns after dlopen)
         for line in p.stdout:
             f = line.split()
             if len(f) == 2 and f[0].isdigit():
                 got.append((time.monotonic_ns(), int(f[0]), int(f[1])))
         p.wait()
         time.sleep(1)
+    finally:
         w.stop()
-        done = {pid: t for _, pid, t in got}
-        floor = sorted((r - t) / 1e3 for r, _, t in got)
-        seen = {}
-        for ts, rec in w.lines:
-            if rec["event"] == "found" and rec["pid"] in done and rec["pid"] not in seen:
-                seen[rec["pid"]] = ts
-        lat = sorted((seen[p] - done[p]) / 1e3 for p in seen)
-        if len(lat) < len(done):
-            print("  note: %d of %d loads not reported" % (len(done) - len(lat), len(done)))
-        p50 = statistics.median(lat)
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        f50 = statistics.median(floor)
-        f99 = floor[min(len(floor) - 1, int(len(floor) * 0.99))]
-        report("watch: dlopen -> record printed, p50", p50, "us",
-               "floor: loader's own line via pipe, p50", f50,
-               "%d loads; negative = printed before dlopen returned" % len(lat))
-        report("watch: dlopen -> record printed, p99", p99, "us",
-               "floor: loader's own line via pipe, p99", f99,
-               "same run; one full /proc scan: %.0f us" % (scan_s * 1e6))
+    done = {pid: t for _, pid, t in got}
+    floor = sorted((r - t) / 1e3 for r, _, t in got)
+    seen = {}
+    for ts, rec in w.lines:
+        if rec["event"] == "found" and rec["pid"] in done and rec["pid"] not in seen:
+            seen[rec["pid"]] = ts
+    lat = sorted((seen[p] - done[p]) / 1e3 for p in seen)
+    return (statistics.median(lat), p99(lat), statistics.median(floor), p99(floor),
+            len(done) - len(lat))
+
+
+def bench_latency(lib, scan_s=None):
+    """dlopen -> the watch's record read here, beside the floor measured on the
+    same loads: the loading process's own line, written through a pipe right
+    after dlopen returned and read here the same way (a reader thread stamping
+    each line on receipt).  Paired per load, so nothing to interleave; rounds
+    (a fresh watch each) give the spread of p50 and p99."""
+    d = tempfile.mkdtemp(prefix="sz-bench-")
+    try:
+        copy = os.path.join(d, "libszlat.so")
+        shutil.copy(lib, copy)
+        runs = [latency_round(copy) for _ in range(ARGS.latency_rounds)]
+        missed = sum(r[4] for r in runs)
+        note = "%d rounds of %d loads, a fresh watch each; %d loads not reported" % (
+            len(runs), ARGS.loads, missed)
+        report_runs("watch: dlopen -> record printed, p50", "us", [r[0] for r in runs],
+                    "floor: loader's own line via pipe, p50", [r[2] for r in runs],
+                    note + "; negative = printed before dlopen returned")
+        report_runs("watch: dlopen -> record printed, p99", "us", [r[1] for r in runs],
+                    "floor: loader's own line via pipe, p99", [r[3] for r in runs],
+                    note + ("; one whole-host scan: %.0f us" % (scan_s * 1e6) if scan_s
+                            else ""))
     finally:
         shutil.rmtree(d)
 
@@ -169,36 +251,36 @@ def bench_overhead(lib):
 
         def ex():
             return workload("exec", n_exec)[0]
-        med, lo, hi, a, b = watch_pairs("libfix*.so", mm)
-        report("mmap-heavy: %d mmaps, watch running" % n_mmap, b * 1e9 / n_mmap, "ns",
-               "same, no watch (ns per mmap)", a * 1e9 / n_mmap, pairs_note(med, lo, hi))
-        med, lo, hi, a, b = watch_pairs("libfix*.so", ex)
-        report("exec-heavy: %d fork+exec, watch running" % n_exec, b * 1e6 / n_exec, "us",
-               "same, no watch (us per exec)", a * 1e6 / n_exec, pairs_note(med, lo, hi))
-        med, lo, hi, a, b = watch_pairs("libc.so*", ex, ("malloc",))
-        report("exec-heavy, glob libc.so* (a load each)", b * 1e6 / n_exec, "us",
-               "same, no watch (us per exec)", a * 1e6 / n_exec,
-               pairs_note(med, lo, hi, "goal <= 1.05; "))
+        a, b = watch_runs("libfix*.so", mm)
+        report_runs("mmap-heavy: %d mmaps, watch running" % n_mmap, "ns",
+                    [x * 1e9 / n_mmap for x in b], "same, no watch (ns per mmap)",
+                    [x * 1e9 / n_mmap for x in a], "a fresh watch per run; non-matching file")
+        a, b = watch_runs("libfix*.so", ex)
+        report_runs("exec-heavy: %d fork+exec, watch running" % n_exec, "us",
+                    [x * 1e6 / n_exec for x in b], "same, no watch (us per exec)",
+                    [x * 1e6 / n_exec for x in a], "a fresh watch per run")
+        a, b = watch_runs("libc.so*", ex, ("malloc",))
+        report_runs("exec-heavy, glob libc.so* (a load each)", "us",
+                    [x * 1e6 / n_exec for x in b], "same, no watch (us per exec)",
+                    [x * 1e6 / n_exec for x in a], "goal <= 1.05")
         # Matching mmaps: every one goes through glob and the kernel's dedupe.
         hot = os.path.join(d, "libfixhot.so")
         shutil.copy(lib, hot)
 
         def mm_hot():
             return workload("mmap", hot, n_mmap // 10)[0]
-        med, lo, hi, a, b = watch_pairs("libfixhot.so", mm_hot)
-        report("mmap of a MATCHING file, watch running", b * 1e9 / (n_mmap // 10), "ns",
-               "same, no watch (ns per mmap)", a * 1e9 / (n_mmap // 10), pairs_note(med, lo, hi))
+        a, b = watch_runs("libfixhot.so", mm_hot)
+        report_runs("mmap of a MATCHING file, watch running", "ns",
+                    [x * 1e9 / (n_mmap // 10) for x in b], "same, no watch (ns per mmap)",
+                    [x * 1e9 / (n_mmap // 10) for x in a], "deduplicated in the kernel")
     finally:
         shutil.rmtree(d)
 
 
 def interleaved(base, other, pairs):
-    """A B A B ...: drift hits both sides alike.  Returns (median ratio, min, max,
-    median A, median B) over the pairs."""
-    a, b = [], []
-    for _ in range(pairs):
-        a.append(base())
-        b.append(other())
+    """interleave() of two sides.  Returns (median ratio, min, max, median A,
+    median B) over the pairs."""
+    a, b = interleave([base, other], pairs)
     ratios = [y / x for x, y in zip(a, b)]
     return statistics.median(ratios), min(ratios), max(ratios), statistics.median(a), \
         statistics.median(b)
@@ -207,8 +289,8 @@ def interleaved(base, other, pairs):
 class Hook:
     """One hook variant of bench/hooks.c, attached until stop()."""
 
-    def __init__(self, variant):
-        self.p = subprocess.Popen([ARGS.hooks, variant], stdin=subprocess.PIPE,
+    def __init__(self, variant, *args):
+        self.p = subprocess.Popen([ARGS.hooks, variant] + list(args), stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()
         if line.strip() != "ready":
@@ -269,28 +351,36 @@ def bench_hooks():
                 finally:
                     h.stop()
             try:
-                med, lo, hi, a, b = interleaved(alone, hooked, ARGS.pairs)
+                a, b = interleave([alone, hooked], ARGS.pairs)
             except RuntimeError as e:
                 print("  hook %s unavailable: %s" % (variant, e))
                 RESULTS.append({"figure": "hook " + variant, "unavailable": str(e)})
                 break
-            report("%s loop, hook %s" % (load, variant), b * 1e9 / n, "ns",
-                   "same, no hook (ns per iteration)", a * 1e9 / n,
-                   "%s; %d pairs: median ratio %.3f, min %.3f, max %.3f%s"
-                   % (what, ARGS.pairs, med, lo, hi,
-                      "; %d baselines ran while another process held a syscall "
-                      "tracepoint" % sum(dirty) if any(dirty) else ""))
+            report_runs("%s loop, hook %s" % (load, variant), "ns", [x * 1e9 / n for x in b],
+                        "same, no hook (ns per iteration)", [x * 1e9 / n for x in a],
+                        "%s, bench/hooks alone%s"
+                        % (what, "; %d baselines ran while another process held a syscall "
+                           "tracepoint" % sum(dirty) if any(dirty) else ""))
 
 
-def watch_pairs(glob, fn, syms=("fix_func",)):
-    """Interleaved pairs: FN alone, then FN under a fresh watch on GLOB."""
+def watch_runs(glob, fn, syms=("fix_func",)):
+    """interleave() of FN alone and FN under a fresh watch on GLOB: the two lists."""
     def hooked():
         w = Watch(glob, list(syms), ["--no-scan"])
         try:
             return fn()
         finally:
             w.stop()
-    return interleaved(fn, hooked, ARGS.pairs)
+    return interleave([fn, hooked], ARGS.pairs)
+
+
+def watch_pairs(glob, fn, syms=("fix_func",)):
+    """Interleaved pairs: FN alone, then FN under a fresh watch on GLOB.  Returns
+    what interleaved() does."""
+    a, b = watch_runs(glob, fn, syms)
+    ratios = [y / x for x, y in zip(a, b)]
+    return statistics.median(ratios), min(ratios), max(ratios), statistics.median(a), \
+        statistics.median(b)
 
 
 def bench_cost(lib):
@@ -495,55 +585,89 @@ def bench_rss():
                                                "< 8 MiB" if i == 0 else "< 12 MiB"))
 
 
+def bpftrace_count(path, func):
+    """bpftrace counting FUNC of PATH per pid, attached; None if it cannot run."""
+    bt = shutil.which("bpftrace")
+    if not bt:
+        return None
+    p = subprocess.Popen([bt, "-e", "uprobe:%s:%s { @[pid] = count(); }" % (path, func)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # bpftrace warns that it cannot raise RLIMIT_MEMLOCK, then goes on.
+    line = ""
+    for _ in range(5):
+        line = p.stdout.readline()
+        if not line or "Attaching" in line:
+            break
+    if "Attaching" not in line:
+        p.kill()
+        p.wait()
+        print("  bpftrace unavailable: %s" % line.strip())
+        return None
+    return p
+
+
 def bench_probe(lib):
-    """Per-call cost of --count: against no probe, the kernel's floor (a uprobe
-    whose program does nothing) and bpftrace counting the same calls."""
-    n = ARGS.calls
+    """Per-call cost of --count against an unprobed call, against the kernel's
+    floor from a minimal loader (bench/hooks uprobe: one uprobe program adding 1,
+    not our code) and against bpftrace counting the same calls; the four sides
+    interleaved, each probing tool started afresh for its run, every count
+    checked against the calls made."""
+    n = ARGS.probe_calls
     d = tempfile.mkdtemp(prefix="sz-bench-")
+    wrong = {"ours": 0, "minimal": 0, "bpftrace": 0}
     try:
         copy = os.path.join(d, "libszprobe.so")
         shutil.copy(lib, copy)
-        base = statistics.median(caller_run(copy, n)[0] for _ in range(3)) / n
 
-        def with_watch(flag):
-            """Median per-call ns of three callers under one watch."""
-            w = Watch("libszprobe.so", ["fix_func"], [flag])
+        def unprobed():
+            return caller_run(copy, n)[0] / n
+
+        def minimal():
+            h = Hook("uprobe", copy, "fix_func")
             try:
-                runs = [caller_run(copy, n, w.wait_found) for _ in range(3)]
+                ns = caller_run(copy, n)[0]
+            finally:
+                hits = h.stop()
+            wrong["minimal"] += hits != n
+            return ns / n
+
+        def ours():
+            w = Watch("libszprobe.so", ["fix_func"], ["--count", "--no-scan"])
+            try:
+                ns, pid = caller_run(copy, n, w.wait_found)
             finally:
                 w.stop()
-            pids = {pid for _, pid in runs}
-            calls = [r["calls"] for _, r in w.lines if r["event"] == "count" and r["pid"] in pids]
-            return statistics.median(ns for ns, _ in runs) / n, calls
-        empty, _ = with_watch("--empty-probe")
-        count, calls = with_watch("--count")
-        note = "counted %s; each run made %d calls" % (" ".join(map(str, calls)), n)
-        report("probe --count: per call", count, "ns", "empty uprobe (kernel floor)", empty,
-               note)
-        report("probe --count: per call", count, "ns", "unprobed call", base)
-        report("probe: empty uprobe per call", empty, "ns", "unprobed call", base)
-        bt = shutil.which("bpftrace")
-        if bt:
-            p = subprocess.Popen([bt, "-e", "uprobe:%s:fix_func { @[pid] = count(); }" % copy],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            # bpftrace warns that it cannot raise RLIMIT_MEMLOCK, then goes on.
-            line = ""
-            for _ in range(5):
-                line = p.stdout.readline()
-                if not line or "Attaching" in line:
-                    break
-            if "Attaching" in line:
-                runs = [caller_run(copy, n) for _ in range(3)]
-                p.send_signal(2)
-                out = p.communicate(timeout=30)[0]
-                got = [l for l in out.splitlines()
-                       if any(l.startswith("@[%d]" % pid) for _, pid in runs)]
-                report("probe --count: per call", count, "ns", "bpftrace count() per call",
-                       statistics.median(ns for ns, _ in runs) / n,
-                       "bpftrace counted: %s" % " ".join(x.split()[-1] for x in got))
-            else:
-                p.kill()
-                print("  bpftrace unavailable: %s" % line.strip())
+            calls = [r["calls"] for _, r in w.lines if r["event"] == "count" and r["pid"] == pid]
+            wrong["ours"] += calls != [n]
+            return ns / n
+        sides = [unprobed, minimal, ours]
+        probe = bpftrace_count(copy, "fix_func")
+        if probe:
+            probe.kill()
+            probe.wait()
+
+            def bpftrace():
+                p = bpftrace_count(copy, "fix_func")
+                try:
+                    ns, pid = caller_run(copy, n)
+                finally:
+                    p.send_signal(2)
+                    out = p.communicate(timeout=60)[0]
+                got = [l.split()[-1] for l in out.splitlines() if l.startswith("@[%d]" % pid)]
+                wrong["bpftrace"] += got != [str(n)]
+                return ns / n
+            sides.append(bpftrace)
+        runs = interleave(sides, ARGS.pairs)
+        note = "%d calls a run; runs whose count was not exactly that: ours %d, minimal %d" % (
+            n, wrong["ours"], wrong["minimal"])
+        report_runs("probe --count: per call", "ns", runs[2], "unprobed call", runs[0], note)
+        report_runs("probe --count: per call", "ns", runs[2],
+                    "minimal loader's uprobe (kernel floor)", runs[1])
+        if probe:
+            report_runs("probe --count: per call", "ns", runs[2], "bpftrace count() per call",
+                        runs[3], "bpftrace 0.17; its runs miscounted: %d" % wrong["bpftrace"])
+        report_runs("probe: minimal loader's uprobe per call", "ns", runs[1], "unprobed call",
+                    runs[0], "bench/hooks uprobe: one add, no map")
         fc = shutil.which("funccount-bpfcc")
         if fc:
             r = subprocess.run([fc, "-d", "1", "%s:fix_func" % copy], capture_output=True,
@@ -639,90 +763,99 @@ def bench_attach_many(reps=None):
         for n, glob, bt_names in sets:
             if ONLY_SETS and n not in ONLY_SETS:
                 continue
-            ours, single, theirs = [], [], []
             RESENT[0] = 0
             bt_prog = ",".join("uprobe:%s:%s" % (lib, x) for x in bt_names) + \
                 ' { @n = count(); } BEGIN { printf("ready\\n"); }'
             argv = [ARGS.bin, "watch", "--json", "--count", "-g", "libmany.so", "-s", glob,
                     "-p", str(holder.pid)]
-            for _ in range(reps):
-                r = timed_session(argv, '"event":"ready"')
-                if r:
-                    ours.append(r)
-                if bt:
-                    r = timed_session([bt, "-B", "none", "-p", str(holder.pid), "-e", bt_prog],
-                                      "ready", bt_env)
-                    if r:
-                        theirs.append(r)
-                if ARGS.attach_fallback:
-                    r = timed_session(argv + ["--no-uprobe-multi"], '"event":"ready"')
-                    if r:
-                        single.append(r)
+            sides = [lambda: timed_session(argv, '"event":"ready"')]
+            if bt:
+                sides.append(lambda: timed_session([bt, "-B", "none", "-p", str(holder.pid),
+                                                    "-e", bt_prog], "ready", bt_env))
+            if ARGS.attach_fallback:
+                sides.append(lambda: timed_session(argv + ["--no-uprobe-multi"],
+                                                   '"event":"ready"'))
+            runs = interleave(sides, reps)
+            # rounds where both got ready pair up; a side that never did is named
+            ours = [r for r in runs[0] if r]
+            theirs = [r for r in runs[1] if r] if bt else []
+            pairs = [(a, b) for a, b in zip(runs[0], runs[1]) if a and b] if bt else []
+            single = [r for r in runs[-1] if r] if ARGS.attach_fallback else []
             for i, what in ((0, "live"), (1, "detached")):
-                mine = [x[i] * 1e3 for x in ours]
-                other = [x[i] * 1e3 for x in theirs]
-                if not mine:
+                name = "%d functions: start to %s" % (n, "all live" if i == 0 else
+                                                      "SIGINT to all gone")
+                if not ours:
                     print("  attach %d functions: ours never got ready" % n)
                     continue
-                note = "ours min-max %.1f-%.1f ms" % (min(mine), max(mine))
-                if other:
-                    note += ", bpftrace min-max %.1f-%.1f ms, %d runs each" % (
-                        min(other), max(other), reps)
-                    if i == 1 and RESENT[0]:
-                        note += (", bpftrace ignored %d SIGINTs (sent again after 3 s asleep;"
-                                 " timed from the first)" % RESENT[0])
+                note = "%d runs each; %d of ours, %d of bpftrace's got ready" % (
+                    reps, len(ours), len(theirs))
+                if i == 1 and RESENT[0]:
+                    note += (", bpftrace ignored %d SIGINTs (sent again after 3 s asleep;"
+                             " timed from the first)" % RESENT[0])
                 if single:
                     fb = [x[i] * 1e3 for x in single]
                     note += ", ours with --no-uprobe-multi %.1f ms (%.1f-%.1f)" % (
                         statistics.median(fb), min(fb), max(fb))
-                report("%d functions: start to %s" % (n, "all live" if i == 0 else
-                                                      "SIGINT to all gone"),
-                       statistics.median(mine), "ms",
-                       "bpftrace 0.17, same functions" if other else "(bpftrace unavailable)",
-                       statistics.median(other) if other else 0, note)
+                if pairs:
+                    report_runs(name, "ms", [a[i] * 1e3 for a, _ in pairs],
+                                "bpftrace 0.17, same functions", [b[i] * 1e3 for _, b in pairs],
+                                note)
+                else:
+                    mine = [x[i] * 1e3 for x in ours]
+                    report(name, statistics.median(mine), "ms", "(bpftrace unavailable)", None,
+                           note, (min(mine), max(mine)), ratio=float("nan"),
+                           rounds=len(mine))
     finally:
         holder.kill()
         holder.wait()
 
 
 def bench_lookup():
-    """Per-name lookup in libLLVM-15: hash tables against a scan of every symbol."""
-    lib = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
+    """Per-name lookup in libLLVM-15 (stripped: .dynsym): our hash tables against our
+    linear scan of every symbol and against glibc's dlsym() on the library
+    dlopen()ed (not our code); bench/lookup interleaves the three passes per round."""
+    lib = LLVM_LIB
     if not os.path.exists(lib):
         print("  %s missing: lookup figure skipped" % lib)
         RESULTS.append({"figure": "lookup libLLVM-15", "unavailable": "no " + lib})
         return
-    r = subprocess.run([ARGS.lookup, lib, "2000"], capture_output=True, text=True, timeout=600)
+    r = subprocess.run([ARGS.lookup, lib, "250", str(ARGS.pairs)], capture_output=True,
+                       text=True, timeout=600)
     if r.returncode:
         raise SystemExit("lookup bench failed: %s %s" % (r.stdout, r.stderr))
-    f = r.stdout.split()
+    rounds = [dict(zip(f[2::2], map(float, f[3::2]))) for f in map(str.split, r.stdout.splitlines())
+              if f[0] == "round"]
+    f = r.stdout.splitlines()[-1].split()
     v = dict(zip(f[0::2], f[1::2]))
-    report("lookup per name, libLLVM-15 (.gnu.hash)", float(v["hash"]), "ns",
-           "linear scan of all %s symbols" % v["symbols"], float(v["linear"]),
-           "%s names, all found both ways" % v["names"])
+    hashed = [x["hash"] for x in rounds]
+    note = "%s of %s defined names, each found all three ways; each pass after a warm-up" % (
+        v["names"], v["symbols"])
+    report_runs("lookup per name, libLLVM-15 (.gnu.hash)", "ns", hashed,
+                "glibc dlsym() of the same names", [x["dlsym"] for x in rounds], note)
+    report_runs("lookup per name, libLLVM-15 (.gnu.hash)", "ns", hashed,
+                "our linear scan of all %s symbols" % v["symbols"],
+                [x["linear"] for x in rounds])
 
 
 def bench_scan_500():
     """Whole-host scan with 500 extra processes, per process, against the floor
-    of reading every /proc/PID/maps once."""
+    of reading every /proc/PID/maps once (cat), interleaved."""
     sleepers = [subprocess.Popen(["sleep", "300"]) for _ in range(500)]
     try:
+        procs, found = [], []
+
         def ours():
-            t0 = time.monotonic()
-            r = subprocess.run([ARGS.bin, "scan", "-g", "libc.so*", "-s", "malloc"],
-                               capture_output=True, text=True)
-            n = int(r.stderr.split(" processes scanned")[0].rsplit(" ", 1)[1])
-            return (time.monotonic() - t0) / n, n
+            t, n, f = scan_once()
+            procs.append(n)
+            found.append(f)
+            return t / n * 1e6
 
         def floor():
-            t0 = time.monotonic()
-            subprocess.run(["sh", "-c", "cat /proc/[0-9]*/maps >/dev/null 2>&1"])
-            return (time.monotonic() - t0) / len(os.listdir("/proc"))
-        runs = [ours() for _ in range(5)]
-        per = statistics.median(x for x, _ in runs)
-        report("scan per process, %d processes" % runs[0][1], per * 1e6, "us",
-               "cat of every /proc/PID/maps, per process", statistics.median(
-                   floor() for _ in range(5)) * 1e6, "found malloc in every libc")
+            return shell_once(CAT_MAPS)[0] / len(os.listdir("/proc")) * 1e6
+        mine, base = interleave([ours, floor], ARGS.pairs)
+        report_runs("scan per process, %d processes" % statistics.median(procs), "us", mine,
+                    "cat of every /proc/PID/maps, per process", base,
+                    "last run: %s" % found[-1])
     finally:
         for p in sleepers:
             p.kill()
@@ -745,41 +878,16 @@ def p99(xs):
     return xs[min(len(xs) - 1, int(len(xs) * 0.99))]
 
 
-def bench_freeze():
-    """--freeze: how long 1,000 processes are held, each one stopped at its
-    dlopen() (a library with no probed symbol: every load is stopped), against
-    the bound (--freeze-timeout, 500 ms) and against dlopen() without a watch;
-    then the same with symbolyze's stdout a full pipe nobody reads."""
-    n, bound_ms = 1000, 500
-    d = tempfile.mkdtemp(prefix="sz-freeze-")
+def stalled_round(libs):
+    """One fresh `watch --freeze` whose stdout is a full pipe nobody reads (the
+    event loop blocks in write(); the bound and the lease must hold alone), while
+    200 processes dlopen() the 20 LIBS: (sorted dlopen ns, the summary record)."""
+    rd, wr = os.pipe()
+    fcntl.fcntl(wr, 1031, 4096)  # F_SETPIPE_SZ
+    p = subprocess.Popen([ARGS.bin, "watch", "--json", "--no-scan", "--count", "--freeze",
+                          "-g", "libszstall-*.so", "-s", "fix_func"], stdout=wr,
+                         stderr=subprocess.DEVNULL)
     try:
-        lib = os.path.join(d, "libszfreeze.so")
-        shutil.copy(os.path.join(ARGS.fixtures, "libplain.so"), lib)
-        base = loader_loop([lib], n)
-        w = Watch("libszfreeze*.so", ["fix_func"], ["--count", "--freeze", "--no-scan"])
-        try:
-            held = loader_loop([lib], n)
-        finally:
-            w.stop()
-        s = [r for _, r in w.lines if r["event"] == "summary"][0]
-        note = "%d processes frozen, %d ended by the bound" % (s["frozen"], s["freeze_timeouts"])
-        report("--freeze %d dlopen: max (stop incl.)" % n, held[-1] / 1e6, "ms",
-               "the bound (--freeze-timeout)", bound_ms, note)
-        report("--freeze %d dlopen: p99 (stop incl.)" % n, p99(held) / 1e6, "ms",
-               "p99 dlopen, no watch", p99(base) / 1e6)
-        report("--freeze %d dlopen: median" % n, held[n // 2] / 1e6, "ms",
-               "median dlopen, no watch", base[n // 2] / 1e6)
-        # Stalled output: the event loop blocks in write(); the bound and the
-        # lease must hold alone.  20 inodes, none probed while the loop is stuck.
-        libs = []
-        for i in range(20):
-            libs.append(os.path.join(d, "libszstall-%d.so" % i))
-            shutil.copy(os.path.join(ARGS.fixtures, "libfix.so"), libs[-1])
-        rd, wr = os.pipe()
-        fcntl.fcntl(wr, 1031, 4096)  # F_SETPIPE_SZ
-        p = subprocess.Popen([ARGS.bin, "watch", "--json", "--no-scan", "--count", "--freeze",
-                              "-g", "libszstall-*.so", "-s", "fix_func"], stdout=wr,
-                             stderr=subprocess.DEVNULL)
         buf = b""
         while b"ready" not in buf:
             chunk = os.read(rd, 4096)
@@ -796,6 +904,7 @@ def bench_freeze():
             pass
         os.close(filler)
         os.close(wr)
+        wr = None
         stalled = loader_loop(libs, 200, ["-i", "20000"])
         p.send_signal(2)
         out = b""
@@ -805,12 +914,70 @@ def bench_freeze():
                 break
             out += chunk
         p.wait(timeout=30)
+    finally:
+        if wr is not None:
+            os.close(wr)
         os.close(rd)
-        s = [json.loads(l) for l in out.decode().splitlines() if '"summary"' in l][0]
-        report("--freeze, stdout stalled, %d dlopen: max" % len(stalled), stalled[-1] / 1e6, "ms",
-               "the bound (--freeze-timeout)", bound_ms,
-               "%d frozen, %d ended by the bound, %d stops skipped (lease lapsed)"
-               % (s["frozen"], s["freeze_timeouts"], s["freeze_skipped"]))
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    s = [json.loads(l) for l in out.decode().splitlines() if '"summary"' in l][0]
+    return stalled, s
+
+
+def bench_freeze():
+    """--freeze: how long 1,000 processes are held, each one stopped at its
+    dlopen() (a library with no probed symbol: every load is stopped), against
+    the bound (--freeze-timeout, 500 ms) and against dlopen() without a watch,
+    interleaved (a fresh watch per run); then the same with symbolyze's stdout
+    a full pipe nobody reads, against the same dlopen()s without a watch."""
+    n, bound_ms = 1000, 500
+    d = tempfile.mkdtemp(prefix="sz-freeze-")
+    try:
+        lib = os.path.join(d, "libszfreeze.so")
+        shutil.copy(os.path.join(ARGS.fixtures, "libplain.so"), lib)
+        sums = []
+
+        def held():
+            w = Watch("libszfreeze*.so", ["fix_func"], ["--count", "--freeze", "--no-scan"])
+            try:
+                ns = loader_loop([lib], n)
+            finally:
+                w.stop()
+            sums.append([r for _, r in w.lines if r["event"] == "summary"][0])
+            return ns
+        base, mine = interleave([lambda: loader_loop([lib], n), held], ARGS.freeze_rounds)
+        note = "%d runs: %d processes frozen, %d ended by the bound" % (
+            len(sums), sum(s["frozen"] for s in sums), sum(s["freeze_timeouts"] for s in sums))
+        report_runs("--freeze %d dlopen: max (stop incl.)" % n, "ms", [x[-1] / 1e6 for x in mine],
+                    "the bound (--freeze-timeout)", [bound_ms] * len(mine), note)
+        report_runs("--freeze %d dlopen: max (stop incl.)" % n, "ms", [x[-1] / 1e6 for x in mine],
+                    "max dlopen, no watch", [x[-1] / 1e6 for x in base])
+        report_runs("--freeze %d dlopen: p99 (stop incl.)" % n, "ms",
+                    [p99(x) / 1e6 for x in mine], "p99 dlopen, no watch",
+                    [p99(x) / 1e6 for x in base])
+        report_runs("--freeze %d dlopen: median" % n, "ms", [x[n // 2] / 1e6 for x in mine],
+                    "median dlopen, no watch", [x[n // 2] / 1e6 for x in base])
+        # Stalled output: 20 inodes, none probed while the loop is stuck.
+        libs = []
+        for i in range(20):
+            libs.append(os.path.join(d, "libszstall-%d.so" % i))
+            shutil.copy(os.path.join(ARGS.fixtures, "libfix.so"), libs[-1])
+        sums = []
+
+        def stalled():
+            ns, s = stalled_round(libs)
+            sums.append(s)
+            return ns[-1] / 1e6
+        base, mine = interleave([lambda: loader_loop(libs, 200, ["-i", "20000"])[-1] / 1e6,
+                                 stalled], ARGS.freeze_rounds)
+        note = "%d runs: %d frozen, %d ended by the bound, %d stops skipped (lease lapsed)" % (
+            len(sums), sum(s["frozen"] for s in sums), sum(s["freeze_timeouts"] for s in sums),
+            sum(s["freeze_skipped"] for s in sums))
+        report_runs("--freeze, stdout stalled, 200 dlopen: max", "ms", mine,
+                    "the bound (--freeze-timeout)", [bound_ms] * len(mine), note)
+        report_runs("--freeze, stdout stalled, 200 dlopen: max", "ms", mine,
+                    "max dlopen, no watch", base)
     finally:
         shutil.rmtree(d)
 
@@ -845,9 +1012,12 @@ def bench_soak(lib):
         first = samples[min(2, len(samples) - 1)][1]  # after warm-up
         last = samples[-1][1]
         peak = max(s[1][0] for s in samples)
+        note = ("not a ratio: one watch, its sample after warm-up (3rd of %d) beside its "
+                "last; nothing to interleave" % len(samples))
         report("watch soak %ds, %d processes: RSS end" % (ARGS.soak, started), last[0], "KiB",
-               "RSS after warm-up", first[0], "peak %d KiB" % peak)
-        report("watch soak: open fds end", last[1], "fds", "open fds after warm-up", first[1])
+               "RSS after warm-up", first[0], note + "; peak %d KiB" % peak, not_ratio=True)
+        report("watch soak: open fds end", last[1], "fds", "open fds after warm-up", first[1],
+               note, not_ratio=True)
     finally:
         shutil.rmtree(d)
 
@@ -862,8 +1032,6 @@ def bench_stacks():
     import stacks_bench
     stacks_bench.run(ARGS, report, RESULTS)
 
-
-LLVM_LIB = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
 
 
 def bench_symbolize():
@@ -891,17 +1059,20 @@ def bench_symbolize():
             "llvm-symbolizer": ["llvm-symbolizer", "--no-demangle", "--no-inlines",
                                 "--obj=" + LLVM_LIB],
         }
-        times = {k: [] for k in tools}
         outs = {}
-        for _ in range(ARGS.symbolize_runs):
-            for name, cmd in tools.items():
+
+        def side(name):
+            def run():
                 o = os.path.join(d, name + ".out")
                 with open(inp) as fi, open(o, "w") as fo:
                     t0 = time.monotonic()
-                    subprocess.run(cmd, stdin=fi, stdout=fo, check=True)
-                    times[name].append(time.monotonic() - t0)
+                    subprocess.run(tools[name], stdin=fi, stdout=fo, check=True)
+                    t = time.monotonic() - t0
                 with open(o) as fo:
                     outs[name] = fo.read().splitlines()
+                return t
+            return run
+        times = dict(zip(tools, interleave([side(k) for k in tools], ARGS.symbolize_runs)))
         # What each said, to show the answers are comparable.
         ours = [None if "??" in l.split()[1] else l.split()[1].rsplit("+", 1)[0]
                 for l in outs["ours"]]
@@ -916,20 +1087,14 @@ def bench_symbolize():
         named = [(a, b) for a, b in zip(ours, a2l) if a is not None]
         same_a2l = sum(1 for a, b in zip(ours, a2l) if a is not None and a == b) / max(
             1, len(named))
-        med = {k: statistics.median(v) for k, v in times.items()}
-        rng_s = {k: "%.3f-%.3f s" % (min(v), max(v)) for k, v in times.items()}
         n = len(addrs)
-        report("symbolize %d addrs, libLLVM-15 (per run)" % n, med["ours"], "s",
-               "addr2line -f -e", med["addr2line"],
-               "%.0fx faster; ours %s, addr2line %s, %d runs; %.1f%% named (.dynsym only); "
-               "same name as addr2line where we name: %.1f%%"
-               % (med["addr2line"] / med["ours"], rng_s["ours"], rng_s["addr2line"],
-                  ARGS.symbolize_runs, 100.0 * len(named) / n, 100 * same_a2l))
-        report("symbolize %d addrs, libLLVM-15 (per run)" % n, med["ours"], "s",
-               "llvm-symbolizer", med["llvm-symbolizer"],
-               "%.1fx faster; llvm-symbolizer %s; same answer (name or none): %.1f%%"
-               % (med["llvm-symbolizer"] / med["ours"], rng_s["llvm-symbolizer"],
-                  100 * same_llvm))
+        report_runs("symbolize %d addrs, libLLVM-15 (per run)" % n, "s", times["ours"],
+                    "addr2line -f -e", times["addr2line"],
+                    "whole process per run; %.1f%% named (.dynsym only); same name as "
+                    "addr2line where we name: %.1f%%" % (100.0 * len(named) / n, 100 * same_a2l))
+        report_runs("symbolize %d addrs, libLLVM-15 (per run)" % n, "s", times["ours"],
+                    "llvm-symbolizer", times["llvm-symbolizer"],
+                    "same answer (name or none): %.1f%%" % (100 * same_llvm))
     finally:
         shutil.rmtree(d)
 
@@ -941,61 +1106,100 @@ def main():
     ap.add_argument("--workload", required=True)
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--loads", type=int, default=600)
+    ap.add_argument("--latency-rounds", type=int, default=3)
     ap.add_argument("--mmaps", type=int, default=200000)
     ap.add_argument("--execs", type=int, default=1000)
     ap.add_argument("--calls", type=int, default=200000)
+    ap.add_argument("--probe-calls", type=int, default=50000)
     ap.add_argument("--caller", required=True)
     ap.add_argument("--lookup", required=True)
     ap.add_argument("--storm", required=True)
-    ap.add_argument("--soak", type=int, default=600, help="seconds of the soak; 0 skips")
+    ap.add_argument("--soak", type=int, default=120, help="seconds of the soak; 0 skips")
     ap.add_argument("--symbolize-addrs", type=int, default=100000)
     ap.add_argument("--symbolize-runs", type=int, default=3)
     ap.add_argument("--hooks", required=True)
     ap.add_argument("--vmaiter", required=True)
     ap.add_argument("--verif", required=True)
     ap.add_argument("--ready-pairs", type=int, default=5)
+    ap.add_argument("--freeze-rounds", type=int, default=5)
     ap.add_argument("--syscalls", type=int, default=300000)
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--attach-fallback", action="store_true",
                     help="attach_many: also time ours on perf-event uprobes")
-    ap.add_argument("--attach-reps", type=int, default=3)
-    ap.add_argument("--only", help="run only this part (symbolize, hooks, overhead, stacks, ...)")
+    ap.add_argument("--attach-reps", type=int, default=2)
+    ap.add_argument("--only", help="run only these parts, comma-separated (symbolize, hooks, "
+                    "overhead, stacks, ...)")
     ap.add_argument("--out", default="bench/results.json")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer rounds and smaller loads (every row still runs): a few minutes")
     ARGS = ap.parse_args()
+    if ARGS.quick:
+        # only what was not given on the command line
+        for k, v in QUICK.items():
+            if getattr(ARGS, k) == ap.get_default(k):
+                setattr(ARGS, k, v)
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root (BPF, other processes' maps): sudo make bench")
     lib = os.path.join(ARGS.fixtures, "libfix.so")
-    if ARGS.only == "symbolize":
+    t0 = time.monotonic()
+    for k, f in list(globals().items()):
+        if k.startswith("bench_") and callable(f):
+            globals()[k] = timed(k[len("bench_"):], f)
+    print("%-46s %22s %-3s vs %-34s %22s  %s" % ("figure: median (min-max)", "value", "",
+                                                 "baseline (same run)", "value",
+                                                 "ratio: median (min-max)"))
+    try:
+        if ARGS.only:
+            for part in ARGS.only.split(","):
+                fn = globals()["bench_" + part]
+                fn(*([lib] if "lib" in inspect.signature(fn).parameters else []))
+            return
+        scan_s = bench_scan()
+        bench_latency(lib, scan_s)
+        bench_hooks()
+        bench_cost(lib)
+        bench_overhead(lib)
+        bench_probe(lib)
+        bench_attach_many(ARGS.attach_reps)
+        bench_lookup()
+        bench_scan_500()
         bench_symbolize()
-        return
-    print("%-46s %12s %-4s  vs %-34s %12s  %s" % ("figure", "value", "", "baseline (same run)",
-                                                 "value", "ratio"))
-    if ARGS.only:
-        globals()["bench_" + ARGS.only](*([lib] if ARGS.only in ("overhead", "cost", "latency",
-                                                                 "metrics") else []))
-        return
-    scan_s = bench_scan()
-    report("scan: whole host, libc malloc", scan_s * 1e3, "ms", "(reference)", scan_s * 1e3)
-    bench_latency(lib, scan_s)
-    bench_hooks()
-    bench_cost(lib)
-    bench_overhead(lib)
-    bench_probe(lib)
-    bench_attach_many(ARGS.attach_reps)
-    bench_lookup()
-    bench_scan_500()
-    bench_symbolize()
-    bench_ready()
-    bench_startup()
-    bench_rss()
-    bench_freeze()
-    bench_soak(lib)
-    bench_metrics(lib)
-    bench_stacks()
-    with open(ARGS.out, "w") as f:
-        json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   "kernel": os.uname().release, "results": RESULTS}, f, indent=1)
-    print("wrote %s" % ARGS.out)
+        bench_ready()
+        bench_startup()
+        bench_rss()
+        bench_freeze()
+        bench_soak(lib)
+        bench_metrics(lib)
+        bench_stacks()
+    finally:
+        with open(ARGS.out, "w") as f:
+            json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "kernel": os.uname().release, "quick": ARGS.quick, "only": ARGS.only,
+                       "seconds": time.monotonic() - t0, "results": RESULTS}, f, indent=1)
+        md = os.path.splitext(ARGS.out)[0] + ".md"
+        with open(md, "w") as f:
+            f.write(table.markdown(RESULTS))
+        print("wrote %s and %s (README's table)" % (ARGS.out, md))
+        print("bench total: %.0f s%s" % (time.monotonic() - t0, " (--quick)" if ARGS.quick
+                                         else ""))
+
+
+# --quick: every row, fewer rounds and smaller loads
+QUICK = {"pairs": 3, "ready_pairs": 2, "freeze_rounds": 3, "latency_rounds": 2,
+         "attach_reps": 1, "symbolize_addrs": 20000, "loads": 300, "mmaps": 50000,
+         "execs": 300, "syscalls": 100000, "probe_calls": 20000, "calls": 50000, "soak": 30}
+
+
+def timed(part, fn):
+    """FN, printing how long its part of the bench took (the parts' budget)."""
+    @functools.wraps(fn)
+    def run(*a, **kw):
+        t0 = time.monotonic()
+        try:
+            return fn(*a, **kw)
+        finally:
+            print("  [%s: %.0f s]" % (part, time.monotonic() - t0), flush=True)
+    return run
 
 
 if __name__ == "__main__":

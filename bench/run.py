@@ -48,11 +48,16 @@ def report(name, value, unit, baseline_name, baseline, note="", value_range=None
 def report_runs(name, unit, ours, baseline_name, base, note=""):
     """A row from paired runs (OURS[i] and BASE[i] from round i of interleave()):
     median and min-max of each side and of the per-round ratios."""
-    ratios = [y / x for x, y in zip(base, ours) if x]
+    if min(ours) <= 0 or min(base) <= 0:
+        # e.g. a record printed before the dlopen() it reports returned
+        report(name, statistics.median(ours), unit, baseline_name, statistics.median(base),
+               "no ratio: a side was <= 0; " + note, (min(ours), max(ours)),
+               (min(base), max(base)), rounds=len(ours), not_ratio=True)
+        return
+    ratios = [y / x for x, y in zip(base, ours)]
     report(name, statistics.median(ours), unit, baseline_name, statistics.median(base), note,
-           (min(ours), max(ours)), (min(base), max(base)),
-           statistics.median(ratios) if ratios else float("nan"),
-           (min(ratios), max(ratios)) if ratios else None, len(ours))
+           (min(ours), max(ours)), (min(base), max(base)), statistics.median(ratios),
+           (min(ratios), max(ratios)), len(ours))
 
 
 def interleave(sides, rounds):
@@ -585,25 +590,46 @@ def bench_rss():
                                                "< 8 MiB" if i == 0 else "< 12 MiB"))
 
 
-def bpftrace_count(path, func):
-    """bpftrace counting FUNC of PATH per pid, attached; None if it cannot run."""
-    bt = shutil.which("bpftrace")
-    if not bt:
-        return None
-    p = subprocess.Popen([bt, "-e", "uprobe:%s:%s { @[pid] = count(); }" % (path, func)],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # bpftrace warns that it cannot raise RLIMIT_MEMLOCK, then goes on.
-    line = ""
-    for _ in range(5):
-        line = p.stdout.readline()
-        if not line or "Attaching" in line:
-            break
-    if "Attaching" not in line:
-        p.kill()
-        p.wait()
-        print("  bpftrace unavailable: %s" % line.strip())
-        return None
-    return p
+class Bpftrace:
+    """bpftrace counting FUNC of PATH per pid, once its BEGIN ran (all probes
+    attached); .ok is False (and why printed) when it cannot run here."""
+
+    def __init__(self, path, func):
+        self.ok, self.out = False, []
+        bt = shutil.which("bpftrace")
+        if not bt:
+            return
+        self.p = subprocess.Popen([bt, "-e", 'uprobe:%s:%s { @[pid] = count(); } '
+                                   'BEGIN { printf("ready\\n"); }' % (path, func)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # bpftrace warns that it cannot raise RLIMIT_MEMLOCK, then goes on.
+        for line in self.p.stdout:
+            self.out.append(line)
+            if line.strip() == "ready":
+                self.ok = True
+                break
+        if not self.ok:
+            self.p.wait()
+            print("  bpftrace unavailable: %s" % "".join(self.out[-2:]).strip())
+            return
+        self.t = threading.Thread(target=lambda: self.out.extend(self.p.stdout), daemon=True)
+        self.t.start()
+
+    def stop(self):
+        """SIGINT until it exits (bpftrace 0.17 sometimes takes one SIGINT and goes
+        back to sleep, see timed_session()); its output lines."""
+        for _ in range(20):
+            self.p.send_signal(2)
+            try:
+                self.p.wait(timeout=3)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+        else:
+            self.p.kill()
+            self.p.wait()
+        self.t.join(10)
+        return self.out
 
 
 def bench_probe(lib):
@@ -641,19 +667,17 @@ def bench_probe(lib):
             wrong["ours"] += calls != [n]
             return ns / n
         sides = [unprobed, minimal, ours]
-        probe = bpftrace_count(copy, "fix_func")
-        if probe:
-            probe.kill()
-            probe.wait()
+        probe = Bpftrace(copy, "fix_func")
+        if probe.ok:
+            probe.stop()
 
             def bpftrace():
-                p = bpftrace_count(copy, "fix_func")
+                p = Bpftrace(copy, "fix_func")
                 try:
                     ns, pid = caller_run(copy, n)
                 finally:
-                    p.send_signal(2)
-                    out = p.communicate(timeout=60)[0]
-                got = [l.split()[-1] for l in out.splitlines() if l.startswith("@[%d]" % pid)]
+                    out = p.stop()
+                got = [l.split()[-1] for l in out if l.startswith("@[%d]" % pid)]
                 wrong["bpftrace"] += got != [str(n)]
                 return ns / n
             sides.append(bpftrace)
@@ -663,7 +687,7 @@ def bench_probe(lib):
         report_runs("probe --count: per call", "ns", runs[2], "unprobed call", runs[0], note)
         report_runs("probe --count: per call", "ns", runs[2],
                     "minimal loader's uprobe (kernel floor)", runs[1])
-        if probe:
+        if probe.ok:
             report_runs("probe --count: per call", "ns", runs[2], "bpftrace count() per call",
                         runs[3], "bpftrace 0.17; its runs miscounted: %d" % wrong["bpftrace"])
         report_runs("probe: minimal loader's uprobe per call", "ns", runs[1], "unprobed call",
@@ -782,8 +806,8 @@ def bench_attach_many(reps=None):
             pairs = [(a, b) for a, b in zip(runs[0], runs[1]) if a and b] if bt else []
             single = [r for r in runs[-1] if r] if ARGS.attach_fallback else []
             for i, what in ((0, "live"), (1, "detached")):
-                name = "%d functions: start to %s" % (n, "all live" if i == 0 else
-                                                      "SIGINT to all gone")
+                name = "%d functions: %s" % (n, "start to all live" if i == 0 else
+                                             "SIGINT to all gone")
                 if not ours:
                     print("  attach %d functions: ours never got ready" % n)
                     continue

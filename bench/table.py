@@ -13,6 +13,8 @@ def num(x):
     if x is None:
         return "-"
     a = abs(x)
+    if float(x).is_integer():
+        return "{:,d}".format(int(x))
     if a >= 1000:
         return "{:,.0f}".format(x)
     if a >= 100:

@@ -40,9 +40,10 @@ def report(name, value, unit, baseline_name, baseline, note="", value_range=None
         if v:
             row[k] = v
     RESULTS.append(row)
-    print("%-46s %22s %-3s vs %-34s %22s  ratio %-18s %s"
+    print("%-46s %22s %-3s vs %-34s %22s  %-24s %s"
           % (name, table.spread(value, value_range), unit, baseline_name,
-             table.spread(baseline, baseline_range), table.ratio_cell(row), note), flush=True)
+             table.spread(baseline, baseline_range),
+             ("ratio " if not not_ratio else "") + table.ratio_cell(row), note), flush=True)
 
 
 def report_runs(name, unit, ours, baseline_name, base, note=""):

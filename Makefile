@@ -484,7 +484,7 @@ $(BUILD)/bench/verif: bench/verif.c $(BUILD)/watch.skel.h $(BUILD)/libsymbolyze.
 # runs a shorter one (BENCH_SOAK_SECONDS) to stay within ~15 min.  BENCH_FLAGS: e.g.
 # --quick (every row, fewer rounds) or --only probe,lookup.
 SOAK_SECONDS ?= 600
-BENCH_SOAK_SECONDS ?= 120
+BENCH_SOAK_SECONDS ?= 60
 BENCH_FLAGS ?=
 bench: deps
 	$(Q)scripts/deps.sh bench

@@ -59,6 +59,7 @@ CLI_SRCS += src/cli/probe_args.c # issue 11: --arg, --filter, --comm, --key, --h
 CLI_SRCS += src/cli/args_usdt.c src/cli/fmt_usdt.c # -u, --usdt-str
 LIB_SRCS += src/sources/freeze.c src/proc/pidns.c
 LIB_SRCS += src/sources/iter.c # issue 10: the initial scan by iter/task_vma
+LIB_SRCS += src/sources/perfmmap.c # issue 10: --mmap-hook perf
 LIB_SRCS += src/consumers/args.c # issue 11: --arg, --filter, --comm, --key, --hist
 CLI_SRCS += src/cli/args_stacks.c src/cli/fmt_stacks.c # --stacks
 CLI_SRCS += src/cli/fmt_pprof.c # --pprof FILE (protoc-c rules: mk/pprof.mk)
@@ -365,6 +366,7 @@ FUZZ_TARGETS += fuzz_cgroup
 FUZZ_TARGETS += fuzz_args_rec # issue 11: argument data of call records
 FUZZ_TARGETS += fuzz_symsel # -s GLOB over a hostile file
 FUZZ_TARGETS += fuzz_stack_rec
+FUZZ_TARGETS += fuzz_perf_rec # issue 10: --mmap-hook perf records
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -402,7 +404,8 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 			fuzz_usdt) seed=$(FZ)/seed-usdt;; \
 			fuzz_cgroup) seed=fuzz/corpus/cgroup;; \
 			fuzz_args_rec) seed=fuzz/corpus/args_rec;; \
-			fuzz_stack_rec) seed=fuzz/corpus/stack_rec;; esac; \
+			fuzz_stack_rec) seed=fuzz/corpus/stack_rec;; \
+			fuzz_perf_rec) seed=fuzz/corpus/perf_rec;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

@@ -327,6 +327,20 @@ typedef void (*sz_key_fn)(const char *symbol, uint64_t value, uint64_t calls, vo
 typedef void (*sz_hist_fn)(const char *symbol, const uint64_t *buckets, size_t nbuckets,
 			   void *ctx);
 
+/* How the watch learns of new mappings (exec, fork and exit are BPF
+ * tracepoints either way). */
+enum sz_mmap_hook {
+	/* BPF at the exit of mmap(2) (tp/syscalls/sys_exit_mmap): the glob runs in
+	 * the kernel and --freeze can stop the process there, but an enabled
+	 * syscall tracepoint sends every syscall of every task through the
+	 * kernel's slow path (a getppid loop pays ~1.3x) */
+	SZ_MMAP_HOOK_TRACEPOINT = 0,
+	/* perf's own mapping records (PERF_RECORD_MMAP2, one software event per
+	 * CPU): no syscall pays anything, userspace reads every executable
+	 * mapping of the host and matches the glob; no --freeze */
+	SZ_MMAP_HOOK_PERF = 1,
+};
+
 struct sz_watch_opts {
 	size_t sz; /* sizeof(struct sz_watch_opts) */
 	const char *glob;
@@ -365,7 +379,7 @@ struct sz_watch_opts {
 	const char *const *usdt_str;
 	size_t nusdt_str;
 	enum sz_stack_method stacks; /* user stacks with --count and --trace */
-	unsigned reserved2;	     /* must be 0, as reserved0 */
+	unsigned mmap_hook;	     /* enum sz_mmap_hook (was reserved2: 0 is the default) */
 	size_t stack_bytes; /* SZ_STACKS_DWARF: stack copied per hit (4 KiB multiple); 0: 8 KiB */
 };
 

@@ -30,6 +30,7 @@ void cli_usage(FILE *f)
 		"                         [--freeze [--freeze-timeout MS]] [--ring-size BYTES] [-v]\n"
 		"                         [--metrics [ADDR:]PORT [--by comm|pid|cgroup]]\n"
 		"                         [--interval SECONDS [--per-interval]] [--cgroup PATH]\n"
+		"                         [--mmap-hook tracepoint|perf]\n"
 		"                         [--stacks[=dwarf|fp] [--stack-bytes N]\n"
 		"                          [--folded | --pprof FILE]]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
@@ -75,6 +76,10 @@ void cli_usage(FILE *f)
 		"          --interval SECONDS print counts or histograms every SECONDS\n"
 		"                    (--per-interval: of that interval; default: since start)\n"
 		"          --cgroup PATH only processes in this cgroup v2 subtree (in BPF)\n"
+		"          --mmap-hook tracepoint|perf  how new mappings are seen: BPF at\n"
+		"                    mmap(2)'s exit (default; every syscall of the host pays\n"
+		"                    a little), or perf's mapping records (no syscall pays;\n"
+		"                    no --freeze)\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
 		"symbolize name the function at each address (hex; none: read from stdin):\n"
 		"          runtime addresses of process PID, or ELF virtual addresses of FILE\n"
@@ -142,6 +147,7 @@ static const struct option scan_opts[] = {
 	{ "per-interval", no_argument, NULL, 0x1305 },
 	{ "cgroup", required_argument, NULL, 0x1306 },
 	{ "metrics-keep", required_argument, NULL, 0x1307 }, /* --by pid: exited series */
+	{ "mmap-hook", required_argument, NULL, 0x1001 }, /* issue 10: tracepoint|perf */
 	OPT_PROBE_ARGS_LONG, /* --arg, --filter, --comm, --key, --hist: probe_args.c */
 	{ "max-symbols", required_argument, NULL, 'M' }, /* -s GLOB: ids for BPF */
 	{ "no-uprobe-multi", no_argument, NULL, 'U' },	 /* tests: the perf-event path */
@@ -213,6 +219,21 @@ static int add_symbol(struct cli *c, const char *s)
 	return 0;
 }
 
+/* issue 10: --mmap-hook tracepoint|perf (SYMBOLYZE_MMAP_HOOK when absent) */
+static int mmap_hook_opt(struct cli *c, const char *v, const char *what)
+{
+	if (!strcmp(v, "tracepoint") || !strcmp(v, "bpf")) {
+		c->mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
+	} else if (!strcmp(v, "perf")) {
+		c->mmap_hook = SZ_MMAP_HOOK_PERF;
+	} else {
+		fprintf(stderr, "symbolyze: %s '%s': wants tracepoint or perf\n", what, v);
+		return EXIT_USAGE;
+	}
+	c->mmap_hook_set = 1;
+	return 0;
+}
+
 static int one_option(struct cli *c, int opt, char **argv)
 {
 	char *end;
@@ -229,6 +250,8 @@ static int one_option(struct cli *c, int opt, char **argv)
 	case 'F':
 		c->freeze = 1;
 		return 0;
+	case 0x1001: /* issue 10: --mmap-hook */
+		return mmap_hook_opt(c, optarg, "--mmap-hook");
 	case 'Z': {
 		long ms;
 
@@ -326,13 +349,15 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, c->watch ? "s:u:g:p:jvhd:" : "s:u:g:p:jvh", scan_opts,
 				  NULL)) != -1) {
-		if (opt != '?' && opt < 256 && strchr("NdRCTLFEZMUX", opt) && !c->watch) {
+		if (opt != '?' && ((opt < 256 && strchr("NdRCTLFEZMUX", opt)) || opt == 0x1001) &&
+		    !c->watch) {
 			fprintf(stderr, "symbolyze: '%s' is an option of watch, not of %s\n",
 				argv[optind - 1], c->cmd);
 			return EXIT_USAGE;
 		}
 		if (opt == '?' && optopt > 0 &&
-		    ((optopt < 256 && strchr("sugpdRZMX", optopt)) || cli_ext_wants_value(optopt))) {
+		    ((optopt < 256 && strchr("sugpdRZMX", optopt)) || optopt == 0x1001 ||
+		     cli_ext_wants_value(optopt))) {
 			fprintf(stderr, "symbolyze: %s: '%s' wants a value\n", c->cmd,
 				argv[optind - 1]);
 			return EXIT_USAGE;
@@ -370,6 +395,16 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		return rc;
 	if (c->freeze && !c->probe) {
 		fprintf(stderr, "symbolyze: --freeze goes with --count, --trace or --latency\n");
+		return EXIT_USAGE;
+	}
+	if (c->watch && !c->mmap_hook_set && getenv("SYMBOLYZE_MMAP_HOOK")) {
+		rc = mmap_hook_opt(c, getenv("SYMBOLYZE_MMAP_HOOK"), "SYMBOLYZE_MMAP_HOOK");
+		if (rc)
+			return rc;
+	}
+	if (c->freeze && c->mmap_hook == SZ_MMAP_HOOK_PERF) {
+		fprintf(stderr, "symbolyze: --freeze needs --mmap-hook tracepoint: a process is "
+				"stopped in mmap(2), where only the BPF hook runs\n");
 		return EXIT_USAGE;
 	}
 	rc = cli_ext_check(c);

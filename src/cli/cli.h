@@ -64,6 +64,8 @@ struct cli {
 	size_t stack_bytes;	     /* --stack-bytes */
 	int folded;		     /* --folded */
 	const char *pprof;	     /* --pprof FILE */
+	unsigned mmap_hook;	     /* issue 10: --mmap-hook (enum sz_mmap_hook) */
+	int mmap_hook_set;
 };
 
 /* probe_args.c: the long options of issue 11 (values past any letter). */

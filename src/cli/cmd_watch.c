@@ -203,7 +203,7 @@ int cmd_watch(int argc, char **argv)
 		.extra = cli_probe_extra(&c), .max_symbols = c.max_symbols,
 		.uprobe_single = c.uprobe_single, .usdt = c.usdt, .nusdt = c.nusdt,
 		.usdt_str = c.usdt_str, .nusdt_str = c.nusdt_str, .stacks = c.stacks,
-		.stack_bytes = c.stack_bytes);
+		.stack_bytes = c.stack_bytes, .mmap_hook = c.mmap_hook);
 	rc = sz_watch_new(&o, &w);
 	if (rc) {
 		fprintf(stderr, "symbolyze: cannot watch: %s\n", strerror(-rc));

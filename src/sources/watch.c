@@ -18,6 +18,7 @@
 #include "util/opts.h"
 #include "sources/freeze.h"
 #include "sources/iter.h" /* issue 10: the initial scan in the kernel */
+#include "sources/perfmmap.h" /* issue 10: --mmap-hook perf */
 #include "proc/pidns.h"
 #include "watch.skel.h"
 
@@ -97,6 +98,8 @@ struct sz_watch {
 	uint64_t last_repair_ns;
 	int epfd, tfd;
 	struct sz_watch_stats st;
+	struct sz_perfmmap *pm; /* --mmap-hook perf: the mmap source (perfmmap.c) */
+	uint64_t perf_lost_seen;
 };
 
 static int add_obs(struct obs **list, size_t *n, void *fn, void *ctx)
@@ -140,7 +143,11 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 	w->epfd = w->tfd = -1;
 	err = SZ_OPTS_COPY(&w->opts, opts);
 	/* a field of a newer header: not ours to ignore */
-	if (!err && (w->opts.reserved0 || w->opts.reserved1 || w->opts.reserved2))
+	if (!err && (w->opts.reserved0 || w->opts.reserved1))
+		err = -EINVAL;
+	/* --freeze stops the process in mmap(2), which only the BPF hook runs in */
+	if (!err && (w->opts.mmap_hook > SZ_MMAP_HOOK_PERF ||
+		     (w->opts.mmap_hook == SZ_MMAP_HOOK_PERF && w->opts.freeze)))
 		err = -EINVAL;
 	if (!err && w->opts.ring_bytes &&
 	    (w->opts.ring_bytes & (w->opts.ring_bytes - 1) || w->opts.ring_bytes < 4096))
@@ -201,6 +208,7 @@ int sz__watch_empty_probe(struct sz_watch *w)
 
 static int forks_due(struct sz_watch *w, int force);
 static int repair_if_lost(struct sz_watch *w);
+static void perf_drain(struct sz_watch *w, int all);
 static void report_other_losses(struct sz_watch *w);
 
 void sz_watch_stop(struct sz_watch *w)
@@ -217,10 +225,12 @@ void sz_watch_stop(struct sz_watch *w)
 	 * resume whatever the remaining records stopped. */
 	sz_freeze_off(w->fz);
 	watch_bpf__detach(w->skel);
+	sz_perfmmap_disable(w->pm);
 	/* synchronize_rcu(): programs still running when we detached have
 	 * finished, so their records are in the ring for the drain. */
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
 		usleep(50000); /* no membarrier: grace periods are short */
+	perf_drain(w, 1); /* mappings before the exits that follow them */
 	if (w->rb)
 		ring_buffer__consume(w->rb);
 	forks_due(w, 1);
@@ -238,6 +248,8 @@ static void teardown(struct sz_watch *w)
 	sz_pipeline_unsubscribe(w->p, w);
 	ring_buffer__free(w->rb);
 	w->rb = NULL;
+	sz_perfmmap_free(w->pm);
+	w->pm = NULL;
 	watch_bpf__destroy(w->skel);
 	w->skel = NULL;
 	sz_probe_mgr_free(w->probes);
@@ -342,6 +354,14 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 						 &st.stacks_truncated, &st.stack_procs_unread);
 		}
 		sz_wusdt_stats(w->usdt, &st);
+		if (w->pm) { /* --mmap-hook perf: its records are the watch's too */
+			struct sz_perfmmap_stats pst;
+
+			sz_perfmmap_stats(w->pm, &pst);
+			st.events += pst.records;
+			st.record_bytes += pst.bytes;
+			st.bad_records += pst.bad;
+		}
 		err = SZ_STATS_FILL(watch, &st);
 	}
 	return err;
@@ -624,6 +644,71 @@ static void mark_seen(pid_t pid, void *ctx)
 		w->seen_full_user++; /* [safety] its forks will not be reported: counted */
 }
 
+/* ---- issue 10: --mmap-hook perf (sources/perfmmap.c) ---- */
+
+/* Records perf could not write since the last look. */
+static uint64_t perf_lost(struct sz_watch *w)
+{
+	struct sz_perfmmap_stats ps;
+	uint64_t n;
+
+	sz_perfmmap_stats(w->pm, &ps);
+	n = ps.lost - w->perf_lost_seen;
+	w->perf_lost_seen = ps.lost;
+	return n;
+}
+
+/* The perf rings, handled as handle_rec handles the BPF ring's records; a
+ * process whose mapping matched goes into `seen`, as the BPF side's do. */
+static void perf_drain(struct sz_watch *w, int all)
+{
+	int rc;
+
+	if (!w->pm)
+		return;
+	rc = sz_perfmmap_drain(w->pm, w->p, all || w->stopped, mark_seen, w);
+	if (rc == SZ_STOP)
+		w->stop_asked = 1;
+	else if (rc < 0 && !w->err)
+		w->err = rc;
+}
+
+/* Wait on the watch's own epoll (the perf rings are there, never in
+ * libbpf's), then the perf rings before the BPF ring: a mapping comes before
+ * the exec or exit record that follows it. */
+static int perf_poll(struct sz_watch *w, int timeout_ms)
+{
+	struct epoll_event ev[8];
+	int n = epoll_wait(w->epfd, ev, 8, timeout_ms);
+
+	if (n < 0)
+		return -errno;
+	perf_drain(w, 0);
+	return w->stop_asked || w->err ? -ECANCELED : ring_buffer__consume(w->rb);
+}
+
+/* Before attach: from here on every executable mapping is recorded. */
+static int perf_start(struct sz_watch *w)
+{
+	struct sz_perfmmap_opts po = {
+		.pid = w->opts.pid,
+		.self = getpid(),
+		.cg_path = w->cg_id ? w->p->cgroup_under : NULL,
+		.cg_id = w->cg_id,
+		.ring_bytes = w->opts.ring_bytes,
+	};
+	int err = sz_perfmmap_open(&po, &w->pm);
+
+	if (!err)
+		err = sz_perfmmap_add_epoll(w->pm, w->epfd);
+	if (err)
+		sz_log(SZ_LOG_ERROR,
+		       "--mmap-hook perf: cannot open the per-CPU perf events: %s (needs "
+		       "CAP_PERFMON or CAP_SYS_ADMIN%s)",
+		       strerror(-err), w->cg_id ? "; --cgroup: the cgroup v2 directory" : "");
+	return err;
+}
+
 /* Processes a scan found are known to the BPF side too, so their forks and
  * exits are reported like those of processes it saw itself. */
 static int scan_and_mark(struct sz_watch *w)
@@ -643,15 +728,20 @@ static int repair_if_lost(struct sz_watch *w)
 	uint64_t drops = __atomic_load_n(&w->skel->bss->drops, __ATOMIC_RELAXED);
 	uint64_t loads = __atomic_load_n(&w->skel->bss->drops_loads, __ATOMIC_RELAXED);
 	uint64_t before, dropped = drops - w->drops_seen, dropped_loads;
+	uint64_t plost = perf_lost(w);
 	int rc;
 
-	if (!dropped)
+	if (!dropped && !plost)
 		return 0;
-	/* drops_loads is bumped after drops: read after it, never ahead */
-	dropped_loads = loads - w->drops_loads_seen;
+	/* drops_loads is bumped after drops: read after it, never ahead.  A
+	 * lost perf record was an executable mapping of any file: each may
+	 * have been a load (an upper bound) */
+	dropped_loads = loads - w->drops_loads_seen + plost;
+	dropped += plost;
 	w->drops_seen = drops;
 	w->drops_loads_seen = loads;
 	w->last_repair_ns = sz_now_ns();
+	perf_drain(w, 0);
 	ring_buffer__consume(w->rb);
 	/* Only what the rescan finds counts as repaired, not what the drain
 	 * delivered. */
@@ -743,6 +833,8 @@ int sz_watch_start(struct sz_watch *w)
 								  : DEFAULT_RING_BYTES));
 	if (!err)
 		err = sz_iter_prepare(w->skel, w->p, w->opts.pid, w->opts.no_scan); /* issue 10 */
+	if (!err && w->opts.mmap_hook == SZ_MMAP_HOOK_PERF) /* perfmmap.c instead */
+		err = bpf_program__set_autoload(w->skel->progs.sz_mmap, false);
 	if (!err)
 		err = watch_bpf__load(w->skel);
 	if (err) {
@@ -770,7 +862,7 @@ int sz_watch_start(struct sz_watch *w)
 	/* Everything that can fail goes before attach: once attached with
 	 * --freeze, processes stop, and only a consumer resumes them.
 	 * The mmap hook is a per-syscall tracepoint: libbpf finds it in tracefs. */
-	err = sz_tracefs_ensure(&mounted);
+	err = w->opts.mmap_hook == SZ_MMAP_HOOK_PERF ? 0 : sz_tracefs_ensure(&mounted);
 	if (err) {
 		sz_log(SZ_LOG_ERROR,
 		       "tracefs is not mounted and cannot be mounted at " SZ_TRACEFS_DIR
@@ -826,6 +918,11 @@ int sz_watch_start(struct sz_watch *w)
 		sz_log(SZ_LOG_ERROR, "cannot set up the watch's descriptor: %s", strerror(-err));
 		goto fail;
 	}
+	if (w->opts.mmap_hook == SZ_MMAP_HOOK_PERF) {
+		err = perf_start(w);
+		if (err)
+			goto fail;
+	}
 	err = watch_bpf__attach(w->skel);
 	if (err) {
 		sz_log(SZ_LOG_ERROR, "cannot attach the BPF program to tracepoints: %s",
@@ -866,7 +963,7 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 	if (w->tfd >= 0 && read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return -errno;
 	sz_freeze_alive(w->fz, timeout_ms);
-	n = ring_buffer__poll(w->rb, timeout_ms);
+	n = w->pm ? perf_poll(w, timeout_ms) : ring_buffer__poll(w->rb, timeout_ms);
 	sz_freeze_alive(w->fz, 0); /* the caller's turn: back soon, or no more stops */
 	if (n < 0 && n != -EINTR && n != -ECANCELED)
 		return n;

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The watch's second mmap source (--mmap-hook perf): perf(1)'s own mapping
+ * tracking, one software perf event per CPU whose ring receives the kernel's
+ * PERF_RECORD_MMAP2 for every new executable mapping.  No BPF runs and no
+ * syscall tracepoint is enabled, so other syscalls pay nothing.
+ */
+#ifndef SZ_SOURCES_PERFMMAP_H
+#define SZ_SOURCES_PERFMMAP_H
+
+#include "pipeline/mapping.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sz_pipeline;
+struct sz_perfmmap;
+
+struct sz_perfmmap_opts {
+	pid_t pid;	     /* only this process (filtered here); 0: all */
+	pid_t self;	     /* never this one: the watcher maps the files it parses */
+	const char *cg_path; /* --cgroup: the directory below the cgroup2 mount; NULL: all */
+	uint64_t cg_id;	     /* its inode, checked against what is opened */
+	size_t ring_bytes;   /* the host's total, shared by the CPUs' rings; 0: 1 MiB */
+};
+
+struct sz_perfmmap_stats {
+	uint64_t records;  /* MMAP2 records read */
+	uint64_t matched;  /* of those, records whose file matched the glob */
+	uint64_t bytes;	   /* bytes of records read */
+	uint64_t bad;	   /* malformed records, or a path the kernel could not build */
+	uint64_t lost;	   /* records the kernel could not write (PERF_RECORD_LOST) */
+	unsigned cpus;	   /* events opened */
+};
+
+/* A process whose mapping matched, before it goes to the pipeline: the BPF
+ * side then reports its forks and exit (the watch's `seen` map). */
+typedef void (*sz_perfmmap_seen_fn)(pid_t pid, void *ctx);
+
+/* Open and enable the per-CPU events and map their rings: 0 or a negative
+ * errno (-EACCES/-EPERM without CAP_PERFMON or CAP_SYS_ADMIN, -ENOENT: the
+ * cgroup directory is not found, -ESTALE: it is not the one CG_ID names). */
+int sz_perfmmap_open(const struct sz_perfmmap_opts *o, struct sz_perfmmap **out);
+void sz_perfmmap_free(struct sz_perfmmap *pm);
+
+/* Add every ring's descriptor to EPFD (the caller's epoll; level-triggered,
+ * readable when records wait): 0 or a negative errno. */
+int sz_perfmmap_add_epoll(struct sz_perfmmap *pm, int epfd);
+
+/* No more records are written (sz_watch_stop, before the final drain). */
+void sz_perfmmap_disable(struct sz_perfmmap *pm);
+
+/* Read every ring: each MMAP2 record of a matching file becomes a mapping for
+ * P (source SZ_SOURCE_MMAP).  Stops at the first SZ_STOP or error of the
+ * pipeline unless ALL (the final drain).  0, SZ_STOP or a negative errno. */
+int sz_perfmmap_drain(struct sz_perfmmap *pm, struct sz_pipeline *p, int all,
+		      sz_perfmmap_seen_fn seen, void *ctx);
+
+void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *st);
+
+/* ---- the record parser (fuzz/fuzz_perf_rec.c) ---- */
+
+/* The fixed part of a PERF_RECORD_MMAP2 before its file name, and the
+ * sample_id trailer that sample_id_all with TID | TIME appends. */
+#define SZ_PERF_MMAP2_HDR 72
+#define SZ_PERF_SAMPLE_ID 16
+
+/* Decode one record of SIZE bytes (a copy, whatever the kernel wrote):
+ *   0: an MMAP2 of a file: M filled, its path (without " (deleted)", which
+ *      sets SZ_MAPPING_DELETED) in PATH (PATHSZ bytes);
+ *   -ENOENT: an MMAP2 of no file (anonymous, [vdso], a JIT's //anon);
+ *   -ENAMETOOLONG: the kernel could not build the path ("//toolong");
+ *   -EAGAIN: a PERF_RECORD_LOST, its count in *LOST;
+ *   -EINVAL: another record type;  -EBADMSG: malformed. */
+int sz_perfmmap_rec(const void *rec, size_t size, char *path, size_t pathsz,
+		    struct sz_mapping *m, uint64_t *lost);
+
+#endif

@@ -1124,6 +1124,41 @@ def bench_symbolize():
         shutil.rmtree(d)
 
 
+def bench_perfhook(lib):
+    """issue 10: watch --mmap-hook perf (perf's MMAP2 records, no syscall
+    tracepoint) against no watch, interleaved: a syscall-heavy loop (the tax
+    the default hook's sys_exit_mmap puts on every syscall) and loops mapping
+    a matching file read-only (no record: executable mappings only) and
+    PROT_EXEC (a record each: no kernel-side dedupe or glob filter)."""
+    def under_perf(fn, glob):
+        def hooked():
+            w = Watch(glob, ["fix_func"], ["--no-scan", "--mmap-hook", "perf"])
+            try:
+                return fn()
+            finally:
+                w.stop()
+        return hooked
+    n = ARGS.syscalls
+    d = tempfile.mkdtemp(prefix="sz-bench-")
+    try:
+        load = lambda: workload("getppid", n)[0]  # noqa: E731
+        a, b = interleave([load, under_perf(load, "libfix-nothing-*.so")], ARGS.pairs)
+        report_runs("getppid loop, watch --mmap-hook perf", "ns", [x * 1e9 / n for x in b],
+                    "same, no watch (ns per iteration)", [x * 1e9 / n for x in a],
+                    "no syscall tracepoint held")
+        hot = os.path.join(d, "libfixhotperf.so")
+        shutil.copy(lib, hot)
+        m = ARGS.mmaps // 10
+        for mode, what in (("mmap", "read-only"), ("mmapx", "PROT_EXEC")):
+            load = lambda: workload(mode, hot, m)[0]  # noqa: E731
+            a, b = interleave([load, under_perf(load, "libfixhotperf.so")], ARGS.pairs)
+            report_runs("mmap %s loop, MATCHING file, --mmap-hook perf" % what, "ns",
+                        [x * 1e9 / m for x in b], "same, no watch (ns per mmap)",
+                        [x * 1e9 / m for x in a], "%d mmaps per run" % m)
+    finally:
+        shutil.rmtree(d)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -1183,6 +1218,7 @@ def main():
         bench_latency(lib, scan_s)
         bench_hooks()
         bench_cost(lib)
+        bench_perfhook(lib)  # issue 10: --mmap-hook perf
         bench_overhead(lib)
         bench_probe(lib)
         bench_attach_many(ARGS.attach_reps)

@@ -3,6 +3,7 @@
  * Benchmark workloads, timed from inside so process start-up does not blur
  * the figure:
  *   workload mmap FILE N     N x (mmap FILE read-only, touch, munmap)
+ *   workload mmapx FILE N    the same mapped PROT_EXEC (a perf MMAP2 record each)
  *   workload exec N          N x (fork, exec /bin/true, wait)
  *   workload getppid N       N x getppid(2): the syscall-heavy floor
  *   workload pipe N          N x (write 1 byte to a pipe, read it back)
@@ -38,7 +39,8 @@ int main(int argc, char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	t0 = now();
-	if (!strcmp(argv[1], "mmap") && argc == 4) {
+	if ((!strcmp(argv[1], "mmap") || !strcmp(argv[1], "mmapx")) && argc == 4) {
+		int prot = argv[1][4] == 'x' ? PROT_READ | PROT_EXEC : PROT_READ;
 		int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
 		long n = atol(argv[3]);
 		volatile char sink;
@@ -46,7 +48,7 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			return 1;
 		for (long i = 0; i < n; i++) {
-			char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+			char *p = mmap(NULL, 4096, prot, MAP_PRIVATE, fd, 0);
 
 			if (p == MAP_FAILED)
 				return 1;

@@ -222,6 +222,8 @@ static int add_symbol(struct cli *c, const char *s)
 /* issue 10: --mmap-hook tracepoint|perf (SYMBOLYZE_MMAP_HOOK when absent) */
 static int mmap_hook_opt(struct cli *c, const char *v, const char *what)
 {
+	if (!v)
+		v = "";
 	if (!strcmp(v, "tracepoint") || !strcmp(v, "bpf")) {
 		c->mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
 	} else if (!strcmp(v, "perf")) {

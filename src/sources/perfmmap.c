@@ -44,9 +44,10 @@ struct sz_perfmmap {
 	struct sz_perfmmap_stats st;
 };
 
-_Static_assert(SZ_PERF_MMAP2_HDR == sizeof(struct perf_event_header) + 2 * 4 + 3 * 8 +
-						2 * 4 + 2 * 8 + 2 * 4,
-	       "PERF_RECORD_MMAP2's fixed part");
+/* PERF_RECORD_MMAP2 (include/uapi/linux/perf_event.h): header 0, pid 8,
+ * tid 12, addr 16, len 24, pgoff 32, maj 40, min 44, ino 48,
+ * ino_generation 56, prot 64, flags 68, filename 72 */
+_Static_assert(SZ_PERF_MMAP2_HDR == 72, "PERF_RECORD_MMAP2's fixed part");
 
 static uint32_t get_u32(const unsigned char *p, size_t off)
 {
@@ -64,8 +65,8 @@ static uint64_t get_u64(const unsigned char *p, size_t off)
 	return v;
 }
 
-int sz_perfmmap_rec(const void *rec, size_t size, char *path, size_t pathsz,
-		    struct sz_mapping *m, uint64_t *lost)
+int sz_perfmmap_rec(const void *rec, size_t size, char *path, size_t pathsz, struct sz_mapping *m,
+		    uint64_t *lost)
 {
 	static const char deleted[] = " (deleted)";
 	const size_t dl = sizeof(deleted) - 1;
@@ -283,7 +284,7 @@ void sz_perfmmap_free(struct sz_perfmmap *pm)
 {
 	if (!pm)
 		return;
-	for (unsigned i = 0; i < pm->nrings; i++) {
+	for (unsigned i = 0; pm->rings && i < pm->nrings; i++) {
 		munmap(pm->rings[i].meta, pm->map_sz);
 		close(pm->rings[i].fd);
 	}

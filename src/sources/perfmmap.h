@@ -26,12 +26,12 @@ struct sz_perfmmap_opts {
 };
 
 struct sz_perfmmap_stats {
-	uint64_t records;  /* MMAP2 records read */
-	uint64_t matched;  /* of those, records whose file matched the glob */
-	uint64_t bytes;	   /* bytes of records read */
-	uint64_t bad;	   /* malformed records, or a path the kernel could not build */
-	uint64_t lost;	   /* records the kernel could not write (PERF_RECORD_LOST) */
-	unsigned cpus;	   /* events opened */
+	uint64_t records; /* MMAP2 records read */
+	uint64_t matched; /* of those, records whose file matched the glob */
+	uint64_t bytes;	  /* bytes of records read */
+	uint64_t bad;	  /* malformed records, or a path the kernel could not build */
+	uint64_t lost;	  /* records the kernel could not write (PERF_RECORD_LOST) */
+	unsigned cpus;	  /* events opened */
 };
 
 /* A process whose mapping matched, before it goes to the pipeline: the BPF
@@ -73,7 +73,7 @@ void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *s
  *   -ENAMETOOLONG: the kernel could not build the path ("//toolong");
  *   -EAGAIN: a PERF_RECORD_LOST, its count in *LOST;
  *   -EINVAL: another record type;  -EBADMSG: malformed. */
-int sz_perfmmap_rec(const void *rec, size_t size, char *path, size_t pathsz,
-		    struct sz_mapping *m, uint64_t *lost);
+int sz_perfmmap_rec(const void *rec, size_t size, char *path, size_t pathsz, struct sz_mapping *m,
+		    uint64_t *lost);
 
 #endif

@@ -28,6 +28,7 @@
 #define PERF_MAX_DATA (256u << 10)
 #define PERF_MAX_CPUS 4096
 #define REC_MAX 65536 /* header.size is a __u16 */
+#define TASK_SLOTS 4096 /* recent execs and exits, by pid: direct-mapped */
 
 struct perf_ring {
 	int fd;
@@ -35,8 +36,17 @@ struct perf_ring {
 	char *data;
 };
 
+/* A slot overwritten by another pid only loses the ordering of one process
+ * (its records are then handled as if the event had not happened). */
+struct task_ev {
+	pid_t pid;
+	int exited;
+	uint64_t ts;
+};
+
 struct sz_perfmmap {
 	struct sz_perfmmap_opts o;
+	struct task_ev ev[TASK_SLOTS];
 	struct perf_ring *rings;
 	unsigned nrings;
 	size_t data_sz, map_sz;
@@ -310,6 +320,12 @@ void sz_perfmmap_disable(struct sz_perfmmap *pm)
 		ioctl(pm->rings[i].fd, PERF_EVENT_IOC_DISABLE, 0);
 }
 
+void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited)
+{
+	if (pm && pid > 0)
+		pm->ev[(unsigned)pid % TASK_SLOTS] = (struct task_ev){ pid, exited, ts };
+}
+
 void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *st)
 {
 	if (pm)
@@ -325,6 +341,7 @@ static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p
 {
 	char path[4096 + 1];
 	struct sz_mapping m;
+	struct task_ev *ev;
 	uint64_t lost = 0;
 	int rc = sz_perfmmap_rec(pm->rec, size, path, sizeof(path), &m, &lost);
 
@@ -349,7 +366,12 @@ static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p
 	if (!sz_glob_match_path(&p->glob, m.path))
 		return 0;
 	pm->st.matched++;
-	if (seen)
+	ev = &pm->ev[(unsigned)m.pid % TASK_SLOTS];
+	if (ev->pid == m.pid && m.ts_ns < ev->ts && !ev->exited) {
+		pm->st.before_exec++;
+		return 0;
+	}
+	if (seen && !(ev->pid == m.pid && m.ts_ns < ev->ts))
 		seen(m.pid, ctx);
 	return sz_pipeline_submit(p, &m);
 }

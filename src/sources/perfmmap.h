@@ -31,6 +31,7 @@ struct sz_perfmmap_stats {
 	uint64_t bytes;	  /* bytes of records read */
 	uint64_t bad;	  /* malformed records, or a path the kernel could not build */
 	uint64_t lost;	  /* records the kernel could not write (PERF_RECORD_LOST) */
+	uint64_t before_exec; /* matching records from before their process's exec */
 	unsigned cpus;	  /* events opened */
 };
 
@@ -50,6 +51,14 @@ int sz_perfmmap_add_epoll(struct sz_perfmmap *pm, int epfd);
 
 /* No more records are written (sz_watch_stop, before the final drain). */
 void sz_perfmmap_disable(struct sz_perfmmap *pm);
+
+/* The BPF side's exec (EXITED 0) or exit (1) of PID at TS, handled before
+ * the perf rings are read (the order sz_watch_poll keeps): a mapping PID made
+ * before an exec is the old image's or the new image's own (the executable
+ * and interpreter, mapped inside execve and reported by the exec hook): not
+ * reported; one made before an exit is reported, but PID is not added to
+ * `seen` (its exit has gone by: the entry would never leave). */
+void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited);
 
 /* Read every ring: each MMAP2 record of a matching file becomes a mapping for
  * P (source SZ_SOURCE_MMAP).  Stops at the first SZ_STOP or error of the

@@ -230,9 +230,9 @@ void sz_watch_stop(struct sz_watch *w)
 	 * finished, so their records are in the ring for the drain. */
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
 		usleep(50000); /* no membarrier: grace periods are short */
-	perf_drain(w, 1); /* mappings before the exits that follow them */
 	if (w->rb)
 		ring_buffer__consume(w->rb);
+	perf_drain(w, 1); /* after the BPF ring: see perf_poll */
 	forks_due(w, 1);
 	/* A loss in the last moments, or in the drain itself, is reported too. */
 	repair_if_lost(w);
@@ -510,6 +510,8 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		w->st.bad_records++;
 		return 0;
 	}
+	if (w->pm && r->type != SZ_WATCH_FORK && r->type != SZ_WATCH_MMAP) /* issue 10: perf */
+		sz_perfmmap_task_event(w->pm, (pid_t)r->tgid, r->ts_ns, r->type == SZ_WATCH_EXIT);
 	switch (r->type) {
 	case SZ_WATCH_EXIT:
 		fork_done(w, (pid_t)r->tgid);
@@ -674,8 +676,10 @@ static void perf_drain(struct sz_watch *w, int all)
 }
 
 /* Wait on the watch's own epoll (the perf rings are there, never in
- * libbpf's), then the perf rings before the BPF ring: a mapping comes before
- * the exec or exit record that follows it. */
+ * libbpf's), then the BPF ring before the perf rings: an exec's record comes
+ * after the executable's and interpreter's mappings (made inside execve),
+ * so they are in the perf rings by then, and perfmmap.c knows to leave them
+ * to the exec record (sz_perfmmap_task_event). */
 static int perf_poll(struct sz_watch *w, int timeout_ms)
 {
 	struct epoll_event ev[8];
@@ -683,8 +687,10 @@ static int perf_poll(struct sz_watch *w, int timeout_ms)
 
 	if (n < 0)
 		return -errno;
-	perf_drain(w, 0);
-	return w->stop_asked || w->err ? -ECANCELED : ring_buffer__consume(w->rb);
+	n = ring_buffer__consume(w->rb);
+	if (n >= 0 && !w->stop_asked && !w->err)
+		perf_drain(w, 0);
+	return n;
 }
 
 /* Before attach: from here on every executable mapping is recorded. */
@@ -741,8 +747,8 @@ static int repair_if_lost(struct sz_watch *w)
 	w->drops_seen = drops;
 	w->drops_loads_seen = loads;
 	w->last_repair_ns = sz_now_ns();
-	perf_drain(w, 0);
 	ring_buffer__consume(w->rb);
+	perf_drain(w, 0);
 	/* Only what the rescan finds counts as repaired, not what the drain
 	 * delivered. */
 	before = w->p->stats.mappings;

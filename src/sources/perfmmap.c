@@ -27,6 +27,7 @@
 #define PERF_MIN_DATA (16u << 10)
 #define PERF_MAX_DATA (256u << 10)
 #define PERF_MAX_CPUS 4096
+#define PERF_WAKEUP_BYTES 8192
 #define REC_MAX 65536 /* header.size is a __u16 */
 #define TASK_SLOTS 4096 /* recent execs and exits, by pid: direct-mapped */
 
@@ -42,6 +43,7 @@ struct task_ev {
 	pid_t pid;
 	int exited;
 	uint64_t ts;
+	pid_t marked; /* put into `seen` since its last exit: no bpf(2) per record */
 };
 
 struct sz_perfmmap {
@@ -247,10 +249,12 @@ int sz_perfmmap_open(const struct sz_perfmmap_opts *o, struct sz_perfmmap **out)
 			.sample_id_all = 1,
 			.use_clockid = 1,
 			.clockid = CLOCK_MONOTONIC,
-			/* a wake-up per record, as the BPF ring's: the probes of
-			 * a load are attached before it runs much */
+			/* [perf] a wake-up per record (an IPI and a scheduler
+			 * wake-up each) made a loop mapping a matching file 2.7x
+			 * slower, one per 8 KiB 1.2x; sz_watch_poll reads the
+			 * rings every SZ_PERFMMAP_POLL_MS meanwhile */
 			.watermark = 1,
-			.wakeup_watermark = 1,
+			.wakeup_watermark = PERF_WAKEUP_BYTES,
 		};
 		int fd = (int)syscall(SYS_perf_event_open, &a, cgfd >= 0 ? cgfd : -1, (int)c, -1,
 				      flags);
@@ -322,8 +326,13 @@ void sz_perfmmap_disable(struct sz_perfmmap *pm)
 
 void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited)
 {
-	if (pm && pid > 0)
-		pm->ev[(unsigned)pid % TASK_SLOTS] = (struct task_ev){ pid, exited, ts };
+	struct task_ev *ev;
+
+	if (!pm || pid <= 0)
+		return;
+	ev = &pm->ev[(unsigned)pid % TASK_SLOTS];
+	/* an exec keeps the process in `seen`; an exit took it out */
+	*ev = (struct task_ev){ pid, exited, ts, !exited && ev->marked == pid ? pid : 0 };
 }
 
 void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *st)
@@ -371,8 +380,10 @@ static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p
 		pm->st.before_exec++;
 		return 0;
 	}
-	if (seen && !(ev->pid == m.pid && m.ts_ns < ev->ts))
+	if (seen && !(ev->pid == m.pid && m.ts_ns < ev->ts) && ev->marked != m.pid) {
 		seen(m.pid, ctx);
+		ev->marked = m.pid;
+	}
 	return sz_pipeline_submit(p, &m);
 }
 

@@ -39,6 +39,10 @@ struct sz_perfmmap_stats {
  * side then reports its forks and exit (the watch's `seen` map). */
 typedef void (*sz_perfmmap_seen_fn)(pid_t pid, void *ctx);
 
+/* The rings wake the watch once some KiB wait: a poll reads them at least
+ * this often, which bounds how late a lone load is seen. */
+#define SZ_PERFMMAP_POLL_MS 10
+
 /* Open and enable the per-CPU events and map their rings: 0 or a negative
  * errno (-EACCES/-EPERM without CAP_PERFMON or CAP_SYS_ADMIN, -ENOENT: the
  * cgroup directory is not found, -ESTALE: it is not the one CG_ID names). */

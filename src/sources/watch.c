@@ -683,7 +683,9 @@ static void perf_drain(struct sz_watch *w, int all)
 static int perf_poll(struct sz_watch *w, int timeout_ms)
 {
 	struct epoll_event ev[8];
-	int n = epoll_wait(w->epfd, ev, 8, timeout_ms);
+	int n = epoll_wait(w->epfd, ev, 8,
+			   timeout_ms < 0 || timeout_ms > SZ_PERFMMAP_POLL_MS ? SZ_PERFMMAP_POLL_MS
+									      : timeout_ms);
 
 	if (n < 0)
 		return -errno;

@@ -7,6 +7,7 @@ process; and the property that removes the syscall tax: no syscall
 tracepoint is attached by the watch."""
 import json
 import os
+import signal
 import subprocess
 
 from conftest import WAIT, Proc, poll_until
@@ -192,6 +193,36 @@ def test_perf_hook_names_a_memfd(sz, target, watch):
     names, addr = both_hooks_name(sz, target, watch, "memfd:%s*" % name,
                                   ["/usr/bin/python3", "-c", MEMFD, sz.fix("libfix.so"), name])
     assert names == [("/memfd:" + name, True, addr)] * 2
+
+
+MMAPS = ("import mmap, sys\n"
+         "f = open(sys.argv[1], 'rb')\n"
+         "for _ in range(int(sys.argv[2])):\n"
+         "    mmap.mmap(f.fileno(), 4096, mmap.MAP_PRIVATE,\n"
+         "              mmap.PROT_READ | mmap.PROT_EXEC).close()\n")
+
+
+def test_perf_hook_full_ring_is_counted_as_lost(watch, fresh):
+    """The watch stopped while a process maps a matching file PROT_EXEC 3,000
+    times (a record each; the smallest rings, 16 KiB a CPU, hold ~150): the
+    kernel's PERF_RECORD_LOST counts come out as lost records, reason
+    ring_full, each an executable mapping that may have been a load."""
+    lib = fresh("libfix.so", "libfixpm7.so")
+    w = watch("libfixpm7.so", ["fix_func"], "--ring-size", "4096", *PERF)
+    os.kill(w.pid, signal.SIGSTOP)
+    try:
+        subprocess.run(["/usr/bin/python3", "-c", MMAPS, lib, "3000"], check=True,
+                       timeout=WAIT)
+    finally:
+        os.kill(w.pid, signal.SIGCONT)
+    w.wait_for(lambda r: r["event"] == "lost", what="a lost record")
+    assert w.stop() == 0
+    lost = w.of("lost")
+    assert {r["reason"] for r in lost} == {"ring_full"}, lost
+    total = sum(r["records"] for r in lost)
+    assert 0 < total < 3000 and total == w.summary["lost"], (lost, w.summary)
+    assert sum(r["loads"] for r in lost) == total == w.summary["lost_loads"]
+    assert w.summary["lost_reasons"]["ring_full"] == total
 
 
 def test_freeze_with_perf_hook_is_a_usage_error(sz):

@@ -84,6 +84,7 @@ UNIT_TESTS += test_args # issue 11: probe options and argument records
 UNIT_TESTS += test_opts # options structs: no padding, unknown bytes refused
 UNIT_TESTS += test_cgroup
 UNIT_TESTS += test_mx # issue 13: the exporter's tables (src/cli/metrics.c)
+UNIT_TESTS += test_perfmmap # issue 10: --mmap-hook perf records
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures

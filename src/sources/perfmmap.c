@@ -48,6 +48,7 @@ struct task_ev {
 
 struct sz_perfmmap {
 	struct sz_perfmmap_opts o;
+	struct stat root; /* our root, to compare the processes' with */
 	struct task_ev ev[TASK_SLOTS];
 	struct perf_ring *rings;
 	unsigned nrings;
@@ -144,7 +145,7 @@ int sz_perfmmap_rec(const void *rec, size_t size, char *path, size_t pathsz, str
 	memcpy(path, name, len);
 	path[len] = '\0';
 	/* d_path ran from the mapping task's root, which may not be ours:
-	 * SZ_MAPPING_PATH_OURS stays unset (opened through /proc/PID/root) */
+	 * SZ_MAPPING_PATH_OURS is the drain's to decide (root_is_ours) */
 	m->path = path;
 	return 0;
 }
@@ -215,6 +216,10 @@ int sz_perfmmap_open(const struct sz_perfmmap_opts *o, struct sz_perfmmap **out)
 		return -ENOMEM;
 	pm->o = *o;
 	pm->o.cg_path = NULL; /* used here only */
+	if (stat("/", &pm->root)) {
+		err = -errno;
+		goto fail;
+	}
 	pm->rings = calloc(ncpu, sizeof(*pm->rings));
 	pm->rec = malloc(REC_MAX);
 	if (!pm->rings || !pm->rec) {
@@ -343,6 +348,20 @@ void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *s
 		memset(st, 0, sizeof(*st));
 }
 
+/* d_path ran from the mapping task's root: the path is ours when that root
+ * is.  A process already gone cannot say; its file is then looked up from our
+ * root, where only the very inode is accepted (by_path checks dev and ino). */
+static int root_is_ours(const struct sz_perfmmap *pm, const char *proc, pid_t pid)
+{
+	char path[320];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%d/root", proc, (int)pid);
+	if (stat(path, &st))
+		return errno == ENOENT || errno == ESRCH;
+	return st.st_dev == pm->root.st_dev && st.st_ino == pm->root.st_ino;
+}
+
 /* One record of a ring: filtered, then to the pipeline.  0, SZ_STOP or
  * a negative errno (-ENOMEM). */
 static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p,
@@ -380,10 +399,11 @@ static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p
 		pm->st.before_exec++;
 		return 0;
 	}
-	if (seen && !(ev->pid == m.pid && m.ts_ns < ev->ts) && ev->marked != m.pid) {
-		seen(m.pid, ctx);
+	if (seen && !(ev->pid == m.pid && m.ts_ns < ev->ts) && ev->marked != m.pid &&
+	    !seen(m.pid, ctx))
 		ev->marked = m.pid;
-	}
+	if (root_is_ours(pm, p->proc, m.pid))
+		m.flags |= SZ_MAPPING_PATH_OURS;
 	return sz_pipeline_submit(p, &m);
 }
 

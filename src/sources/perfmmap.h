@@ -36,8 +36,9 @@ struct sz_perfmmap_stats {
 };
 
 /* A process whose mapping matched, before it goes to the pipeline: the BPF
- * side then reports its forks and exit (the watch's `seen` map). */
-typedef void (*sz_perfmmap_seen_fn)(pid_t pid, void *ctx);
+ * side then reports its forks and exit (the watch's `seen` map).  0: PID is
+ * known there until its exit; else it is asked again at its next record. */
+typedef int (*sz_perfmmap_seen_fn)(pid_t pid, void *ctx);
 
 /* The rings wake the watch once some KiB wait: a poll reads them at least
  * this often, which bounds how late a lone load is seen. */

@@ -660,6 +660,20 @@ static uint64_t perf_lost(struct sz_watch *w)
 	return n;
 }
 
+/* A process perf reports may have exited before it was in `seen` (its exit
+ * then went unreported): such an entry would never leave. */
+static int perf_mark_seen(pid_t pid, void *ctx)
+{
+	struct sz_watch *w = ctx;
+	__u32 key = (__u32)pid;
+
+	mark_seen(pid, ctx);
+	if (kill(pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	bpf_map__delete_elem(w->skel->maps.seen, &key, sizeof(key), 0);
+	return 1;
+}
+
 /* The perf rings, handled as handle_rec handles the BPF ring's records; a
  * process whose mapping matched goes into `seen`, as the BPF side's do. */
 static void perf_drain(struct sz_watch *w, int all)
@@ -668,7 +682,7 @@ static void perf_drain(struct sz_watch *w, int all)
 
 	if (!w->pm)
 		return;
-	rc = sz_perfmmap_drain(w->pm, w->p, all || w->stopped, mark_seen, w);
+	rc = sz_perfmmap_drain(w->pm, w->p, all || w->stopped, perf_mark_seen, w);
 	if (rc == SZ_STOP)
 		w->stop_asked = 1;
 	else if (rc < 0 && !w->err)

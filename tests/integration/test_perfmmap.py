@@ -57,6 +57,23 @@ def test_perf_hook_reports_dlopen_with_dlsym_address(target, watch, fresh):
     assert w.summary["lost"] == 0
 
 
+def test_perf_hook_process_that_exits_at_once(sz, watch, fresh):
+    """Maps the library and is gone before its record is read: found through
+    the path from our root (the very inode, dev and ino checked), at dlsym's
+    address."""
+    lib = fresh("libfix-nosep.so", "libfixpm8.so")
+    w = watch("libfixpm8.so", ["fix_func", "fix_bss"], *PERF)
+    p = subprocess.Popen([sz.fix("target-pie"), "-l", lib, "-s", "fix_func", "-s", "fix_bss"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    out, _ = p.communicate(timeout=WAIT)
+    truth = sorted((int(f[1], 16), f[2], int(f[3], 16))
+                   for f in (line.split() for line in out.splitlines()) if len(f) == 4)
+    assert len(truth) == 2, out
+    w.wait_found(p.pid, "fix_bss")
+    assert w.stop() == 0
+    assert w.triples(p.pid) == truth
+
+
 def test_perf_hook_path_glob(target, watch, fresh, scratch):
     """A path pattern is matched on the whole path perf gives."""
     lib = fresh("libfix.so", "libfixpm2.so")

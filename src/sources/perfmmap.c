@@ -54,6 +54,10 @@ struct sz_perfmmap {
 	unsigned nrings;
 	size_t data_sz, map_sz;
 	char *rec; /* a record copied out of the ring: it may wrap */
+	/* PERF_FORMAT_LOST (6.0): read() gives the kernel's count of what it could
+	 * not write, which a PERF_RECORD_LOST only tells once a later record fits
+	 * (never, if none comes before we stop) */
+	int read_lost;
 	struct sz_perfmmap_stats st;
 };
 
@@ -239,6 +243,7 @@ int sz_perfmmap_open(const struct sz_perfmmap_opts *o, struct sz_perfmmap **out)
 		}
 		flags |= PERF_FLAG_PID_CGROUP;
 	}
+	pm->read_lost = 1;
 	for (unsigned c = 0; c < ncpu; c++) {
 		/* Executable mappings only (no attr.mmap_data): what speaks for a
 		 * load is its code mapping, and the host's anonymous and data
@@ -260,12 +265,18 @@ int sz_perfmmap_open(const struct sz_perfmmap_opts *o, struct sz_perfmmap **out)
 			 * rings every SZ_PERFMMAP_POLL_MS meanwhile */
 			.watermark = 1,
 			.wakeup_watermark = PERF_WAKEUP_BYTES,
+			.read_format = pm->read_lost ? PERF_FORMAT_LOST : 0,
 		};
 		int fd = (int)syscall(SYS_perf_event_open, &a, cgfd >= 0 ? cgfd : -1, (int)c, -1,
 				      flags);
 		struct perf_ring *r = &pm->rings[pm->nrings];
 		void *mem;
 
+		if (fd < 0 && errno == EINVAL && pm->read_lost && !pm->nrings) {
+			pm->read_lost = 0; /* before 6.0: PERF_RECORD_LOST only */
+			c--;
+			continue;
+		}
 		if (fd < 0) {
 			if (errno == ENODEV) /* an offline CPU: nothing runs there */
 				continue;
@@ -340,6 +351,21 @@ void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int 
 	*ev = (struct task_ev){ pid, exited, ts, !exited && ev->marked == pid ? pid : 0 };
 }
 
+void sz_perfmmap_read_lost(struct sz_perfmmap *pm)
+{
+	uint64_t sum = 0, v[2];
+
+	if (!pm || !pm->read_lost)
+		return;
+	for (unsigned i = 0; i < pm->nrings; i++) {
+		if (read(pm->rings[i].fd, v, sizeof(v)) != (ssize_t)sizeof(v))
+			return; /* keep the last whole count */
+		sum += v[1];
+	}
+	if (sum > pm->st.lost)
+		pm->st.lost = sum;
+}
+
 void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *st)
 {
 	if (pm)
@@ -374,7 +400,8 @@ static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p
 	int rc = sz_perfmmap_rec(pm->rec, size, path, sizeof(path), &m, &lost);
 
 	if (rc == -EAGAIN) {
-		pm->st.lost += lost;
+		if (!pm->read_lost)
+			pm->st.lost += lost;
 		return 0;
 	}
 	if (rc == -EINVAL) /* a record type we did not ask for: ignored */

@@ -72,6 +72,8 @@ int sz_perfmmap_drain(struct sz_perfmmap *pm, struct sz_pipeline *p, int all,
 		      sz_perfmmap_seen_fn seen, void *ctx);
 
 void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *st);
+/* Bring stats' lost up to the kernel's count (PERF_FORMAT_LOST, 6.0). */
+void sz_perfmmap_read_lost(struct sz_perfmmap *pm);
 
 /* ---- the record parser (fuzz/fuzz_perf_rec.c) ---- */
 

@@ -654,6 +654,7 @@ static uint64_t perf_lost(struct sz_watch *w)
 	struct sz_perfmmap_stats ps;
 	uint64_t n;
 
+	sz_perfmmap_read_lost(w->pm);
 	sz_perfmmap_stats(w->pm, &ps);
 	n = ps.lost - w->perf_lost_seen;
 	w->perf_lost_seen = ps.lost;

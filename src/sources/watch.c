@@ -19,6 +19,8 @@
 #include "sources/freeze.h"
 #include "sources/iter.h" /* issue 10: the initial scan in the kernel */
 #include "sources/perfmmap.h" /* issue 10: --mmap-hook perf */
+#include "proc/maps.h"	      /* sz_read_file: perf_children */
+#include <fcntl.h>
 #include "proc/pidns.h"
 #include "watch.skel.h"
 
@@ -661,6 +663,27 @@ static uint64_t perf_lost(struct sz_watch *w)
 	return n;
 }
 
+/* Children forked between the mapping and its record being read went by
+ * the BPF fork hook before their parent was in `seen`: the main thread's
+ * children (/proc/PID/task/PID/children) are scanned as forks are. */
+static void perf_children(struct sz_watch *w, pid_t pid)
+{
+	char path[320], *buf = NULL, *p, *end;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%d/task/%d/children", w->p->proc, (int)pid, (int)pid);
+	n = sz_read_file(AT_FDCWD, path, 1 << 16, &buf);
+	for (p = buf; n > 0 && p && *p; p = end) {
+		long c = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (c > 0)
+			fork_pending(w, (pid_t)c, sz_now_ns());
+	}
+	free(buf);
+}
+
 /* A process perf reports may have exited before it was in `seen` (its exit
  * then went unreported): such an entry would never leave. */
 static int perf_mark_seen(pid_t pid, void *ctx)
@@ -669,8 +692,10 @@ static int perf_mark_seen(pid_t pid, void *ctx)
 	__u32 key = (__u32)pid;
 
 	mark_seen(pid, ctx);
-	if (kill(pid, 0) == 0 || errno != ESRCH)
+	if (kill(pid, 0) == 0 || errno != ESRCH) {
+		perf_children(w, pid);
 		return 0;
+	}
 	bpf_map__delete_elem(w->skel->maps.seen, &key, sizeof(key), 0);
 	return 1;
 }

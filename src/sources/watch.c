@@ -73,7 +73,7 @@ struct sz_watch {
 	struct watch_bpf *skel;
 	struct ring_buffer *rb;
 	struct sz_probe_mgr *probes;
-	struct sz_args *args; /* opts.extra, checked and copied (consumers/args.c) */
+	struct sz_args *args;	    /* opts.extra, checked and copied (consumers/args.c) */
 	struct sz_watch_usdt *usdt; /* -u: watch_usdt.c */
 	int empty_probe;
 	uint64_t cg_id; /* issue 13: --cgroup's subtree (bpf/cgroup.h), 0: all */
@@ -784,8 +784,8 @@ int sz_watch_start(struct sz_watch *w)
 
 		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid,
 				       sz_pipeline_symbols(w->p), w->opts.uprobe_single,
-				       w->empty_probe ? NULL : w->args, w->cg_id, w->cg_level,
-				       &so, &w->probes);
+				       w->empty_probe ? NULL : w->args, w->cg_id, w->cg_level, &so,
+				       &w->probes);
 		for (size_t i = 0; !err && i < w->ncalls; i++)
 			err = sz_probe_mgr_on_call(w->probes, (sz_call_fn)w->calls[i].fn,
 						   w->calls[i].ctx);
@@ -867,6 +867,11 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 		return -errno;
 	sz_freeze_alive(w->fz, timeout_ms);
 	n = ring_buffer__poll(w->rb, timeout_ms);
+	/* [perf] issue 10: records that wake nobody (exits, an exec of nothing
+	 * that matches: bpf/watch.bpf.c, wake_flags) are read here at the
+	 * latest, one poll period after they were written. */
+	if (n == 0)
+		n = ring_buffer__consume(w->rb);
 	sz_freeze_alive(w->fz, 0); /* the caller's turn: back soon, or no more stops */
 	if (n < 0 && n != -EINTR && n != -ECANCELED)
 		return n;

@@ -431,6 +431,8 @@ static __always_inline void fill_task(struct sz_watch_rec *r, __u32 type, __u32 
 	r->tgid = tgid;
 	r->tid = tid;
 	r->ts_ns = bpf_ktime_get_ns();
+	/* [perf] issue 10: the JSON "cgroup" from this id, resolved once per id */
+	r->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 }
 

@@ -92,6 +92,9 @@ struct sz_found {
 	const char *usdt_args;	   /* the argument spec, e.g. "-4@%edi 8@%rsi" */
 	uint64_t semaphore;	   /* runtime address of its semaphore; 0: none */
 	uint64_t semaphore_offset; /* its file offset (the kernel's ref_ctr_offset) */
+	/* watch: the process's cgroup v2 id (its directory's inode) as the
+	 * kernel recorded it with the mapping; 0 when the source was /proc */
+	uint64_t cgroup_id;
 };
 
 /* Why a mapping or symbol could not be resolved: one table (sz_reason_str,

@@ -69,6 +69,7 @@ int sz_iter_rec_mapping(char *rec, char comm[SZ_ITER_COMM_LEN + 1], struct sz_ma
 		.path = path,
 		.ts_ns = r.ts_ns,
 		.comm = comm,
+		.cgroup_id = r.cgroup_id,
 	};
 	if (r.flags & SZ_ITER_PATH_FAILED) {
 		m->flags |= SZ_MAPPING_PATH_INCOMPLETE;

@@ -461,7 +461,9 @@ static __always_inline void remember(const struct sz_watch_rec *r)
  * storm's every exec made four.  Records that only keep books (an exit, an
  * exec that matches nothing) wake nobody: they ride with the next load's
  * wake-up, or wait for the consumer's own poll period (sz_watch_poll
- * consumes on every return: their bound).  A load wakes as before, at once;
+ * consumes on every return, and waits at most SZ_WATCH_SILENT_MS: their
+ * bound).  A fork is one of them: userspace scans the child only after a
+ * grace period anyway (most children exec at once).  A load wakes as before, at once;
  * when only such silent records sit unconsumed before it, the kernel's
  * default (wake only a consumer that has caught up) would not, so it forces
  * the wake-up.  wake_pos is the producer position before the last load was
@@ -473,7 +475,7 @@ static __always_inline __u64 wake_flags(__u32 type)
 {
 	__u64 cons, prod;
 
-	if (type == SZ_WATCH_EXIT || type == SZ_WATCH_EXEC_OTHER)
+	if (type == SZ_WATCH_EXIT || type == SZ_WATCH_EXEC_OTHER || type == SZ_WATCH_FORK)
 		return BPF_RB_NO_WAKEUP;
 	cons = bpf_ringbuf_query(&rb, BPF_RB_CONS_POS);
 	prod = bpf_ringbuf_query(&rb, BPF_RB_PROD_POS);

@@ -39,9 +39,13 @@
  * its data twice, so this is 2 MiB of resident set (a 4 MiB ring was 8). */
 #define DEFAULT_RING_BYTES (1u << 20)
 #define PRUNE_INTERVAL_NS (5ull * 1000000000ull)
-#define FORK_GRACE_NS (20ull * 1000000ull)	 /* an exec within this wins over the fork */
+#define FORK_GRACE_NS (20ull * 1000000ull) /* an exec within this wins over the fork */
+/* [perf] issue 10: how long a record that wakes nobody (an exit, a fork, an
+ * exec of nothing that matches: bpf/watch.bpf.c) may wait to be read; a fork
+ * is then scanned at most this long after its grace period */
+#define SILENT_MS 20
 #define REPAIR_INTERVAL_NS (100ull * 1000000ull) /* at most one repair rescan per interval */
-#define TICK_NS (50ull * 1000000ull)		 /* housekeeping wake-up of sz_watch_fd */
+#define TICK_NS (SILENT_MS * 1000000ull)	 /* housekeeping wake-up of sz_watch_fd */
 #define FREEZE_TIMEOUT_MS 500			 /* --freeze: default bound on any stop */
 
 /* No padding: every byte of the caller's struct is a named field, so the bytes
@@ -95,6 +99,7 @@ struct sz_watch {
 	size_t nforks, forks_cap;
 	uint64_t last_prune_ns;
 	uint64_t last_repair_ns;
+	uint64_t last_tick_ns; /* when the timerfd was last read */
 	int epfd, tfd;
 	struct sz_watch_stats st;
 };
@@ -613,17 +618,6 @@ static int pid_alive(pid_t pid, void *ctx)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-static void mark_seen(pid_t pid, void *ctx)
-{
-	struct sz_watch *w = ctx;
-	__u32 key = (__u32)pid;
-	__u8 one = 1;
-
-	if (bpf_map__update_elem(w->skel->maps.seen, &key, sizeof(key), &one, sizeof(one),
-				 BPF_ANY) == -E2BIG)
-		w->seen_full_user++; /* [safety] its forks will not be reported: counted */
-}
-
 /* Processes a scan found are known to the BPF side too, so their forks and
  * exits are reported like those of processes it saw itself. */
 static int scan_and_mark(struct sz_watch *w)
@@ -631,7 +625,8 @@ static int scan_and_mark(struct sz_watch *w)
 	/* issue 10: the BPF iterator when it can run, else /proc (sources/iter.c) */
 	int rc = sz_scan_host(w->p, w->skel, w->opts.pid, &w->counts);
 
-	sz_pipeline_for_each_pid(w->p, mark_seen, w);
+	/* [safety] a process the full map refused: its forks go unreported, counted */
+	w->seen_full_user += sz_iter_mark_seen(w->p, bpf_map__fd(w->skel->maps.seen));
 	return rc;
 }
 
@@ -863,13 +858,21 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 
 	if (!w || !w->rb || w->stopped)
 		return -EINVAL;
-	if (w->tfd >= 0 && read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		return -errno;
+	/* [perf] the tick is cleared for sz_watch_fd's users (they poll with 0)
+	 * and when one can have come: not a read(2) per wake-up */
+	if (w->tfd >= 0 && (!timeout_ms || sz_now_ns() - w->last_tick_ns >= TICK_NS)) {
+		w->last_tick_ns = sz_now_ns();
+		if (read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+			return -errno;
+	}
+	/* [perf] issue 10: records that wake nobody wait at most this long */
+	if (timeout_ms < 0 || timeout_ms > SILENT_MS)
+		timeout_ms = SILENT_MS;
 	sz_freeze_alive(w->fz, timeout_ms);
 	n = ring_buffer__poll(w->rb, timeout_ms);
-	/* [perf] issue 10: records that wake nobody (exits, an exec of nothing
-	 * that matches: bpf/watch.bpf.c, wake_flags) are read here at the
-	 * latest, one poll period after they were written. */
+	/* [perf] issue 10: records that wake nobody (exits, forks, an exec of
+	 * nothing that matches: bpf/watch.bpf.c, wake_flags) are read here at
+	 * the latest, SILENT_MS after they were written. */
 	if (n == 0)
 		n = ring_buffer__consume(w->rb);
 	sz_freeze_alive(w->fz, 0); /* the caller's turn: back soon, or no more stops */

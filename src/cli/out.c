@@ -248,6 +248,8 @@ static void write_nowait(void)
 				o.err = errno; /* the records left are counted by the caller */
 			return;
 		}
+		if (!w)
+			return; /* took nothing: the writer will wait for it */
 		while (o.phead && (size_t)w >= o.phead->len) {
 			r = o.phead;
 			w -= (ssize_t)r->len;

@@ -159,7 +159,8 @@ int sz_stack_rec_parse(const void *data, size_t size, const struct sz_stack_rec 
 
 	if (!data || size < sizeof(*r) || r->type != SZ_PROBE_STACK)
 		return -EBADMSG;
-	if (r->nips > SZ_STACK_FP_MAX || r->slice_len > SZ_STACK_SLICE_MAX ||
+	if (r->nips > SZ_STACK_FP_MAX || r->nret > SZ_STACK_RET_MAX ||
+	    r->slice_len > SZ_STACK_SLICE_MAX ||
 	    r->slice_len > size - sizeof(*r))
 		return -EBADMSG;
 	*hdr = r;
@@ -366,6 +367,17 @@ static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
 	return true;
 }
 
+/* The word at SLOT as the function will see it when it returns: a uretprobe pending on
+ * it (ours or anyone's) put the kernel's trampoline there and kept the real return
+ * address, which the BPF side sent with the record (bpf/stack.h, ips[] pairs). */
+static uint64_t uret_fix(const struct sz_stack_rec *r, uint64_t slot, uint64_t word)
+{
+	for (uint32_t i = 0; i < r->nret && i < SZ_STACK_RET_MAX; i++)
+		if (r->ips[2 * i] == slot)
+			return r->ips[2 * i + 1];
+	return word;
+}
+
 static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	struct sproc *p = arg;
@@ -373,6 +385,7 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 
 	if (addr >= sp && addr <= end - sizeof(*result) && end - sp >= sizeof(*result)) {
 		memcpy(result, p->slice + (addr - sp), sizeof(*result));
+		*result = uret_fix(p->rec, addr, *result);
 		return true;
 	}
 	/* Above the slice, within reach of a stack: the slice was too short. */
@@ -479,6 +492,8 @@ static uint16_t intern_msg(struct sz_stacks *s, const char *msg)
 static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_stack_rec *r,
 		       const unsigned char *slice, uint16_t *whymsg)
 {
+	uint64_t ret = uret_fix(r, r->regs[SZ_STACK_REG_SP], r->ret_addr);
+
 	p->npcs = 0;
 	p->outside = p->capped = 0;
 	if (s->mode == SZ_STACKS_FP) {
@@ -493,10 +508,10 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 		}
 		if (r->flags & SZ_STACK_F_NO_RET)
 			return WHY_NORET;
-		p->pcs[p->npcs++] = r->ret_addr;
+		p->pcs[p->npcs++] = ret;
 		/* ips[1] is the caller's caller: at entry rbp is still the caller's frame */
 		for (uint32_t i = 1; i < r->nips && p->npcs < SZ_STACK_MAX_FRAMES; i++)
-			if (i > 1 || r->ips[i] != r->ret_addr)
+			if (i > 1 || r->ips[i] != ret)
 				p->pcs[p->npcs++] = r->ips[i];
 		if (r->flags & SZ_STACK_F_FP_ERROR)
 			return WHY_FPERR;
@@ -506,7 +521,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 		p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
 		if (r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE))
 			return WHY_NOSLICE;
-		p->pcs[p->npcs++] = r->ret_addr;
+		p->pcs[p->npcs++] = ret;
 		return WHY_NOSLICE;
 	}
 	p->rec = r;
@@ -519,7 +534,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 			/* libdw could not even start: the caller is still exact */
 			p->npcs = 0;
 			p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
-			p->pcs[p->npcs++] = r->ret_addr;
+			p->pcs[p->npcs++] = ret;
 		}
 		if (rc == 0)
 			return WHY_NONE;
@@ -533,7 +548,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 	p->rec = NULL;
 	p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
 	if (!(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE)))
-		p->pcs[p->npcs++] = r->ret_addr;
+		p->pcs[p->npcs++] = ret;
 	*whymsg = intern_msg(s, "no CFI: none of the process's files could be read");
 	return WHY_UNWIND;
 }
@@ -553,7 +568,8 @@ static enum why record_frames(struct sz_stacks *s, const struct sz_stack_rec *r,
 	/* A library mapped since we read the maps: read them again (alive only). */
 	if (!p->dead && !p->unread &&
 	    (!proc_map(p, r->regs[SZ_STACK_REG_IP]) ||
-	     (!(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE)) && !proc_map(p, r->ret_addr))))
+	     (!(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE)) &&
+	      !proc_map(p, uret_fix(r, r->regs[SZ_STACK_REG_SP], r->ret_addr)))))
 		proc_read_maps(s, p);
 	why = unwind(s, p, r, slice, whymsg);
 	/* The outermost frame in no file we know: a library mapped since the maps were read

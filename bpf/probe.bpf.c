@@ -12,7 +12,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "probe.h"
-#include "pidns.h" /* pids as the watcher's PID namespace sees them */
+#include "pidns.h"  /* pids as the watcher's PID namespace sees them */
 #include "cgroup.h" /* issue 13: --cgroup */
 #include "self.h"   /* our own calls are not probed */
 #include "count.bpf.h"

@@ -39,7 +39,7 @@ struct sz_stack_rec {
 	__u32 nips;	 /* FP mode: entries of ips[] */
 	__u32 slice_len; /* DWARF mode: bytes of stack copied from regs[SZ_STACK_REG_SP] up */
 	__u32 nret;	 /* DWARF mode: pairs in ips[] of pending uretprobes (SZ_STACK_RET_MAX) */
-	__u64 ret_addr; /* *sp at function entry: the caller, exact without frame pointers */
+	__u64 ret_addr;	 /* *sp at function entry: the caller, exact without frame pointers */
 	__u64 regs[SZ_STACK_REGS];
 	/* FP mode: the kernel's walk.  DWARF mode: {slot, return address} pairs, innermost
 	 * first: a function with a uretprobe pending (--latency, --trace, --key ret) has the

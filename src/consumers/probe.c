@@ -213,7 +213,8 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 	m->skel->rodata->sz_args.gate = is_picked(m, m->skel->progs.sz_gate_entry);
 	m->skel->rodata->nsyms = (__u32)ids;
 	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
-	m->skel->rodata->sz_self_tgid = (__u32)getpid(); /* bpf/self.h: never ourselves */
+	/* bpf/self.h: never ourselves */
+	m->skel->rodata->sz_self_tgid = (__u32)getpid();
 	m->skel->rodata->sz_cg_id = cg_id; /* issue 13: --cgroup */
 	m->skel->rodata->sz_cg_level = cg_level;
 	if (so && so->method != SZ_STACKS_OFF && !empty) {

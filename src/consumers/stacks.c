@@ -160,8 +160,7 @@ int sz_stack_rec_parse(const void *data, size_t size, const struct sz_stack_rec 
 	if (!data || size < sizeof(*r) || r->type != SZ_PROBE_STACK)
 		return -EBADMSG;
 	if (r->nips > SZ_STACK_FP_MAX || r->nret > SZ_STACK_RET_MAX ||
-	    r->slice_len > SZ_STACK_SLICE_MAX ||
-	    r->slice_len > size - sizeof(*r))
+	    r->slice_len > SZ_STACK_SLICE_MAX || r->slice_len > size - sizeof(*r))
 		return -EBADMSG;
 	*hdr = r;
 	*slice = (const unsigned char *)(r + 1);
@@ -372,7 +371,7 @@ static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
  * address, which the BPF side sent with the record (bpf/stack.h, ips[] pairs). */
 static uint64_t uret_fix(const struct sz_stack_rec *r, uint64_t slot, uint64_t word)
 {
-	for (uint32_t i = 0; i < r->nret && i < SZ_STACK_RET_MAX; i++)
+	for (size_t i = 0; i < r->nret && i < SZ_STACK_RET_MAX; i++)
 		if (r->ips[2 * i] == slot)
 			return r->ips[2 * i + 1];
 	return word;

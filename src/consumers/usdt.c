@@ -67,7 +67,8 @@ int sz_usdt_mgr_new(enum sz_usdt_mode mode, enum sz_stack_method stacks, size_t 
 							: m->skel->progs.sz_usdt_trace,
 				  false);
 	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
-	m->skel->rodata->sz_self_tgid = (__u32)getpid(); /* bpf/self.h: never ourselves */
+	/* bpf/self.h: never ourselves */
+	m->skel->rodata->sz_self_tgid = (__u32)getpid();
 	if (m->stacks) {
 		if (!stack_bytes)
 			stack_bytes = 8192;

@@ -34,6 +34,8 @@
 #define DEAD_KEEP_NS 5000000000ull /* an exited process's unwinder outlives it by this */
 #define NAME_MAX_OUT 1024	   /* a symbol name as reported */
 #define REREAD_NS 100000000ull	   /* maps re-read for an unknown outer frame, at most this often */
+#define BURST_NS 100000000ull	   /* stacks unwound in one go before the poll loop's turn */
+#define BURST_GAP_NS 20000000ull   /* a pause this long starts a new burst */
 
 enum why {
 	WHY_NONE = 0,
@@ -142,6 +144,8 @@ struct sz_stacks {
 	struct sz_stack outstack;
 	char whybuf[256];
 	uint64_t stacks, truncated, procs_unread, overflow;
+	uint64_t burst_ns, last_ns; /* sz_stacks_busy() */
+	int draining;
 };
 
 static uint64_t now_ns(void)
@@ -789,6 +793,33 @@ int sz_stacks_report(struct sz_stacks *s, sz_stack_fn fn, void *ctx)
 	clear_out(s);
 	free(all);
 	return 0;
+}
+
+/* libbpf's poll hands over records for as long as the ring has any: when the probed
+ * functions make stacks faster than we unwind them, it would never return, and the loop
+ * would never see -d, a signal or the output.  After BURST_NS of stacks the handler asks
+ * for a turn (-ECANCELED ends the poll; the record in hand is consumed); the final drain
+ * (sz_stacks_drain) goes to the end: the probes are quiet by then. */
+int sz_stacks_busy(struct sz_stacks *s)
+{
+	uint64_t now;
+
+	if (!s || s->draining)
+		return 0;
+	now = now_ns();
+	if (!s->burst_ns || now - s->last_ns > BURST_GAP_NS)
+		s->burst_ns = now;
+	s->last_ns = now;
+	if (now - s->burst_ns < BURST_NS)
+		return 0;
+	s->burst_ns = 0;
+	return -ECANCELED;
+}
+
+void sz_stacks_drain(struct sz_stacks *s)
+{
+	if (s)
+		s->draining = 1;
 }
 
 void sz_stacks_stats(const struct sz_stacks *s, uint64_t *stacks, uint64_t *truncated,

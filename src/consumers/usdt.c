@@ -100,6 +100,12 @@ fail:
 	return r ? r : -EINVAL;
 }
 
+void sz_usdt_mgr_quiet(struct sz_usdt_mgr *m)
+{
+	if (m)
+		__atomic_store_n(&m->skel->bss->sz_quiet, 1, __ATOMIC_RELAXED); /* bpf/self.h */
+}
+
 void sz_usdt_mgr_detach(struct sz_usdt_mgr *m)
 {
 	for (size_t i = 0; i < m->nlinks; i++)
@@ -226,7 +232,7 @@ int sz_usdt_mgr_poll(struct sz_usdt_mgr *m, int timeout_ms, sz_usdt_hit_fn fn, v
 			return -errno ? -errno : -ENOMEM;
 	}
 	r = ring_buffer__poll(m->rb, timeout_ms);
-	return r < 0 && r != -EINTR ? r : 0;
+	return r < 0 && r != -EINTR && r != -ECANCELED ? r : 0; /* -ECANCELED: sz_stacks_busy */
 }
 
 int sz_usdt_mgr_add_ring(struct sz_usdt_mgr *m, struct ring_buffer **rb, sz_usdt_hit_fn fn,

@@ -221,6 +221,9 @@ void sz_watch_stop(struct sz_watch *w)
 	/* No stop may follow the last drain: turn freezing off, detach, then
 	 * resume whatever the remaining records stopped. */
 	sz_freeze_off(w->fz);
+	/* Nor a probe record: under a flood of calls the drain would never end. */
+	sz_probe_mgr_quiet(w->probes);
+	sz_wusdt_quiet(w->usdt);
 	watch_bpf__detach(w->skel);
 	/* synchronize_rcu(): programs still running when we detached have
 	 * finished, so their records are in the ring for the drain. */

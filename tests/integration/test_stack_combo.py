@@ -11,6 +11,7 @@ naming their rule."""
 import collections
 import os
 import signal
+import time
 
 import pytest
 
@@ -323,3 +324,30 @@ def test_usdt_alone_refuses_function_options(sz, argv):
     r = sz.run("watch", "-g", "x", "-u", "p:n", "--stacks", *argv)
     assert r.returncode == 2, r.stderr
     assert "apply to functions (-s), not to USDT probes (-u)" in r.stderr, r.stderr
+
+
+def test_a_flood_of_stacks_does_not_deafen_the_watch(sz, watch, fresh):
+    """The fixture calls sf_probed as fast as it can while the watch unwinds every stack
+    (DWARF, 64 KiB slices): records come faster than they are unwound.  libbpf's poll
+    would hand them over for as long as the ring has any, and the drain at the end would
+    go on for as long as the fixture runs; SIGINT must still end the watch, in order,
+    with its summary, and the figures must add up."""
+    path = fresh("stackfix-nofp", "scombo-flood")
+    w = watch(os.path.basename(path), ["sf_probed"], "--count", "--stacks",
+              "--stack-bytes", "65536")
+    p = Proc([path, "100000000", "0"])
+    try:
+        p.expect("ready")
+        assert w.wait_found(p.pid, "sf_probed")["probed"]
+        p.send("go")
+        time.sleep(3)
+        assert p.p.poll() is None  # still calling
+        assert w.stop(timeout=30) == 0
+        assert p.p.poll() is None  # the watch ended while the flood went on
+    finally:
+        p.p.kill()
+        p.close()
+    s = w.summary
+    calls = sum(r["calls"] for r in w.of("stack"))
+    assert s["stacks"] == calls > 0, s
+    assert w.counts()[(p.pid, "sf_probed")] >= calls

@@ -63,6 +63,7 @@ LIB_SRCS += src/sources/perfmmap.c # issue 10: --mmap-hook perf
 LIB_SRCS += src/consumers/args.c # issue 11: --arg, --filter, --comm, --key, --hist
 CLI_SRCS += src/cli/args_stacks.c src/cli/fmt_stacks.c # --stacks
 CLI_SRCS += src/cli/fmt_pprof.c # --pprof FILE (protoc-c rules: mk/pprof.mk)
+CLI_SRCS += src/cli/cgroup_path.c # issue 10: a record's cgroup by its kernel id
 CLI_LIBS += -lprotobuf-c
 LIB_SRCS += src/consumers/stacks.c # --stacks: unwind (libdw), symbolize, aggregate
 LIB_SRCS += src/consumers/probe_fold.c # issue 13: exited processes' counts, folded

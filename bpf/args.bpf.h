@@ -314,7 +314,8 @@ int sz_key_entry(struct pt_regs *ctx)
 	__u32 sym = (__u32)bpf_get_attach_cookie(ctx);
 	struct sz_args_regs a;
 
-	if (!sz_cg_ok(bpf_get_current_task_btf()) || !sz_args_pass(ctx)) /* --cgroup */
+	if (!sz_cg_ok(bpf_get_current_task_btf()) || sz_is_self(sz_ns_cur_tgid()) ||
+	    !sz_args_pass(ctx)) /* --cgroup */
 		return 0;
 	sz_args_load(ctx, &a);
 	if (sz_args.key_src >= 1 && sz_args.key_src <= 6)
@@ -330,7 +331,8 @@ int sz_key_exit(struct pt_regs *ctx)
 {
 	__u32 sym = (__u32)bpf_get_attach_cookie(ctx);
 
-	if (!sz_cg_ok(bpf_get_current_task_btf()) || !sz_args_ret_pass(sym))
+	if (!sz_cg_ok(bpf_get_current_task_btf()) || sz_is_self(sz_ns_cur_tgid()) ||
+	    !sz_args_ret_pass(sym))
 		return 0;
 	if (sz_args.key_src == SZ_SRC_RET)
 		sz_args_key_add(sym, PT_REGS_RC(ctx));

@@ -201,6 +201,7 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 	r->ino = BPF_CORE_READ(file, f_inode, i_ino);
 	r->dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 	r->ts_ns = sz_it_ts;
+	r->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	r->flags = 0;
 	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
 	pe = sz_it_path_of(file, r->ino, r->dev);

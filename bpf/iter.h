@@ -30,7 +30,8 @@ struct sz_iter_rec {
 	__u64 pgoff; /* bytes */
 	__u64 vm_flags;
 	__u64 ino;
-	__u64 ts_ns; /* bpf_ktime_get_ns() when the process was visited */
+	__u64 ts_ns;	 /* bpf_ktime_get_ns() when the process was visited */
+	__u64 cgroup_id; /* the process's cgroup v2 id (kernfs id), 0: none */
 	__u32 dev;
 	__u16 path_len; /* bytes before the NUL */
 	__u16 flags;
@@ -38,6 +39,6 @@ struct sz_iter_rec {
 	char path[SZ_ITER_PATH_LEN];
 };
 
-#define SZ_ITER_HDR_LEN 80 /* offsetof(struct sz_iter_rec, path) */
+#define SZ_ITER_HDR_LEN 88 /* offsetof(struct sz_iter_rec, path) */
 
 #endif

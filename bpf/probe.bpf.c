@@ -12,8 +12,9 @@
 #include <bpf/bpf_tracing.h>
 
 #include "probe.h"
-#include "pidns.h" /* pids as the watcher's PID namespace sees them */
+#include "pidns.h"  /* pids as the watcher's PID namespace sees them */
 #include "cgroup.h" /* issue 13: --cgroup */
+#include "self.h"   /* our own calls are not probed */
 #include "count.bpf.h"
 
 /* libbpf 1.1 defines five argument registers for x86; the ABI has six. */
@@ -66,10 +67,11 @@ struct {
 #include "args.bpf.h"
 #include "stack.bpf.h" /* --stacks: sz_stack_capture() into events */
 
-/* --cgroup: calls of tasks outside the subtree are not seen at all. */
+/* --cgroup: calls of tasks outside the subtree are not seen at all; nor are our own
+ * (self.h, through stack.bpf.h). */
 static __always_inline int cg_cur_ok(void)
 {
-	return sz_cg_ok(bpf_get_current_task_btf());
+	return sz_cg_ok(bpf_get_current_task_btf()) && !sz_is_self(sz_ns_cur_tgid());
 }
 
 static __always_inline __u32 sym_id(struct pt_regs *ctx)

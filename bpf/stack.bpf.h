@@ -11,6 +11,7 @@
 #define SZ_STACK_BPF_H
 
 #include "stack.h"
+#include "self.h" /* no stack of our own calls: each would cost us another */
 
 /* The ring the records go to: the including program's (probe.bpf.c: events). */
 #ifndef SZ_STACK_RING
@@ -65,6 +66,27 @@ static __always_inline __u32 sz_stack_copy(unsigned char *dst, __u64 sp, __u32 *
 	return 0;
 }
 
+/* DWARF mode: the return addresses the kernel took away.  A function with a uretprobe
+ * pending (ours: --latency, --trace, --key ret; anyone's) has the [uprobes] trampoline in
+ * its return address slot until it returns; the kernel keeps the real one in the task's
+ * return_instances, innermost first, with the slot's address (the stack pointer at that
+ * function's entry).  The unwinder reads the real one for that slot (stacks.c); the
+ * kernel's frame-pointer walk does the same itself (Linux 6.11). */
+static __always_inline __u32 sz_stack_uret(__u64 *pairs)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct return_instance *ri = BPF_CORE_READ(t, utask, return_instances);
+	__u32 n = 0;
+
+	for (int i = 0; i < SZ_STACK_RET_MAX && ri; i++) {
+		pairs[(2 * n) & 127] = BPF_CORE_READ(ri, stack);
+		pairs[(2 * n + 1) & 127] = BPF_CORE_READ(ri, orig_ret_vaddr);
+		n++;
+		ri = BPF_CORE_READ(ri, next);
+	}
+	return n;
+}
+
 /* SITE: taken at a probe site inside a function (USDT), not at its entry: *sp is then
  * no return address, so none is sent (SZ_STACK_F_SITE) and the unwinder alone finds the
  * caller. */
@@ -77,8 +99,8 @@ static __always_inline void sz_stack_capture_at(struct pt_regs *ctx, __u32 sym, 
 	if (sz_stack_mode == SZ_STACK_OFF)
 		return;
 	tgid = sz_ns_cur_tgid();
-	if (!tgid)
-		return; /* counted by the caller's own check */
+	if (!tgid || sz_is_self(tgid))
+		return; /* invisible: counted by the caller's own check */
 	r = bpf_ringbuf_reserve(&SZ_STACK_RING, sizeof(*r) + extra, 0);
 	if (!r) {
 		__sync_fetch_and_add(&sz_stack_drops, 1);
@@ -92,7 +114,7 @@ static __always_inline void sz_stack_capture_at(struct pt_regs *ctx, __u32 sym, 
 	r->flags = 0;
 	r->nips = 0;
 	r->slice_len = 0;
-	r->pad = 0;
+	r->nret = 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	sz_stack_regs(ctx, r->regs);
 	if (site) {
@@ -110,6 +132,7 @@ static __always_inline void sz_stack_capture_at(struct pt_regs *ctx, __u32 sym, 
 			r->nips = (__u32)n / 8;
 	} else {
 		r->slice_len = sz_stack_copy((unsigned char *)(r + 1), ctx->sp, &r->flags);
+		r->nret = sz_stack_uret(r->ips);
 	}
 	bpf_ringbuf_submit(r, 0);
 }

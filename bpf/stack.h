@@ -14,6 +14,7 @@
 #define SZ_STACK_REG_SP 7	  /* DWARF numbers of rsp, rbp and rip */
 #define SZ_STACK_REG_BP 6
 #define SZ_STACK_REG_IP 16
+#define SZ_STACK_RET_MAX 32 /* pending uretprobes' return addresses sent in DWARF mode */
 
 enum sz_stack_mode {
 	SZ_STACK_OFF = 0,
@@ -37,9 +38,12 @@ struct sz_stack_rec {
 	__u32 flags;
 	__u32 nips;	 /* FP mode: entries of ips[] */
 	__u32 slice_len; /* DWARF mode: bytes of stack copied from regs[SZ_STACK_REG_SP] up */
-	__u32 pad;
-	__u64 ret_addr; /* *sp at function entry: the caller, exact without frame pointers */
+	__u32 nret;	 /* DWARF mode: pairs in ips[] of pending uretprobes (SZ_STACK_RET_MAX) */
+	__u64 ret_addr;	 /* *sp at function entry: the caller, exact without frame pointers */
 	__u64 regs[SZ_STACK_REGS];
+	/* FP mode: the kernel's walk.  DWARF mode: {slot, return address} pairs, innermost
+	 * first: a function with a uretprobe pending (--latency, --trace, --key ret) has the
+	 * kernel's trampoline at its return address slot, the real one is kept here. */
 	__u64 ips[SZ_STACK_FP_MAX];
 	char comm[16];
 	/* unsigned char slice[slice_len] follows */

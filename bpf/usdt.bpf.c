@@ -53,6 +53,8 @@ int sz_usdt_count(struct pt_regs *ctx)
 {
 	struct sz_usdt_key k = { bpf_get_current_pid_tgid() >> 32, (__u32)bpf_usdt_cookie(ctx) };
 
+	if (sz_is_self(sz_ns_cur_tgid())) /* self.h */
+		return 0;
 	sz_stack_capture_at(ctx, k.probe, 1);
 	sz_count_add(&usdt_counts, &k, &drops);
 	return 0;
@@ -66,6 +68,8 @@ int sz_usdt_trace(struct pt_regs *ctx)
 	struct sz_usdt_rec *r;
 	int slot = 0;
 
+	if (sz_is_self(sz_ns_cur_tgid())) /* self.h */
+		return 0;
 	sz_stack_capture_at(ctx, probe, 1); /* ahead of the hit: userspace pairs them by thread */
 	r = bpf_ringbuf_reserve(&usdt_events, sizeof(*r), 0);
 	if (!r) {

@@ -431,6 +431,8 @@ static __always_inline void fill_task(struct sz_watch_rec *r, __u32 type, __u32 
 	r->tgid = tgid;
 	r->tid = tid;
 	r->ts_ns = bpf_ktime_get_ns();
+	/* [perf] issue 10: the JSON "cgroup" from this id, resolved once per id */
+	r->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 }
 
@@ -452,6 +454,35 @@ static __always_inline void remember(const struct sz_watch_rec *r)
 		return;
 	if (bpf_map_update_elem(&seen, &r->tgid, &one, BPF_NOEXIST) == -SZ_E2BIG && is_load(r))
 		__sync_fetch_and_add(&seen_full, 1);
+}
+
+/* [perf] issue 10: a wake-up costs the consumer a context switch and the
+ * process writing the record an irq_work (a self-IPI), per record: an exec
+ * storm's every exec made four.  Records that only keep books (an exit, an
+ * exec that matches nothing) wake nobody: they ride with the next load's
+ * wake-up, or wait for the consumer's own poll period (sz_watch_poll
+ * consumes on every return, and waits at most SZ_WATCH_SILENT_MS: their
+ * bound).  A fork is one of them: userspace scans the child only after a
+ * grace period anyway (most children exec at once).  A load wakes as before, at once;
+ * when only such silent records sit unconsumed before it, the kernel's
+ * default (wake only a consumer that has caught up) would not, so it forces
+ * the wake-up.  wake_pos is the producer position before the last load was
+ * written: while the consumer has not passed it, that load's own wake-up is
+ * still coming, and a burst of loads costs one wake-up, not one each. */
+__u64 wake_pos = 0;
+
+static __always_inline __u64 wake_flags(__u32 type)
+{
+	__u64 cons, prod;
+
+	if (type == SZ_WATCH_EXIT || type == SZ_WATCH_EXEC_OTHER || type == SZ_WATCH_FORK)
+		return BPF_RB_NO_WAKEUP;
+	cons = bpf_ringbuf_query(&rb, BPF_RB_CONS_POS);
+	prod = bpf_ringbuf_query(&rb, BPF_RB_PROD_POS);
+	if (wake_pos > cons)
+		return 0; /* a load before this one is not consumed yet */
+	wake_pos = prod;
+	return prod != cons ? BPF_RB_FORCE_WAKEUP : 0;
 }
 
 /* Send R (and stop its process for --freeze); 0 if it is in the ring. */
@@ -478,7 +509,7 @@ static __always_inline int emit(struct sz_watch_rec *r)
 		r->flags |= SZ_WATCH_FROZEN;
 	if (r->flags & SZ_WATCH_GLOB_UNSURE)
 		__sync_fetch_and_add(&glob_unsure, 1);
-	if (bpf_ringbuf_output(&rb, r, rec_size(r), 0)) {
+	if (bpf_ringbuf_output(&rb, r, rec_size(r), wake_flags(r->type))) {
 		/* Never leave stopped a process whose record userspace will not see. */
 		__sync_fetch_and_add(&drops, 1);
 		if (is_load(r))
@@ -670,9 +701,9 @@ int sz_mmap(struct sz_sys_exit *ctx)
 	struct sz_map_key key;
 	struct vma_ctx v = {};
 	struct sz_regs regs;
-	__u64 pid_tgid, len;
+	__u64 pid_tgid, len, offset;
 	long ret = ctx->ret;
-	__u32 mflags;
+	__u32 mflags, prot;
 	__u8 one = 1;
 	__u32 tgid;
 	long err;
@@ -693,6 +724,13 @@ int sz_mmap(struct sz_sys_exit *ctx)
 	if ((mflags & SZ_MAP_ANONYMOUS) || (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED ||
 	    (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED_VALIDATE)
 		return 0;
+	prot = regs.dx;
+	offset = regs.r9;
+	/* [perf] issue 10: only the code (a load) and the first page (where
+	 * userspace explains a file it cannot open) speak for anything, as in
+	 * the scan; a library's data segments were two records in four. */
+	if (!(prot & SZ_PROT_EXEC) && offset)
+		return 0;
 	/* [safety] -EBUSY: the mmap lock is taken (another thread maps or
 	 * faults); the mapping goes unexamined, which is counted */
 	err = bpf_find_vma(task, ret, vma_cb, &v, 0);
@@ -708,8 +746,8 @@ int sz_mmap(struct sz_sys_exit *ctx)
 	zero_rec(r);
 	if (fill_file(r, (struct file *)v.file) || !name_may_match(r))
 		return 0;
-	r->prot = regs.dx;
-	r->offset = regs.r9;
+	r->prot = prot;
+	r->offset = offset;
 	/* The same image mapping the same file at the same place again (a loop of
 	 * dlopen/dlclose, a reader re-mapping a file): reported already. */
 	__builtin_memset(&key, 0, sizeof(key));
@@ -794,7 +832,7 @@ int BPF_PROG(sz_exit, struct task_struct *p)
 	r = &sv->rec;
 	zero_rec(r);
 	fill_task(r, SZ_WATCH_EXIT, tgid, sz_ns_pid(p));
-	if (bpf_ringbuf_output(&rb, r, rec_size(r), 0))
+	if (bpf_ringbuf_output(&rb, r, rec_size(r), BPF_RB_NO_WAKEUP))
 		__sync_fetch_and_add(&drops, 1);
 	return 0;
 }

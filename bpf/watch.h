@@ -98,12 +98,15 @@ struct sz_watch_rec {
 	char comm[SZ_WATCH_COMM_LEN];
 	__u32 path_len;	  /* bytes of path in use (see above) */
 	__u32 path_flags; /* SZ_WATCH_PATH_* */
+	/* the writing task's cgroup v2 id (kernfs id: its directory's inode),
+	 * for the found record's "cgroup" without a /proc read per process */
+	__u64 cgroup_id;
 	/* name: dentry base name, name_len bytes + NUL; then path: components leaf
 	 * first, NUL-terminated each, path_len bytes.  Only what is used is sent. */
 	char data[SZ_WATCH_NAME_LEN + SZ_WATCH_PATH_LEN];
 };
 
-#define SZ_WATCH_HDR_LEN 104 /* offsetof(struct sz_watch_rec, data) */
+#define SZ_WATCH_HDR_LEN 112 /* offsetof(struct sz_watch_rec, data) */
 #define SZ_WATCH_REC_MAX (SZ_WATCH_HDR_LEN + SZ_WATCH_NAME_LEN + SZ_WATCH_PATH_LEN)
 
 /* Key of the BPF map of mappings already reported (dedupe in the kernel): one
@@ -128,7 +131,7 @@ struct sz_file_key {
 	__u64 ino;
 };
 
-_Static_assert(sizeof(struct sz_watch_rec) == 1384, "sz_watch_rec layout changed");
+_Static_assert(sizeof(struct sz_watch_rec) == 1392, "sz_watch_rec layout changed");
 _Static_assert(__builtin_offsetof(struct sz_watch_rec, data) == SZ_WATCH_HDR_LEN,
 	       "sz_watch_rec header changed");
 _Static_assert(sizeof(struct sz_map_key) == 48, "sz_map_key layout changed");

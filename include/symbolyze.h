@@ -92,6 +92,9 @@ struct sz_found {
 	const char *usdt_args;	   /* the argument spec, e.g. "-4@%edi 8@%rsi" */
 	uint64_t semaphore;	   /* runtime address of its semaphore; 0: none */
 	uint64_t semaphore_offset; /* its file offset (the kernel's ref_ctr_offset) */
+	/* watch: the process's cgroup v2 id (its directory's inode) as the
+	 * kernel recorded it with the mapping; 0 when the source was /proc */
+	uint64_t cgroup_id;
 };
 
 /* Why a mapping or symbol could not be resolved: one table (sz_reason_str,
@@ -491,7 +494,8 @@ SZ_API int sz_watch_on_lost(struct sz_watch *w, sz_lost_fn fn, void *ctx);
  * errno if BPF cannot be used (why: the log callback, SZ_LOG_ERROR). */
 SZ_API int sz_watch_start(struct sz_watch *w);
 /* Wait up to TIMEOUT_MS for records and handle them, and repair any loss.
- * Returns 0, SZ_STOP if an observer asked to stop, or a negative errno
+ * It waits at most 20 ms: records of exits and forks wake no one and are
+ * read within that (sz_watch_fd is readable that often too).  Returns 0, SZ_STOP if an observer asked to stop, or a negative errno
  * (-EINTR on a signal: call again or stop). */
 SZ_API int sz_watch_poll(struct sz_watch *w, int timeout_ms);
 /* A descriptor for the caller's own poll/epoll loop: readable when records

@@ -56,10 +56,34 @@ int cli_stack_option(struct cli *c, int opt, const char *arg, int *rc)
 	return 0;
 }
 
+/* How --stacks combines with the other probe options (README, "--stacks"): each part is
+ * reported as it is alone, in the same run.  --count --stacks counts per unique stack;
+ * beside it --latency (per function), --key and --hist (per value) keep their own tables,
+ * and --trace --stacks --arg gives each call its stack and its values.  Refused: what has
+ * no meaning, or whose output would be misread. */
 int cli_stack_check(struct cli *c)
 {
+	if (c->stacks && c->probe == SZ_PROBE_LATENCY) {
+		/* a duration is known at the return, a stack at the entry: not per stack */
+		fprintf(stderr, "symbolyze: --stacks goes with --count or --trace; --latency "
+				"--stacks is not per stack: --count --latency --stacks gives calls "
+				"per stack and latency per function\n");
+		return EXIT_USAGE;
+	}
 	if (c->stacks && c->probe != SZ_PROBE_COUNT && c->probe != SZ_PROBE_TRACE) {
 		fprintf(stderr, "symbolyze: --stacks goes with --count or --trace\n");
+		return EXIT_USAGE;
+	}
+	if (c->stacks && c->interval > 0) {
+		fprintf(stderr, "symbolyze: --interval does not go with --stacks: stacks are "
+				"reported at the end and on SIGUSR1\n");
+		return EXIT_USAGE;
+	}
+	if (c->folded && !c->json && (c->plat || c->pkey.from || c->phist.from)) {
+		/* flame-graph tools would read a text table's "VALUE COUNT" line as a stack */
+		fprintf(stderr, "symbolyze: --folded with --latency, --key or --hist wants --json "
+				"(their text tables would read as folded stacks), or use --pprof "
+				"FILE\n");
 		return EXIT_USAGE;
 	}
 	if (c->stacks && c->empty_probe) {

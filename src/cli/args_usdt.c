@@ -51,6 +51,13 @@ int cli_check_usdt(const struct cli *c)
 		fprintf(stderr, "symbolyze: --usdt-str goes with -u and --trace\n");
 		return EXIT_USAGE;
 	}
+	if (c->nusdt && !c->nsymbols &&
+	    (c->plat || c->pkey.from || c->phist.from || c->npargs || c->npfilters || c->pcomm)) {
+		/* usdt.bpf.c reads a probe's arguments from its spec: these are functions' */
+		fprintf(stderr, "symbolyze: --latency, --key, --hist, --arg, --filter and --comm "
+				"apply to functions (-s), not to USDT probes (-u)\n");
+		return EXIT_USAGE;
+	}
 	if (c->nusdt && c->probe == SZ_PROBE_LATENCY) {
 		fprintf(stderr, "symbolyze: --latency times functions (-s); USDT probes (-u) "
 				"take --count or --trace\n");

@@ -157,6 +157,7 @@ static enum why loop(struct sz_watch *w, struct cli *c)
 			dump_requested = 0;
 			print_aggregates(w, c);
 		}
+		out_flush(); /* the batch's records to the writer at once */
 		if (out_error() || out_reader_gone())
 			return WHY_OUTPUT;
 		if (rc < 0 && rc != -EINTR) {
@@ -236,6 +237,7 @@ int cmd_watch(int argc, char **argv)
 	}
 	/* Tell scripts the initial scan is done and the stream is live. */
 	cli_fmt(&c)->ready(&c);
+	out_flush();
 	why = loop(w, &c);
 	/* Detach and deliver what is still queued, then print what BPF
 	 * aggregated: the tables come after the last record. */

@@ -44,19 +44,9 @@ static int found(struct cli *c, const struct sz_found *r)
 	fprintf(f, ",\"size\":%" PRIu64 ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64, r->size, r->dev,
 		r->ino);
 	if (c->watch) { /* issue 13: the process's cgroup v2 path (null: gone, or v1) */
-		/* One read of /proc/PID/cgroup per run of records of one process (a
-		 * -s GLOB load is thousands of records): found() runs on the event
-		 * loop's thread only. */
-		static pid_t cg_pid;
-		static const char *cg_path;
-		static char cg[4096];
-
-		if (r->pid != cg_pid) {
-			cg_pid = r->pid;
-			cg_path = cli_cgroup_of(r->pid, cg, sizeof(cg));
-		}
+		/* issue 10: by the kernel's cgroup id, one /proc read per cgroup */
 		fputs(",\"cgroup\":", f);
-		sz_json_str(f, cg_path);
+		sz_json_str(f, cli_cgroup_path(r->pid, r->cgroup_id));
 	}
 	if (r->naliases) { /* -s GLOB: the other names at this address */
 		fputs(",\"aliases\":[", f);

@@ -25,6 +25,9 @@ int cli_ext_poll(struct cli *c, struct sz_watch *w, int timeout_ms);
 void cli_ext_finish(struct cli *c);
 /* The cgroup v2 path of PID for a found record, or NULL. */
 const char *cli_cgroup_of(pid_t pid, char *buf, size_t size);
+/* The same by the kernel's cgroup id (0: unknown), resolved once per id
+ * (cgroup_path.c). */
+const char *cli_cgroup_path(pid_t pid, uint64_t id);
 
 /* Symbol names by index: those requested, then each new one seen (the
  * matches of a -s GLOB).  STABLE: NAME's pointer lives as long as the watch

@@ -545,7 +545,7 @@ int cli_ext_poll(struct cli *c, struct sz_watch *w, int timeout_ms)
 		int wfd = sz_watch_fd(w);
 
 		/* The watch's descriptor joins ours once it exists (after start);
-		 * its timer ticks every 50 ms, so the --freeze lease is renewed
+		 * its timer ticks every 20 ms, so the --freeze lease is renewed
 		 * as often as under sz_watch_poll(w, 100). */
 		if (wfd >= 0 && !x->watch_added++)
 			epoll_ctl(x->ep, EPOLL_CTL_ADD, wfd, &wev);

@@ -37,6 +37,18 @@ static struct {
 	uint64_t unwritten; /* records given up after a write error (that one included) */
 	pthread_t writer;
 	int have_writer;
+	/* [perf] issue 10: records of one batch of the event loop, its own (no
+	 * lock): out_flush() hands them to the writer with one lock and one
+	 * wake-up, not one per record; err_seen and queued_seen are the
+	 * writer's state as of the last hand-over (the queue only shrinks in
+	 * between, and an error only stays). */
+	struct rec *phead, *ptail;
+	size_t pbytes;
+	uint64_t pcount;
+	int err_seen;
+	size_t queued_seen;
+	int waiting;   /* the writer sleeps for more */
+	int no_nowait; /* stdout refused RWF_NOWAIT (a terminal, a file): the writer writes */
 } o = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	.more = PTHREAD_COND_INITIALIZER,
 	.drained = PTHREAD_COND_INITIALIZER };
@@ -57,6 +69,9 @@ static int write_all(const char *buf, size_t len)
 	}
 	return 0;
 }
+
+/* [perf] Bytes the event loop holds before it hands them over unasked. */
+#define FLUSH_BYTES (64u << 10)
 
 /* [perf] Records one write takes: a burst (10,000 processes found by the
  * scan, an exec storm) costs a system call per batch, not per record. */
@@ -103,8 +118,11 @@ static void *writer(void *arg)
 		struct rec *r[BATCH];
 		int n = 0, written = 0, err;
 
-		while (!o.head && !o.closing)
+		while (!o.head && !o.closing) {
+			o.waiting = 1;
 			pthread_cond_wait(&o.more, &o.lock);
+			o.waiting = 0;
+		}
 		if (!o.head)
 			break;
 		while (o.head && n < BATCH) {
@@ -175,32 +193,118 @@ void out_end(void)
 		o.unwritten += o.err != 0;
 		return;
 	}
-	pthread_mutex_lock(&o.lock);
-	if (o.err || o.queued + len > o.max_queued) {
+	if (o.err_seen || o.queued_seen + o.pbytes + len > o.max_queued) {
 		/* The reader is gone or too slow: count it, never wait for it. */
-		o.dropped += !o.err;
-		o.unwritten += o.err != 0;
+		pthread_mutex_lock(&o.lock);
+		o.dropped += !o.err_seen;
+		o.unwritten += o.err_seen != 0;
 		pthread_mutex_unlock(&o.lock);
 		return;
 	}
-	pthread_mutex_unlock(&o.lock);
 	r = malloc(sizeof(*r) + len);
 	if (!r) {
+		pthread_mutex_lock(&o.lock);
 		o.dropped++;
+		pthread_mutex_unlock(&o.lock);
 		return;
 	}
 	r->next = NULL;
 	r->len = len;
 	memcpy(r->data, o.membuf, len);
-	pthread_mutex_lock(&o.lock);
-	if (o.tail)
-		o.tail->next = r;
+	if (o.ptail)
+		o.ptail->next = r;
 	else
-		o.head = r;
-	o.tail = r;
-	o.queued += len;
-	pthread_cond_signal(&o.more);
+		o.phead = r;
+	o.ptail = r;
+	o.pbytes += len;
+	o.pcount++;
+	/* a long burst (the initial scan of a host) streams as it goes */
+	if (o.pbytes >= FLUSH_BYTES)
+		out_flush();
+}
+
+/* [perf] issue 10: with nothing queued, the event loop writes the batch
+ * itself, as far as stdout takes it without waiting (RWF_NOWAIT: a pipe or
+ * socket whose reader keeps up): no wake-up of the writer, no hand-over.
+ * What does not fit goes to the writer, a record cut short included (its
+ * rest first).  Under the lock, the writer idle: the order holds. */
+static void write_nowait(void)
+{
+	while (o.phead && !o.err) {
+		struct iovec iov[BATCH];
+		struct rec *r = o.phead;
+		ssize_t w;
+		int cnt = 0;
+
+		for (; r && cnt < BATCH; r = r->next, cnt++)
+			iov[cnt] = (struct iovec){ r->data, r->len };
+		w = pwritev2(STDOUT_FILENO, iov, cnt, -1, RWF_NOWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EOPNOTSUPP || errno == EINVAL)
+				o.no_nowait = 1;
+			else if (errno != EAGAIN)
+				o.err = errno; /* the records left are counted by the caller */
+			return;
+		}
+		if (!w)
+			return; /* took nothing: the writer will wait for it */
+		while (o.phead && (size_t)w >= o.phead->len) {
+			r = o.phead;
+			w -= (ssize_t)r->len;
+			o.pbytes -= r->len;
+			o.pcount--;
+			o.phead = r->next;
+			free(r);
+		}
+		if (!o.phead) {
+			o.ptail = NULL;
+			return;
+		}
+		if (w > 0) { /* cut short: the rest of it is the next write */
+			memmove(o.phead->data, o.phead->data + w, o.phead->len - (size_t)w);
+			o.phead->len -= (size_t)w;
+			o.pbytes -= (size_t)w;
+			return;
+		}
+	}
+}
+
+void out_flush(void)
+{
+	int wake = 0;
+
+	pthread_mutex_lock(&o.lock);
+	if (o.phead && !o.err && !o.head && !o.busy && !o.no_nowait)
+		write_nowait();
+	if (o.phead && o.err) {
+		/* stdout failed meanwhile: these are given up, and counted */
+		o.unwritten += o.pcount;
+		while (o.phead) {
+			struct rec *r = o.phead;
+
+			o.phead = r->next;
+			free(r);
+		}
+	} else if (o.phead) {
+		if (o.tail)
+			o.tail->next = o.phead;
+		else
+			o.head = o.phead;
+		o.tail = o.ptail;
+		o.queued += o.pbytes;
+		wake = o.waiting;
+	}
+	o.phead = o.ptail = NULL;
+	o.pbytes = 0;
+	o.pcount = 0;
+	o.err_seen = o.err;
+	o.queued_seen = o.queued;
 	pthread_mutex_unlock(&o.lock);
+	/* after the unlock: the writer does not wake into a lock still held */
+	if (wake)
+		pthread_cond_signal(&o.more);
 }
 
 int out_error(void)
@@ -254,6 +358,8 @@ uint64_t out_close(int timeout_ms)
 	struct timespec until;
 	uint64_t left = 0;
 
+	if (o.have_writer)
+		out_flush();
 	if (!o.have_writer) {
 		if (o.mem)
 			(void)fclose(o.mem);

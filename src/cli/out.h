@@ -20,6 +20,10 @@ int out_init(enum out_mode mode, size_t max_queued_bytes);
 int out_active(void);
 FILE *out_begin(void);
 void out_end(void);
+/* Async mode: out_end() keeps the records of one batch of the event loop;
+ * this hands them to the writer (one lock, one wake-up).  The event loop
+ * calls it when a batch is done, before it waits again. */
+void out_flush(void);
 /* 0, or the positive errno of the write that failed (EPIPE: reader gone). */
 int out_error(void);
 uint64_t out_dropped(void);

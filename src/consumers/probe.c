@@ -213,6 +213,8 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 	m->skel->rodata->sz_args.gate = is_picked(m, m->skel->progs.sz_gate_entry);
 	m->skel->rodata->nsyms = (__u32)ids;
 	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
+	/* bpf/self.h: never ourselves */
+	m->skel->rodata->sz_self_tgid = (__u32)getpid();
 	m->skel->rodata->sz_cg_id = cg_id; /* issue 13: --cgroup */
 	m->skel->rodata->sz_cg_level = cg_level;
 	if (so && so->method != SZ_STACKS_OFF && !empty) {
@@ -516,7 +518,7 @@ static int handle_call(void *ctx, void *data, size_t size)
 
 	if (size >= sizeof(__u32) && *(const __u32 *)data == SZ_PROBE_STACK) {
 		sz_stacks_rec(m->stacks, data, size); /* malformed: counted as not unwound */
-		return 0;
+		return sz_stacks_busy(m->stacks);     /* a flood: the poll loop's turn */
 	}
 	if (size < sizeof(*r) || (r->type != SZ_PROBE_CALL && r->type != SZ_PROBE_RETURN) ||
 	    !sz_symbols_name(m->syms, r->sym))
@@ -689,6 +691,14 @@ int sz_probe_stacks_setup(struct sz_probe_mgr *m, const struct sz_probe_stack_op
 	m->skel->rodata->sz_stack_mode = so->method == SZ_STACKS_FP ? SZ_STACK_FP : SZ_STACK_DWARF;
 	m->skel->rodata->sz_stack_slice = (__u32)bytes;
 	return 0;
+}
+
+void sz_probe_mgr_quiet(struct sz_probe_mgr *m)
+{
+	if (!m)
+		return;
+	__atomic_store_n(&m->skel->bss->sz_quiet, 1, __ATOMIC_RELAXED); /* bpf/self.h */
+	sz_stacks_drain(m->stacks);
 }
 
 int sz_probe_mgr_stacks(const struct sz_probe_mgr *m, sz_stack_fn fn, void *ctx)

@@ -39,6 +39,9 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid,
 		     const struct sz_symbols *syms, int single, const struct sz_args *args,
 		     uint64_t cg_id, uint32_t cg_level,
 		     const struct sz_probe_stack_opts *so, struct sz_probe_mgr **out);
+/* The watch stops: the programs record and count nothing more (the drain that follows
+ * ends), and stacks are unwound to the last. */
+void sz_probe_mgr_quiet(struct sz_probe_mgr *m);
 int sz_probe_stacks_setup(struct sz_probe_mgr *m, const struct sz_probe_stack_opts *so);
 int sz_probe_mgr_stacks(const struct sz_probe_mgr *m, sz_stack_fn fn, void *ctx);
 void sz_probe_mgr_stack_stats(const struct sz_probe_mgr *m, uint64_t *stacks, uint64_t *drops,

@@ -34,6 +34,8 @@
 #define DEAD_KEEP_NS 5000000000ull /* an exited process's unwinder outlives it by this */
 #define NAME_MAX_OUT 1024	   /* a symbol name as reported */
 #define REREAD_NS 100000000ull	   /* maps re-read for an unknown outer frame, at most this often */
+#define BURST_NS 100000000ull	   /* stacks unwound in one go before the poll loop's turn */
+#define BURST_GAP_NS 20000000ull   /* a pause this long starts a new burst */
 
 enum why {
 	WHY_NONE = 0,
@@ -142,6 +144,8 @@ struct sz_stacks {
 	struct sz_stack outstack;
 	char whybuf[256];
 	uint64_t stacks, truncated, procs_unread, overflow;
+	uint64_t burst_ns, last_ns; /* sz_stacks_busy() */
+	int draining;
 };
 
 static uint64_t now_ns(void)
@@ -159,8 +163,8 @@ int sz_stack_rec_parse(const void *data, size_t size, const struct sz_stack_rec 
 
 	if (!data || size < sizeof(*r) || r->type != SZ_PROBE_STACK)
 		return -EBADMSG;
-	if (r->nips > SZ_STACK_FP_MAX || r->slice_len > SZ_STACK_SLICE_MAX ||
-	    r->slice_len > size - sizeof(*r))
+	if (r->nips > SZ_STACK_FP_MAX || r->nret > SZ_STACK_RET_MAX ||
+	    r->slice_len > SZ_STACK_SLICE_MAX || r->slice_len > size - sizeof(*r))
 		return -EBADMSG;
 	*hdr = r;
 	*slice = (const unsigned char *)(r + 1);
@@ -366,6 +370,17 @@ static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
 	return true;
 }
 
+/* The word at SLOT as the function will see it when it returns: a uretprobe pending on
+ * it (ours or anyone's) put the kernel's trampoline there and kept the real return
+ * address, which the BPF side sent with the record (bpf/stack.h, ips[] pairs). */
+static uint64_t uret_fix(const struct sz_stack_rec *r, uint64_t slot, uint64_t word)
+{
+	for (size_t i = 0; i < r->nret && i < SZ_STACK_RET_MAX; i++)
+		if (r->ips[2 * i] == slot)
+			return r->ips[2 * i + 1];
+	return word;
+}
+
 static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	struct sproc *p = arg;
@@ -373,6 +388,7 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 
 	if (addr >= sp && addr <= end - sizeof(*result) && end - sp >= sizeof(*result)) {
 		memcpy(result, p->slice + (addr - sp), sizeof(*result));
+		*result = uret_fix(p->rec, addr, *result);
 		return true;
 	}
 	/* Above the slice, within reach of a stack: the slice was too short. */
@@ -479,6 +495,8 @@ static uint16_t intern_msg(struct sz_stacks *s, const char *msg)
 static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_stack_rec *r,
 		       const unsigned char *slice, uint16_t *whymsg)
 {
+	uint64_t ret = uret_fix(r, r->regs[SZ_STACK_REG_SP], r->ret_addr);
+
 	p->npcs = 0;
 	p->outside = p->capped = 0;
 	if (s->mode == SZ_STACKS_FP) {
@@ -493,10 +511,10 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 		}
 		if (r->flags & SZ_STACK_F_NO_RET)
 			return WHY_NORET;
-		p->pcs[p->npcs++] = r->ret_addr;
+		p->pcs[p->npcs++] = ret;
 		/* ips[1] is the caller's caller: at entry rbp is still the caller's frame */
 		for (uint32_t i = 1; i < r->nips && p->npcs < SZ_STACK_MAX_FRAMES; i++)
-			if (i > 1 || r->ips[i] != r->ret_addr)
+			if (i > 1 || r->ips[i] != ret)
 				p->pcs[p->npcs++] = r->ips[i];
 		if (r->flags & SZ_STACK_F_FP_ERROR)
 			return WHY_FPERR;
@@ -506,7 +524,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 		p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
 		if (r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE))
 			return WHY_NOSLICE;
-		p->pcs[p->npcs++] = r->ret_addr;
+		p->pcs[p->npcs++] = ret;
 		return WHY_NOSLICE;
 	}
 	p->rec = r;
@@ -519,7 +537,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 			/* libdw could not even start: the caller is still exact */
 			p->npcs = 0;
 			p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
-			p->pcs[p->npcs++] = r->ret_addr;
+			p->pcs[p->npcs++] = ret;
 		}
 		if (rc == 0)
 			return WHY_NONE;
@@ -533,7 +551,7 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 	p->rec = NULL;
 	p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
 	if (!(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE)))
-		p->pcs[p->npcs++] = r->ret_addr;
+		p->pcs[p->npcs++] = ret;
 	*whymsg = intern_msg(s, "no CFI: none of the process's files could be read");
 	return WHY_UNWIND;
 }
@@ -553,7 +571,8 @@ static enum why record_frames(struct sz_stacks *s, const struct sz_stack_rec *r,
 	/* A library mapped since we read the maps: read them again (alive only). */
 	if (!p->dead && !p->unread &&
 	    (!proc_map(p, r->regs[SZ_STACK_REG_IP]) ||
-	     (!(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE)) && !proc_map(p, r->ret_addr))))
+	     (!(r->flags & (SZ_STACK_F_NO_RET | SZ_STACK_F_SITE)) &&
+	      !proc_map(p, uret_fix(r, r->regs[SZ_STACK_REG_SP], r->ret_addr)))))
 		proc_read_maps(s, p);
 	why = unwind(s, p, r, slice, whymsg);
 	/* The outermost frame in no file we know: a library mapped since the maps were read
@@ -774,6 +793,33 @@ int sz_stacks_report(struct sz_stacks *s, sz_stack_fn fn, void *ctx)
 	clear_out(s);
 	free(all);
 	return 0;
+}
+
+/* libbpf's poll hands over records for as long as the ring has any: when the probed
+ * functions make stacks faster than we unwind them, it would never return, and the loop
+ * would never see -d, a signal or the output.  After BURST_NS of stacks the handler asks
+ * for a turn (-ECANCELED ends the poll; the record in hand is consumed); the final drain
+ * (sz_stacks_drain) goes to the end: the probes are quiet by then. */
+int sz_stacks_busy(struct sz_stacks *s)
+{
+	uint64_t now;
+
+	if (!s || s->draining)
+		return 0;
+	now = now_ns();
+	if (!s->burst_ns || now - s->last_ns > BURST_GAP_NS)
+		s->burst_ns = now;
+	s->last_ns = now;
+	if (now - s->burst_ns < BURST_NS)
+		return 0;
+	s->burst_ns = 0;
+	return -ECANCELED;
+}
+
+void sz_stacks_drain(struct sz_stacks *s)
+{
+	if (s)
+		s->draining = 1;
 }
 
 void sz_stacks_stats(const struct sz_stacks *s, uint64_t *stacks, uint64_t *truncated,

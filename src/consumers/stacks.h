@@ -43,6 +43,10 @@ int sz_stacks_rec(struct sz_stacks *s, const void *data, size_t size);
 /* --trace: the stack taken just before thread TID's call record, or NULL; valid until
  * the next sz_stacks_* call. */
 const struct sz_stack *sz_stacks_take(struct sz_stacks *s, pid_t tid);
+/* After a record: -ECANCELED when the poll loop should have its turn (a flood of stacks),
+ * else 0; always 0 once sz_stacks_drain() was called (the final drain). */
+int sz_stacks_busy(struct sz_stacks *s);
+void sz_stacks_drain(struct sz_stacks *s);
 /* PID maps a probed file: read its mappings now, while it lives (a process may exit
  * before its first stack is handled). */
 void sz_stacks_seen(struct sz_stacks *s, pid_t pid);

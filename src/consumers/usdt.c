@@ -67,6 +67,8 @@ int sz_usdt_mgr_new(enum sz_usdt_mode mode, enum sz_stack_method stacks, size_t 
 							: m->skel->progs.sz_usdt_trace,
 				  false);
 	m->skel->rodata->sz_pidns_ino = sz_pidns_ino(); /* pids as we see them */
+	/* bpf/self.h: never ourselves */
+	m->skel->rodata->sz_self_tgid = (__u32)getpid();
 	if (m->stacks) {
 		if (!stack_bytes)
 			stack_bytes = 8192;
@@ -96,6 +98,12 @@ int sz_usdt_mgr_new(enum sz_usdt_mode mode, enum sz_stack_method stacks, size_t 
 fail:
 	sz_usdt_mgr_free(m);
 	return r ? r : -EINVAL;
+}
+
+void sz_usdt_mgr_quiet(struct sz_usdt_mgr *m)
+{
+	if (m)
+		__atomic_store_n(&m->skel->bss->sz_quiet, 1, __ATOMIC_RELAXED); /* bpf/self.h */
 }
 
 void sz_usdt_mgr_detach(struct sz_usdt_mgr *m)
@@ -224,7 +232,7 @@ int sz_usdt_mgr_poll(struct sz_usdt_mgr *m, int timeout_ms, sz_usdt_hit_fn fn, v
 			return -errno ? -errno : -ENOMEM;
 	}
 	r = ring_buffer__poll(m->rb, timeout_ms);
-	return r < 0 && r != -EINTR ? r : 0;
+	return r < 0 && r != -EINTR && r != -ECANCELED ? r : 0; /* -ECANCELED: sz_stacks_busy */
 }
 
 int sz_usdt_mgr_add_ring(struct sz_usdt_mgr *m, struct ring_buffer **rb, sz_usdt_hit_fn fn,

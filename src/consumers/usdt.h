@@ -69,5 +69,7 @@ int sz_usdt_mgr_counts(const struct sz_usdt_mgr *m, sz_usdt_mgr_count_fn fn, voi
 uint64_t sz_usdt_mgr_drops(const struct sz_usdt_mgr *m);
 /* Detach every probe (counts stay readable). */
 void sz_usdt_mgr_detach(struct sz_usdt_mgr *m);
+/* No hit recorded from now on (the watch stops). */
+void sz_usdt_mgr_quiet(struct sz_usdt_mgr *m);
 
 #endif

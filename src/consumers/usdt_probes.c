@@ -68,7 +68,15 @@ static int on_stack(const void *data, size_t len, void *ctx)
 	struct sz_usdt_probes *u = ctx;
 
 	sz_stacks_rec(u->stacks, data, len); /* malformed: counted as not unwound */
-	return 0;
+	return sz_stacks_busy(u->stacks);    /* a flood: the poll loop's turn */
+}
+
+void sz_usdt_probes_quiet(struct sz_usdt_probes *u)
+{
+	if (!u)
+		return;
+	sz_usdt_mgr_quiet(u->mgr);
+	sz_stacks_drain(u->stacks);
 }
 
 int sz_usdt_str_parse(const char *spec, struct sz_usdt_str *out, char *err, size_t errlen)

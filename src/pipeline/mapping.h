@@ -30,9 +30,10 @@ struct sz_mapping {
 	unsigned flags;		    /* enum sz_mapping_flags */
 	uint32_t dev;		    /* as the kernel gives it: major << 20 | minor */
 	uint64_t ino;
-	const char *path; /* absolute, NUL-terminated, without " (deleted)"; may be NULL */
-	uint64_t ts_ns;	  /* CLOCK_MONOTONIC when observed */
-	const char *comm; /* NULL: read from /proc/PID/comm when needed */
+	const char *path;   /* absolute, NUL-terminated, without " (deleted)"; may be NULL */
+	uint64_t ts_ns;	    /* CLOCK_MONOTONIC when observed */
+	const char *comm;   /* NULL: read from /proc/PID/comm when needed */
+	uint64_t cgroup_id; /* the process's cgroup v2 id when the source knows it, else 0 */
 };
 
 /* The kernel's device encoding (s_dev) from /proc's "major:minor", and back

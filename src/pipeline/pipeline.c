@@ -424,6 +424,7 @@ static int resolve_load(struct sz_pipeline *p, const struct sz_mapping *m, struc
 		fd.file_offset = e->off;
 		fd.aliases = (const char *const *)e->aliases;
 		fd.naliases = e->naliases;
+		fd.cgroup_id = m->cgroup_id;
 		l.ent = i;
 		rc = deliver(p, &fd, &l);
 	}

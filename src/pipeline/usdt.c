@@ -172,6 +172,7 @@ int sz_pipeline_usdt_load(struct sz_pipeline *p, struct sz_loaded *l, uint64_t b
 		fd.provider = pr->provider;
 		fd.usdt_name = pr->name;
 		fd.usdt_args = pr->spec;
+		fd.cgroup_id = m->cgroup_id;
 		if (pr->sema) {
 			fd.semaphore = bias + pr->sema;
 			fd.semaphore_offset = pr->sema_offset;

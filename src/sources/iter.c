@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define READ_BYTES (64u << 10)
+#define SEEN_BATCH 1024 /* processes per bpf(2) call when marking them seen */
 
 _Static_assert(SZ_ITER_HDR_LEN == offsetof(struct sz_iter_rec, path), "header length");
 
@@ -69,6 +70,7 @@ int sz_iter_rec_mapping(char *rec, char comm[SZ_ITER_COMM_LEN + 1], struct sz_ma
 		.path = path,
 		.ts_ns = r.ts_ns,
 		.comm = comm,
+		.cgroup_id = r.cgroup_id,
 	};
 	if (r.flags & SZ_ITER_PATH_FAILED) {
 		m->flags |= SZ_MAPPING_PATH_INCOMPLETE;
@@ -142,6 +144,53 @@ static int drain(struct sz_pipeline *p, int fd, int *rc)
 	}
 	free(buf);
 	return err;
+}
+
+struct seen_batch {
+	int fd;
+	uint64_t full;
+	size_t n;
+	__u32 keys[SEEN_BATCH];
+	__u8 vals[SEEN_BATCH];
+};
+
+static void seen_flush(struct seen_batch *b)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	__u32 done = (__u32)b->n;
+
+	if (b->n && bpf_map_update_batch(b->fd, b->keys, b->vals, &done, &o)) {
+		/* what the batch did not take (a full map, a kernel without
+		 * batches), one by one: a full map is counted per process */
+		for (size_t i = done <= b->n ? done : 0; i < b->n; i++)
+			if (bpf_map_update_elem(b->fd, &b->keys[i], &b->vals[i], BPF_ANY) &&
+			    errno == E2BIG)
+				b->full++;
+	}
+	b->n = 0;
+}
+
+static void seen_add(pid_t pid, void *ctx)
+{
+	struct seen_batch *b = ctx;
+
+	if (b->n && b->keys[b->n - 1] == (__u32)pid)
+		return; /* the same process's next load */
+	b->keys[b->n] = (__u32)pid;
+	b->vals[b->n++] = 1;
+	if (b->n == SEEN_BATCH)
+		seen_flush(b);
+}
+
+uint64_t sz_iter_mark_seen(struct sz_pipeline *p, int seen_fd)
+{
+	struct seen_batch b = { .fd = seen_fd };
+	void *saved = sz_libbpf_enter(); /* a kernel without batches: not an error to print */
+
+	sz_pipeline_for_each_pid(p, seen_add, &b);
+	seen_flush(&b);
+	sz_libbpf_leave(saved);
+	return b.full;
 }
 
 /* Whether sz_scan_host would run the iterator (the env var, -p, the procfs). */

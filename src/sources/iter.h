@@ -28,6 +28,11 @@ struct watch_bpf;
 int sz_scan_host(struct sz_pipeline *p, struct watch_bpf *skel, pid_t only,
 		 struct sz_scan_counts *c);
 
+/* [perf] The processes of the pipeline's loads into the watch's BPF map of
+ * known processes (SEEN_FD, a hash of tgids), a batch per bpf(2) call, not
+ * one call per load.  Returns how many processes the full map refused. */
+uint64_t sz_iter_mark_seen(struct sz_pipeline *p, int seen_fd);
+
 /* Before SKEL (the watch's, which holds the iterator) is loaded: the
  * iterator is loaded only if a scan of P's host (ONLY, NO_SCAN: the watch's
  * -p and --no-scan) will run it, or SZ_SCAN_ENV requires it. */

@@ -42,9 +42,13 @@
  * its data twice, so this is 2 MiB of resident set (a 4 MiB ring was 8). */
 #define DEFAULT_RING_BYTES (1u << 20)
 #define PRUNE_INTERVAL_NS (5ull * 1000000000ull)
-#define FORK_GRACE_NS (20ull * 1000000ull)	 /* an exec within this wins over the fork */
+#define FORK_GRACE_NS (20ull * 1000000ull) /* an exec within this wins over the fork */
+/* [perf] issue 10: how long a record that wakes nobody (an exit, a fork, an
+ * exec of nothing that matches: bpf/watch.bpf.c) may wait to be read; a fork
+ * is then scanned at most this long after its grace period */
+#define SILENT_MS 20
 #define REPAIR_INTERVAL_NS (100ull * 1000000ull) /* at most one repair rescan per interval */
-#define TICK_NS (50ull * 1000000ull)		 /* housekeeping wake-up of sz_watch_fd */
+#define TICK_NS (SILENT_MS * 1000000ull)	 /* housekeeping wake-up of sz_watch_fd */
 #define FREEZE_TIMEOUT_MS 500			 /* --freeze: default bound on any stop */
 
 /* No padding: every byte of the caller's struct is a named field, so the bytes
@@ -76,7 +80,7 @@ struct sz_watch {
 	struct watch_bpf *skel;
 	struct ring_buffer *rb;
 	struct sz_probe_mgr *probes;
-	struct sz_args *args; /* opts.extra, checked and copied (consumers/args.c) */
+	struct sz_args *args;	    /* opts.extra, checked and copied (consumers/args.c) */
 	struct sz_watch_usdt *usdt; /* -u: watch_usdt.c */
 	int empty_probe;
 	uint64_t cg_id; /* issue 13: --cgroup's subtree (bpf/cgroup.h), 0: all */
@@ -98,6 +102,7 @@ struct sz_watch {
 	size_t nforks, forks_cap;
 	uint64_t last_prune_ns;
 	uint64_t last_repair_ns;
+	uint64_t last_tick_ns; /* when the timerfd was last read */
 	int epfd, tfd;
 	struct sz_watch_stats st;
 	struct sz_perfmmap *pm; /* --mmap-hook perf: the mmap source (perfmmap.c) */
@@ -226,6 +231,9 @@ void sz_watch_stop(struct sz_watch *w)
 	/* No stop may follow the last drain: turn freezing off, detach, then
 	 * resume whatever the remaining records stopped. */
 	sz_freeze_off(w->fz);
+	/* Nor a probe record: under a flood of calls the drain would never end. */
+	sz_probe_mgr_quiet(w->probes);
+	sz_wusdt_quiet(w->usdt);
 	watch_bpf__detach(w->skel);
 	sz_perfmmap_disable(w->pm);
 	/* synchronize_rcu(): programs still running when we detached have
@@ -764,7 +772,8 @@ static int scan_and_mark(struct sz_watch *w)
 	/* issue 10: the BPF iterator when it can run, else /proc (sources/iter.c) */
 	int rc = sz_scan_host(w->p, w->skel, w->opts.pid, &w->counts);
 
-	sz_pipeline_for_each_pid(w->p, mark_seen, w);
+	/* [safety] a process the full map refused: its forks go unreported, counted */
+	w->seen_full_user += sz_iter_mark_seen(w->p, bpf_map__fd(w->skel->maps.seen));
 	return rc;
 }
 
@@ -924,8 +933,8 @@ int sz_watch_start(struct sz_watch *w)
 
 		err = sz_probe_mgr_new(w->opts.probe, w->empty_probe, w->opts.pid,
 				       sz_pipeline_symbols(w->p), w->opts.uprobe_single,
-				       w->empty_probe ? NULL : w->args, w->cg_id, w->cg_level,
-				       &so, &w->probes);
+				       w->empty_probe ? NULL : w->args, w->cg_id, w->cg_level, &so,
+				       &w->probes);
 		for (size_t i = 0; !err && i < w->ncalls; i++)
 			err = sz_probe_mgr_on_call(w->probes, (sz_call_fn)w->calls[i].fn,
 						   w->calls[i].ctx);
@@ -1008,10 +1017,27 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 
 	if (!w || !w->rb || w->stopped)
 		return -EINVAL;
-	if (w->tfd >= 0 && read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		return -errno;
+	/* [perf] the tick is cleared for sz_watch_fd's users (they poll with 0)
+	 * and when one can have come: not a read(2) per wake-up */
+	if (w->tfd >= 0 && (!timeout_ms || sz_now_ns() - w->last_tick_ns >= TICK_NS)) {
+		w->last_tick_ns = sz_now_ns();
+		if (read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+			return -errno;
+	}
+	/* [perf] issue 10: records that wake nobody wait at most this long */
+	if (timeout_ms < 0 || timeout_ms > SILENT_MS)
+		timeout_ms = SILENT_MS;
 	sz_freeze_alive(w->fz, timeout_ms);
-	n = w->pm ? perf_poll(w, timeout_ms) : ring_buffer__poll(w->rb, timeout_ms);
+	if (w->pm) { /* issue 10: --mmap-hook perf */
+		n = perf_poll(w, timeout_ms);
+	} else {
+		n = ring_buffer__poll(w->rb, timeout_ms);
+		/* [perf] issue 10: records that wake nobody (exits, forks, an exec
+		 * of nothing that matches: bpf/watch.bpf.c, wake_flags) are read
+		 * here at the latest, SILENT_MS after they were written. */
+		if (n == 0)
+			n = ring_buffer__consume(w->rb);
+	}
 	sz_freeze_alive(w->fz, 0); /* the caller's turn: back soon, or no more stops */
 	if (n < 0 && n != -EINTR && n != -ECANCELED)
 		return n;

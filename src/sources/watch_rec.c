@@ -133,6 +133,7 @@ int sz_watch_rec_mapping(const struct sz_watch_rec *r, char *path, size_t pathsz
 	m->dev = r->dev;
 	m->ino = r->ino;
 	m->ts_ns = r->ts_ns;
+	m->cgroup_id = r->cgroup_id;
 	if (r->path_flags & SZ_WATCH_PATH_DELETED)
 		m->flags |= SZ_MAPPING_DELETED;
 	/* A path from our mount tree's root opens from our root; one that ended

@@ -91,6 +91,12 @@ int sz_wusdt_start(struct sz_watch_usdt *u, const struct sz_watch_opts *o, size_
 	return err;
 }
 
+void sz_wusdt_quiet(struct sz_watch_usdt *u)
+{
+	if (u)
+		sz_usdt_probes_quiet(u->probes);
+}
+
 void sz_wusdt_teardown(struct sz_watch_usdt *u, struct sz_pipeline *p)
 {
 	if (!u || !u->probes)

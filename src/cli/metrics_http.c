@@ -740,5 +740,10 @@ void cli_ext_interval(struct cli *c, struct sz_watch *w, double now)
 	free(x->prev);
 	x->prev = b.v;
 	x->nprev = n;
+	if (c->plat) { /* --count --latency: the histograms of the same batch */
+		c->batch = x->seq;
+		sz_watch_latency(w, lat_batch, c);
+		c->batch = 0;
+	}
 	(void)now;
 }

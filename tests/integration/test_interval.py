@@ -96,3 +96,27 @@ def test_interval_latency_per_interval(caller, watch, fresh):
     # The final table (at exit) is cumulative: all 1,250 calls.
     final = [r for r in w.of("latency")][-1]
     assert sum(b["count"] for b in final["buckets"]) == 1250
+
+
+def test_interval_count_and_latency_together(caller, watch, fresh):
+    """--count --latency --interval: each batch carries both the counts and
+    the histograms; per interval, both sum to the exact calls made."""
+    lib = fresh("libfix.so", "libfixivboth.so")
+    w = watch("libfixivboth.so", ["fix_func"], "--count", "--latency", "--interval", "0.5",
+              "--per-interval")
+    a = run_one(caller, (w,), lib, 600)
+    w.wait_for(lambda r: r["event"] == "latency" and "interval" in r, what="a histogram batch")
+    mark = len(w.of("interval"))
+    b = run_one(caller, (w,), lib, 350)
+    w.wait_for(lambda r: r["event"] == "interval", count=mark + 3, what="three more batches")
+    assert w.stop() == 0
+    bs = batches(w)
+    counts = [rec["calls"] for _, recs in bs for rec in recs
+              if rec["event"] == "count" and rec["pid"] in (a, b)]
+    hists = [sum(x["count"] for x in rec["buckets"]) for _, recs in bs for rec in recs
+             if rec["event"] == "latency" and rec["symbol"] == "fix_func"]
+    assert sum(counts) == 950 and all(c > 0 for c in counts), counts
+    assert sum(hists) == 950 and all(h > 0 for h in hists), hists
+    # Both kinds in one batch (a call in flight at the read can put its count
+    # and its duration in adjacent batches, so not in every batch).
+    assert any({"count", "latency"} <= {r["event"] for r in recs} for _, recs in bs)

@@ -539,8 +539,10 @@ static enum why unwind(struct sz_stacks *s, struct sproc *p, const struct sz_sta
 			p->pcs[p->npcs++] = r->regs[SZ_STACK_REG_IP];
 			p->pcs[p->npcs++] = ret;
 		}
+		/* libdw ends a walk without error when a frame's memory cannot be read:
+		 * a read above the slice is why, and the stack is cut, not complete */
 		if (rc == 0)
-			return WHY_NONE;
+			return p->outside ? WHY_SLICE : WHY_NONE;
 		if (p->capped)
 			return WHY_DEPTH;
 		if (p->outside)

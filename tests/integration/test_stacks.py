@@ -291,3 +291,27 @@ def test_usdt_stacks_folded(sz, watch, fresh):
     assert sorted(lines) == sorted([libc + "us_a;us_b %d" % NU, libc + "us_a %d" % NU,
                                     libc + "us_c %d" % MU])
     assert lines[-1] == libc + "us_c %d" % MU  # most frequent first
+
+
+@pytest.mark.parametrize("stack_bytes,cut", [(None, True), ("65536", False)])
+def test_stacks_cut_by_the_slice_say_so(sz, watch, fresh, monkeypatch, stack_bytes, cut):
+    """main -> sf_deep x 12 (1 KiB each) -> sf_probed: the default 8 KiB slice ends
+    inside the sf_deep frames, and the stack must say it was cut there (libdw ends
+    such a walk without an error); 64 KiB reach _start, nothing cut."""
+    path = fresh("stackfix-nofp", "sfc-deep-%s" % (stack_bytes or "default"))
+    monkeypatch.setenv("SF_DEEP", "12")
+    extra = ("--stack-bytes", stack_bytes) if stack_bytes else ()
+    w, p = run_stackfix(sz, watch, path, "dwarf", extra)
+    assert w.stop() == 0
+    deep = [r for r in stacks_of(w) if "sf_deep" in [f["symbol"] for f in r["stack"]["frames"]]]
+    assert sum(r["calls"] for r in deep) == M, deep
+    for r in deep:
+        names = [f["symbol"] for f in r["stack"]["frames"]]
+        assert names[:2] == ["sf_probed", "sf_deep"], names
+        if cut:
+            assert r["stack"]["truncated"].startswith("slice end"), r["stack"]
+            assert names[-1] != "_start" and "main" not in names, names
+        else:
+            assert r["stack"]["truncated"] is None, r["stack"]
+            assert names[-1] == "_start", names
+            assert names[1:13] == ["sf_deep"] * 12 and names[13] == "main", names

@@ -26,6 +26,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/membarrier.h>
 #include <signal.h>
 #include <stdio.h>
@@ -104,6 +105,7 @@ struct sz_watch {
 	uint64_t last_repair_ns;
 	uint64_t last_tick_ns; /* when the timerfd was last read */
 	int epfd, tfd;
+	int ring_added; /* the watch's ring is in rb (index 0 when probes add theirs) */
 	struct sz_watch_stats st;
 	struct sz_perfmmap *pm; /* --mmap-hook perf: the mmap source (perfmmap.c) */
 	uint64_t perf_lost_seen;
@@ -258,6 +260,7 @@ static void teardown(struct sz_watch *w)
 	sz_pipeline_unsubscribe(w->p, w);
 	ring_buffer__free(w->rb);
 	w->rb = NULL;
+	w->ring_added = 0;
 	sz_perfmmap_free(w->pm);
 	w->pm = NULL;
 	watch_bpf__destroy(w->skel);
@@ -692,6 +695,30 @@ static void perf_children(struct sz_watch *w, pid_t pid)
 	free(buf);
 }
 
+/* Whether PID has not exited: a zombie has (its exit hook already ran), and
+ * kill(pid, 0) would call it alive.  Unreadable but present: alive. */
+static int not_exited(const struct sz_watch *w, pid_t pid)
+{
+	char path[PATH_MAX], buf[512];
+	const char *e;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%d/stat", w->p->proc, (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT && errno != ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	e = strrchr(buf, ')'); /* the state follows the comm, which may hold ')' */
+	if (!e || e[1] != ' ')
+		return 1;
+	return e[2] != 'Z' && e[2] != 'X';
+}
+
 /* A process perf reports may have exited before it was in `seen` (its exit
  * then went unreported): such an entry would never leave. */
 static int perf_mark_seen(pid_t pid, void *ctx)
@@ -700,7 +727,7 @@ static int perf_mark_seen(pid_t pid, void *ctx)
 	__u32 key = (__u32)pid;
 
 	mark_seen(pid, ctx);
-	if (kill(pid, 0) == 0 || errno != ESRCH) {
+	if (not_exited(w, pid)) {
 		perf_children(w, pid);
 		return 0;
 	}
@@ -737,8 +764,20 @@ static int perf_poll(struct sz_watch *w, int timeout_ms)
 
 	if (n < 0)
 		return -errno;
+	/* the tick is in this epoll, level-triggered: read it when it fires, or
+	 * every wait returns at once until the next read (a spin) */
+	for (int i = 0; i < n; i++)
+		if (ev[i].data.fd == w->tfd) {
+			uint64_t ticks;
+
+			w->last_tick_ns = sz_now_ns();
+			if (read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+				return -errno;
+		}
 	n = ring_buffer__consume(w->rb);
-	if (n >= 0 && !w->stop_asked && !w->err)
+	/* -ECANCELED: a stack flood gave the loop its turn; the perf rings get
+	 * theirs too */
+	if ((n >= 0 || n == -ECANCELED) && !w->stop_asked && !w->err)
 		perf_drain(w, 0);
 	return n;
 }
@@ -830,6 +869,28 @@ static int make_fd(struct sz_watch *w)
 int sz_watch_fd(const struct sz_watch *w)
 {
 	return w && w->epfd >= 0 ? w->epfd : -EINVAL;
+}
+
+/* [perf] The watch's ring after the probe skeleton's load: a ring is
+ * mapped (its data twice) from here on, and libbpf's load holds the
+ * kernel's BTF twice (2 x 5.5 MB) for a moment: one peak, not the sum. */
+static int add_watch_ring(struct sz_watch *w)
+{
+	int err;
+
+	if (w->ring_added)
+		return 0;
+	if (w->rb) {
+		err = ring_buffer__add(w->rb, bpf_map__fd(w->skel->maps.rb), handle_rec, w);
+	} else {
+		w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.rb), handle_rec, w, NULL);
+		err = w->rb ? 0 : -errno;
+	}
+	if (err)
+		sz_log(SZ_LOG_ERROR, "cannot set up the ring buffer: %s", strerror(-err));
+	else
+		w->ring_added = 1;
+	return err;
 }
 
 int sz_watch_start(struct sz_watch *w)
@@ -938,6 +999,10 @@ int sz_watch_start(struct sz_watch *w)
 		for (size_t i = 0; !err && i < w->ncalls; i++)
 			err = sz_probe_mgr_on_call(w->probes, (sz_call_fn)w->calls[i].fn,
 						   w->calls[i].ctx);
+		/* the watch's ring first: ring_buffer__consume reads rings in
+		 * order, and a stack flood ends a read early (sz_stacks_busy) */
+		if (!err)
+			err = add_watch_ring(w);
 		if (!err)
 			err = sz_probe_mgr_add_ring(w->probes, &w->rb);
 		if (!err && w->fold.fn)
@@ -949,7 +1014,9 @@ int sz_watch_start(struct sz_watch *w)
 			goto fail;
 	}
 	if (w->opts.probe != SZ_PROBE_NONE) {
-		err = sz_wusdt_start(w->usdt, &w->opts, w->p->nusdt, w->p, &w->rb);
+		err = w->p->nusdt ? add_watch_ring(w) : 0; /* first, as above */
+		if (!err)
+			err = sz_wusdt_start(w->usdt, &w->opts, w->p->nusdt, w->p, &w->rb);
 		if (err)
 			goto fail;
 		freeze.ctx = w;
@@ -957,19 +1024,9 @@ int sz_watch_start(struct sz_watch *w)
 		if (err)
 			goto fail;
 	}
-	/* [perf] The watch's ring after the probe skeleton's load: a ring is
-	 * mapped (its data twice) from here on, and libbpf's load holds the
-	 * kernel's BTF twice (2 x 5.5 MB) for a moment: one peak, not the sum. */
-	if (w->rb) {
-		err = ring_buffer__add(w->rb, bpf_map__fd(w->skel->maps.rb), handle_rec, w);
-	} else {
-		w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.rb), handle_rec, w, NULL);
-		err = w->rb ? 0 : -errno;
-	}
-	if (err) {
-		sz_log(SZ_LOG_ERROR, "cannot set up the ring buffer: %s", strerror(-err));
+	err = add_watch_ring(w);
+	if (err)
 		goto fail;
-	}
 	err = make_fd(w);
 	if (err) {
 		sz_log(SZ_LOG_ERROR, "cannot set up the watch's descriptor: %s", strerror(-err));
@@ -1035,7 +1092,10 @@ int sz_watch_poll(struct sz_watch *w, int timeout_ms)
 		/* [perf] issue 10: records that wake nobody (exits, forks, an exec
 		 * of nothing that matches: bpf/watch.bpf.c, wake_flags) are read
 		 * here at the latest, SILENT_MS after they were written. */
-		if (n == 0)
+		/* ... and when a stack flood ended the poll (sz_stacks_busy),
+		 * maybe before the watch's ring, which epoll may list after it
+		 * every time: read the rings in order, the watch's first */
+		if (n == 0 || (n == -ECANCELED && !w->stop_asked && !w->err))
 			n = ring_buffer__consume(w->rb);
 	}
 	sz_freeze_alive(w->fz, 0); /* the caller's turn: back soon, or no more stops */

@@ -52,6 +52,8 @@ struct cli_ext {
 	size_t nprev;
 	uint64_t *prev_lat; /* 64 per name */
 	size_t nprev_lat;
+	uint64_t *folded; /* per name: calls shown under pids folded since (fold_adjust) */
+	size_t nfolded;
 	struct mx_names names; /* --interval's symbols, -s GLOB matches included */
 };
 
@@ -587,6 +589,7 @@ void cli_ext_finish(struct cli *c)
 	free(x->text);
 	free(x->prev);
 	free(x->prev_lat);
+	free(x->folded);
 	mx_names_free(&x->names);
 	pthread_cond_destroy(&x->cv);
 	pthread_mutex_destroy(&x->mu);
@@ -673,6 +676,36 @@ static void lat_batch(const char *symbol, const uint64_t *b, size_t n, void *ctx
 		cli_fmt(c)->latency(c, symbol, d, n);
 }
 
+/* Into x->folded[sym]: the calls last shown under pids that are gone from
+ * CUR (N keys, sorted), i.e. folded into pid 0 since the last batch. */
+static void fold_adjust(struct cli_ext *x, const struct pcount *cur, size_t n)
+{
+	size_t i = 0;
+
+	if (x->folded)
+		memset(x->folded, 0, x->nfolded * sizeof(*x->folded));
+	for (size_t j = 0; j < x->nprev; j++) {
+		uint64_t key = x->prev[j].key;
+		uint32_t sym = (uint32_t)key;
+
+		while (i < n && cur[i].key < key)
+			i++;
+		if (!(key >> 32) || (i < n && cur[i].key == key))
+			continue;
+		if (sym >= x->nfolded || !x->folded) {
+			size_t cap = (size_t)sym + 16;
+			uint64_t *nf = realloc(x->folded, cap * sizeof(*nf));
+
+			if (!nf)
+				continue; /* no memory: pid 0's row shows it again */
+			memset(nf + x->nfolded, 0, (cap - x->nfolded) * sizeof(*nf));
+			x->folded = nf;
+			x->nfolded = cap;
+		}
+		x->folded[sym] += x->prev[j].calls;
+	}
+}
+
 void cli_ext_interval(struct cli *c, struct sz_watch *w, double now)
 {
 	struct cli_ext *x = c->ext;
@@ -721,6 +754,10 @@ void cli_ext_interval(struct cli *c, struct sz_watch *w, double now)
 			b.v[n - 1].calls += b.v[i].calls;
 		else
 			b.v[n++] = b.v[i];
+	/* --metrics folds an exited process into pid 0's row (its whole count):
+	 * per interval, what it had already shown is not new in pid 0's row */
+	if (c->per_interval)
+		fold_adjust(x, b.v, n);
 	cli_fmt(c)->count_header(c);
 	for (i = 0, j = 0; i < n; i++) {
 		uint64_t calls = b.v[i].calls;
@@ -730,6 +767,12 @@ void cli_ext_interval(struct cli *c, struct sz_watch *w, double now)
 		if (c->per_interval) {
 			if (j < x->nprev && x->prev[j].key == b.v[i].key)
 				calls -= x->prev[j].calls;
+			if (!(b.v[i].key >> 32)) {
+				uint32_t sym = (uint32_t)b.v[i].key;
+				uint64_t shown = sym < x->nfolded ? x->folded[sym] : 0;
+
+				calls = calls > shown ? calls - shown : 0;
+			}
 			if (!calls)
 				continue;
 		}

@@ -120,3 +120,31 @@ def test_interval_count_and_latency_together(caller, watch, fresh):
     # Both kinds in one batch (a call in flight at the read can put its count
     # and its duration in adjacent batches, so not in every batch).
     assert any({"count", "latency"} <= {r["event"] for r in recs} for _, recs in bs)
+
+
+def test_interval_per_interval_with_metrics_fold_counts_each_call_once(caller, watch, fresh):
+    """--metrics folds an exited process into one pid-0 row per symbol; per
+    interval, the calls it had already shown under its pid are not shown again
+    under pid 0: all rows of all batches sum to the calls made, exactly."""
+    lib = fresh("libfix.so", "libfixivfold.so")
+    w = watch("libfixivfold.so", ["fix_func"], "--count", "--interval", "0.3",
+              "--per-interval", "--metrics", "0")
+    # A is shown under its pid while it lives, then exits and is folded
+    c = caller(lib, 1300, ["-w"])
+    c.expect("loaded")
+    assert w.wait_found(c.pid, "fix_func")["probed"]
+    c.send("go")
+    c.expect("done")
+    a = c.pid
+    w.wait_for(lambda r: r["event"] == "count" and r.get("interval") and r["pid"] == a,
+               what="A's calls under its pid")
+    c.close()
+    b = run_one(caller, (w,), lib, 2700)
+    mark = len(w.of("interval"))
+    w.wait_for(lambda r: r["event"] == "interval", count=mark + 5, what="five more batches")
+    assert w.stop() == 0
+    rows = [(rec["pid"], rec["calls"]) for _, recs in batches(w) for rec in recs
+            if rec["event"] == "count"]
+    assert {p for p, _ in rows} <= {a, b, 0}, rows
+    assert any(p == 0 for p, _ in rows), rows  # the fold happened within the run
+    assert sum(c for _, c in rows) == 4000, rows

@@ -271,6 +271,18 @@ def semaphore(pid, addr):
         return int.from_bytes(m.read(2), "little")
 
 
+def settle(w, timeout=60):
+    """Until the watch's output stops growing for a second (its rings drained)."""
+    end, last = time.monotonic() + timeout, -1
+    while time.monotonic() < end:
+        with w.cv:
+            n = len(w.records)
+        if n == last:
+            return
+        last = n
+        time.sleep(1.0)
+
+
 def test_python_function_entry_with_semaphore(sz, watch, tmp_path):
     """Debian's python3.11, copied to a file of its own so that the probes (per
     inode) and their semaphores touch no other python on this host, such as the
@@ -311,6 +323,10 @@ def test_python_function_entry_with_semaphore(sz, watch, tmp_path):
         w.wait_for(lambda r: r["event"] == "found" and r["pid"] == after.pid and r["probed"],
                    count=2, what="the later python's probes")
         assert semaphore(after.pid, sema) > 0
+        # The later python's start-up runs thousands of lines, each a python:line
+        # hit: a slow reader (ASan) may still be draining them, and the calls
+        # counted below would find the ring full. Let it catch up first.
+        settle(w)
         for p, n in ((before, n_before), (after, n_after)):
             p.stdin.write("\n")
             p.stdin.flush()

@@ -101,6 +101,17 @@ static __always_inline int sz_freeze_stop(const struct sz_watch_rec *r)
 		bpf_send_signal(SZ_SIGCONT);
 		return 0;
 	}
+	/* The guardian turns the lease off before its last sweeps, and waits
+	 * for programs in flight with synchronize_rcu(); a syscall tracepoint
+	 * that may fault runs preemptible, outside that wait, so this program
+	 * can finish after the last sweep and nobody would resume the stop.
+	 * Read the switch again (a full barrier): off now, undo it here. */
+	if (__sync_fetch_and_add(off, 0)) {
+		bpf_map_delete_elem(&frozen, &r->tgid);
+		bpf_send_signal(SZ_SIGCONT);
+		__sync_fetch_and_add(&sz_freeze_skipped, 1);
+		return 0;
+	}
 	return 1;
 }
 

@@ -67,6 +67,7 @@ CLI_SRCS += src/cli/cgroup_path.c # issue 10: a record's cgroup by its kernel id
 CLI_LIBS += -lprotobuf-c
 LIB_SRCS += src/consumers/stacks.c # --stacks: unwind (libdw), symbolize, aggregate
 LIB_SRCS += src/consumers/probe_fold.c # issue 13: exited processes' counts, folded
+LIB_SRCS += src/util/kbtf.c src/util/kbtf_load.c # issue 10: a minimal kernel BTF for CO-RE
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS += $(BUILD)/proto/profile.pb-c.o # --pprof: generated from proto/profile.proto
@@ -86,6 +87,7 @@ UNIT_TESTS += test_opts # options structs: no padding, unknown bytes refused
 UNIT_TESTS += test_cgroup
 UNIT_TESTS += test_mx # issue 13: the exporter's tables (src/cli/metrics.c)
 UNIT_TESTS += test_perfmmap # issue 10: --mmap-hook perf records
+UNIT_TESTS += test_kbtf # issue 10: the minimal kernel BTF against libbpf's reading
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures
@@ -369,6 +371,7 @@ FUZZ_TARGETS += fuzz_args_rec # issue 11: argument data of call records
 FUZZ_TARGETS += fuzz_symsel # -s GLOB over a hostile file
 FUZZ_TARGETS += fuzz_stack_rec
 FUZZ_TARGETS += fuzz_perf_rec # issue 10: --mmap-hook perf records
+FUZZ_TARGETS += fuzz_kbtf # issue 10: the minimal kernel BTF
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FZ := build-fuzz
 
@@ -380,7 +383,7 @@ fuzz-build:
 		clang -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Isrc \
 			-o $(FZ)/$$t fuzz/$$t.c $(FZ)/libsymbolyze.a $(LIBS); done
 
-fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so $(SD)/.stamp $(FIX)/sdt
+fuzz: deps fuzz-build $(BPF_OBJS) $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so $(SD)/.stamp $(FIX)/sdt
 	$(Q)set -e; mkdir -p $(FZ)/seed-elf $(FZ)/seed-notes $(FZ)/seed-debuglink $(FZ)/seed-minidebug; \
 	objcopy -O binary --only-section=.gnu_debuglink $(SD)/libsymdbg-link.so $(FZ)/link.bin; \
 	{ printf '\000'; cat $(FZ)/link.bin; } > $(FZ)/seed-debuglink/debuglink; \
@@ -396,6 +399,12 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 	{ printf '\001'; readelf -n $(FIX)/sdt | sed -n 's/^ *Arguments: //p'; } \
 		> $(FZ)/seed-usdt/specs; \
 	{ printf '\002'; cat $(FIX)/sdt; } > $(FZ)/seed-usdt/elf; \
+	mkdir -p $(FZ)/seed-kbtf; \
+	for o in $(BPF_APPS); do \
+		llvm-objcopy --dump-section .BTF=$(FZ)/btf.bin $(BUILD)/bpf/$$o.bpf.o $(FZ)/junk.o; \
+		{ printf '\000'; cat $(FZ)/btf.bin; } > $(FZ)/seed-kbtf/btf-$$o; \
+		llvm-objcopy -j .BTF -j .BTF.ext $(BUILD)/bpf/$$o.bpf.o $(FZ)/small.o; \
+		{ printf '\001'; cat $(FZ)/small.o; } > $(FZ)/seed-kbtf/elf-$$o; done; \
 	for t in $(FUZZ_TARGETS); do \
 		case $$t in fuzz_elf|fuzz_symsel) seed=$(FZ)/seed-elf;; fuzz_notes) seed=$(FZ)/seed-notes;; \
 			fuzz_maps) seed=fuzz/corpus/maps;; fuzz_glob) seed=fuzz/corpus/glob;; \
@@ -407,7 +416,8 @@ fuzz: deps fuzz-build $(FIX)/libfix.so $(FIX)/target-pie $(FIX)/libfix-nosep.so 
 			fuzz_cgroup) seed=fuzz/corpus/cgroup;; \
 			fuzz_args_rec) seed=fuzz/corpus/args_rec;; \
 			fuzz_stack_rec) seed=fuzz/corpus/stack_rec;; \
-			fuzz_perf_rec) seed=fuzz/corpus/perf_rec;; esac; \
+			fuzz_perf_rec) seed=fuzz/corpus/perf_rec;; \
+			fuzz_kbtf) seed=$(FZ)/seed-kbtf;; esac; \
 		mkdir -p $(FZ)/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		./$(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

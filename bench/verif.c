@@ -6,8 +6,12 @@
  * "prog NAME insns N verified V usec T", then "load_ms X" for the whole load.
  *   verif GLOB [PROGRAM...]   (PROGRAM...: load only those, autoload off for the rest)
  *   verif --btf               (libbpf parsing the kernel's BTF alone, cold: "btf_ms X")
+ *   verif --kbtf              (our minimal copy of it made, cold: "kbtf_ms X")
+ * The object is opened as the watch opens it: against our minimal copy of the
+ * kernel's BTF (util/kbtf.h), or libbpf's whole reading with SYMBOLYZE_KBTF=off.
  */
 #include "util/glob.h"
+#include "util/kbtf.h"
 #include "watch.skel.h"
 
 #include <bpf/btf.h>
@@ -55,10 +59,31 @@ int main(int argc, char **argv)
 		btf__free(b);
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "--kbtf")) {
+		LIBBPF_OPTS(bpf_object_open_opts, oo);
+		struct sz_kbtf_obj o;
+
+		o.elf = watch_bpf__elf_bytes(&o.size);
+		t0 = now_ms();
+		sz_kbtf_open_opts(&oo, &o, 1);
+		t = now_ms() - t0;
+		if (!oo.btf_custom_path)
+			return 1;
+		printf("kbtf_ms %.3f\n", t);
+		return 0;
+	}
 	if (argc < 2 || sz_glob_compile(argv[1], &g))
 		return 2;
 	libbpf_set_print(quiet);
-	s = watch_bpf__open();
+	t0 = now_ms();
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, oo);
+		struct sz_kbtf_obj o;
+
+		o.elf = watch_bpf__elf_bytes(&o.size);
+		sz_kbtf_open_opts(&oo, &o, 1);
+		s = watch_bpf__open_opts(&oo);
+	}
 	if (!s)
 		return 1;
 	memcpy((void *)&s->rodata->glob, &g, sizeof(g));
@@ -70,12 +95,13 @@ int main(int argc, char **argv)
 		for (int i = 2; i < argc; i++)
 			keep |= !strcmp(argv[i], bpf_program__name(p));
 		bpf_program__set_autoload(p, keep);
+		if (keep && p == s->progs.sz_scan_vmas)
+			sz_kbtf_iter_prepare(p, "task_vma");
 		if (!buf || !keep)
 			continue;
 		bpf_program__set_log_buf(p, buf, LOG_BYTES);
 		bpf_program__set_log_level(p, 4);
 	}
-	t0 = now_ms();
 	if (watch_bpf__load(s)) {
 		fprintf(stderr, "verif: load failed\n");
 		return 1;
@@ -94,7 +120,7 @@ int main(int argc, char **argv)
 		       b ? strtol(b + 18, NULL, 10) : -1L);
 		n++;
 	}
-	printf("load_ms %.3f programs %d\n", t, n);
+	printf("load_ms %.3f programs %d\n", t, n); /* open + our copy + load */
 	watch_bpf__destroy(s);
 	return 0;
 }

@@ -143,7 +143,9 @@ static __always_inline struct sz_it_path *sz_it_path_of(struct file *file, __u64
 	return e;
 }
 
-SEC("iter/task_vma")
+/* iter/task_vma, under a section of ours: its attach target comes from our
+ * pass over the kernel's BTF, not libbpf's (src/util/kbtf_load.c) */
+SEC("sz_iter/task_vma")
 int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 {
 	struct vm_area_struct *vma = ctx->vma;

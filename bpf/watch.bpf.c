@@ -5,9 +5,12 @@
  * plus the exit of every process that produced such a record.
  *
  * Hooks:
- *   tp_btf/sched_process_exec      -> SZ_WATCH_EXEC, SZ_WATCH_EXEC_INTERP
+ *   raw_tp/sched_process_exec      -> SZ_WATCH_EXEC, SZ_WATCH_EXEC_INTERP
  *   tp/syscalls/sys_exit_mmap      -> SZ_WATCH_MMAP
- *   tp_btf/sched_process_fork/exit -> SZ_WATCH_FORK, SZ_WATCH_EXIT
+ *   raw_tp/sched_process_fork/exit -> SZ_WATCH_FORK, SZ_WATCH_EXIT
+ * raw_tp, not tp_btf: a tp_btf program makes libbpf 1.1 parse the kernel's
+ * whole BTF to find its target (~10 ms of start-up, 2 x 5.5 MB of memory);
+ * the arguments are read with BPF_CORE_READ either way (util/kbtf.h).
  * mmap is hooked at the per-syscall tracepoint, not at tp_btf/sys_enter and
  * sys_exit, which run a program on every system call of every process: a
  * getppid loop ran 1.9x slower under those, 1.3x under this one (bench/NOTES.md;
@@ -607,7 +610,7 @@ static long auxv_cb(__u32 i, void *data)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(sz_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task = bpf_get_current_task_btf(); /* == p */
@@ -780,7 +783,7 @@ int sz_mmap(struct sz_sys_exit *ctx)
 
 /* A process known to map a matching file forks: the child maps it too, without
  * any mmap or exec of its own (pre-fork servers, workers after a reload). */
-SEC("tp_btf/sched_process_fork")
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(sz_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct scratch_val *sv;
@@ -809,7 +812,7 @@ int BPF_PROG(sz_fork, struct task_struct *parent, struct task_struct *child)
 /* Fires per thread; report once the whole thread group is dead
  * (signal->live hit 0 before this tracepoint; on >= 6.16 that is the
  * tracepoint's group_dead argument, read portably here). */
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(sz_exit, struct task_struct *p)
 {
 	struct scratch_val *sv;

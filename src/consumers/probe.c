@@ -16,6 +16,7 @@
 #include "consumers/probe_set.h"
 #include "consumers/uprobe_multi.h"
 #include "consumers/stacks.h"
+#include "util/kbtf.h"
 #include "util/log.h"
 #include "probe.skel.h"
 #include "proc/pidns.h"
@@ -175,7 +176,14 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 	m->ncpus = libbpf_num_possible_cpus();
 	m->vals = m->ncpus > 0 ? calloc((size_t)m->ncpus, sizeof(*m->vals)) : NULL;
 	saved = sz_libbpf_enter();
-	m->skel = m->values ? probe_bpf__open() : NULL;
+	if (m->values) {
+		LIBBPF_OPTS(bpf_object_open_opts, oo);
+		struct sz_kbtf_obj me;
+
+		me.elf = probe_bpf__elf_bytes(&me.size);
+		sz_kbtf_open_opts(&oo, &me, 1); /* CO-RE without the kernel's whole BTF */
+		m->skel = probe_bpf__open_opts(&oo);
+	}
 	if (!m->skel || m->ncpus <= 0) {
 		r = m->ncpus <= 0 ? m->ncpus : !m->values ? -ENOMEM : -errno;
 		sz_log(SZ_LOG_ERROR, "cannot open the probe BPF program: %s", strerror(-r));
@@ -711,4 +719,9 @@ void sz_probe_mgr_stack_stats(const struct sz_probe_mgr *m, uint64_t *stacks, ui
 {
 	sz_stacks_stats(m->stacks, stacks, truncated, procs_unread);
 	*drops = m->stacks ? __atomic_load_n(&m->skel->bss->sz_stack_drops, __ATOMIC_RELAXED) : 0;
+}
+
+const void *sz_probe_bpf_elf(size_t *size)
+{
+	return probe_bpf__elf_bytes(size);
 }

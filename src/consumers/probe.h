@@ -78,4 +78,7 @@ uint64_t sz_probe_mgr_key_overflow(const struct sz_probe_mgr *m);
 uint64_t sz_probe_mgr_filter_unseen(const struct sz_probe_mgr *m);
 uint64_t sz_probe_mgr_bad_args(const struct sz_probe_mgr *m);
 
+/* The object's bytes, for a minimal kernel BTF made before it loads (util/kbtf.h). */
+const void *sz_probe_bpf_elf(size_t *size);
+
 #endif

@@ -9,6 +9,7 @@
  */
 #include "consumers/usdt.h"
 #include "proc/pidns.h"
+#include "util/kbtf.h"
 #include "usdt.skel.h"
 
 #include <bpf/bpf.h>
@@ -55,7 +56,14 @@ int sz_usdt_mgr_new(enum sz_usdt_mode mode, enum sz_stack_method stacks, size_t 
 	m->mode = mode;
 	m->stacks = stacks != SZ_STACKS_OFF;
 	m->ncpus = libbpf_num_possible_cpus();
-	m->skel = usdt_bpf__open();
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, oo);
+		struct sz_kbtf_obj me;
+
+		me.elf = usdt_bpf__elf_bytes(&me.size);
+		sz_kbtf_open_opts(&oo, &me, 1); /* CO-RE without the kernel's whole BTF */
+		m->skel = usdt_bpf__open_opts(&oo);
+	}
 	if (!m->skel || m->ncpus <= 0) {
 		r = m->ncpus <= 0 ? m->ncpus : -errno;
 		snprintf(err, errlen, "cannot open the USDT BPF program: %s", strerror(-r));
@@ -287,4 +295,9 @@ uint64_t sz_usdt_mgr_stack_drops(const struct sz_usdt_mgr *m)
 uint64_t sz_usdt_mgr_drops(const struct sz_usdt_mgr *m)
 {
 	return m->skel->bss->drops;
+}
+
+const void *sz_usdt_bpf_elf(size_t *size)
+{
+	return usdt_bpf__elf_bytes(size);
 }

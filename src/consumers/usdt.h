@@ -72,4 +72,7 @@ void sz_usdt_mgr_detach(struct sz_usdt_mgr *m);
 /* No hit recorded from now on (the watch stops). */
 void sz_usdt_mgr_quiet(struct sz_usdt_mgr *m);
 
+/* The object's bytes, for a minimal kernel BTF made before it loads (util/kbtf.h). */
+const void *sz_usdt_bpf_elf(size_t *size);
+
 #endif

@@ -7,6 +7,7 @@
  * a text file per process; here the kernel writes what matters only.
  */
 #include "sources/iter.h"
+#include "util/kbtf.h"
 #include "util/log.h"
 #include "watch.skel.h"
 
@@ -204,15 +205,17 @@ static int iter_usable(const struct sz_pipeline *p, pid_t only, int *required)
 
 int sz_iter_prepare(struct watch_bpf *skel, const struct sz_pipeline *p, pid_t only, int no_scan)
 {
-	int required, usable = iter_usable(p, only, &required);
+	int required, usable = iter_usable(p, only, &required), load;
 
 	/* Run on demand (bpf_iter_create), never attached by the skeleton. */
 	bpf_program__set_autoattach(skel->progs.sz_scan_vmas, false);
 	/* [perf] Not loaded (not verified: ~3-10 ms of start-up) when no scan
 	 * will run it: with --no-scan only a repair after a loss scans, and
 	 * then by /proc, which finds the same loads. */
-	bpf_program__set_autoload(skel->progs.sz_scan_vmas, required || (usable && !no_scan));
-	return 0;
+	load = required || (usable && !no_scan);
+	bpf_program__set_autoload(skel->progs.sz_scan_vmas, load);
+	/* its attach target, from our pass over the kernel's BTF (util/kbtf.h) */
+	return load ? sz_kbtf_iter_prepare(skel->progs.sz_scan_vmas, "task_vma") : 0;
 }
 
 int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_scan_counts *c,

@@ -8,12 +8,14 @@
  */
 #include "sources/watch.h"
 #include "consumers/probe.h"
+#include "consumers/usdt.h"
 #include "consumers/args.h"
 #include "pipeline/pipeline.h"
 #include "sources/scan.h"
 #include "sources/tracefs.h"
 #include "sources/watch_rec.h"
 #include "sources/watch_usdt.h"
+#include "util/kbtf.h"
 #include "util/log.h"
 #include "util/opts.h"
 #include "sources/freeze.h"
@@ -893,39 +895,37 @@ static int add_watch_ring(struct sz_watch *w)
 	return err;
 }
 
-int sz_watch_start(struct sz_watch *w)
+/* Opens the watch's object, sets it up and loads it; with USE_KBTF, against a
+ * minimal copy of the kernel's BTF (-EAGAIN when that load failed: the object
+ * is closed again). */
+static int open_load(struct sz_watch *w, const struct sz_glob *g, const struct sz_glob *gp,
+		     __u32 path_glob, int use_kbtf)
 {
-	struct sz_consumer freeze = { .found = mark_probed };
-	struct sz_glob g, gp = { 0 };
-	struct stat nsst;
 	const char *seen_env;
-	__u32 path_glob;
-	void *saved;
-	int err, mounted;
+	struct stat nsst;
+	int err, kbtf;
 
-	if (!w || w->skel)
-		return -EINVAL;
-	err = bpf_glob(w->p->glob_text, &g, &gp, &path_glob);
-	if (err)
-		return err;
-	/* The procfs we read must number processes as our namespace does. */
-	if (sz_proc_is_ours(w->p->proc) == -EXDEV) {
-		sz_log(SZ_LOG_ERROR,
-		       "%s is the procfs of another PID namespace: its pids are not the ones "
-		       "we see (mount one for this namespace, e.g. unshare --pid --fork "
-		       "--mount-proc)",
-		       w->p->proc);
-		return -EXDEV;
+	{
+		/* [perf] CO-RE against a minimal copy of the kernel's BTF, one for
+		 * the probe and USDT objects too (util/kbtf.h, issue 10) */
+		LIBBPF_OPTS(bpf_object_open_opts, oo);
+		struct sz_kbtf_obj objs[3];
+
+		objs[0].elf = watch_bpf__elf_bytes(&objs[0].size);
+		objs[1].elf = sz_probe_bpf_elf(&objs[1].size);
+		objs[2].elf = sz_usdt_bpf_elf(&objs[2].size);
+		if (use_kbtf)
+			sz_kbtf_open_opts(&oo, objs, w->opts.probe != SZ_PROBE_NONE ? 3 : 1);
+		kbtf = oo.btf_custom_path != NULL;
+		w->skel = watch_bpf__open_opts(&oo);
 	}
-	saved = sz_libbpf_enter();
-	w->skel = watch_bpf__open();
 	if (!w->skel) {
 		err = -errno;
 		sz_log(SZ_LOG_ERROR, "cannot open the BPF program: %s", strerror(-err));
-		goto fail;
+		return err;
 	}
-	memcpy((void *)&w->skel->rodata->glob, &g, sizeof(g));
-	memcpy((void *)&w->skel->rodata->glob_path, &gp, sizeof(gp));
+	memcpy((void *)&w->skel->rodata->glob, g, sizeof(*g));
+	memcpy((void *)&w->skel->rodata->glob_path, gp, sizeof(*gp));
 	w->skel->rodata->path_glob = path_glob;
 	w->skel->rodata->targ_tgid = (__u32)(w->opts.pid > 0 ? w->opts.pid : 0);
 	w->skel->rodata->self_tgid = (__u32)getpid();
@@ -955,13 +955,53 @@ int sz_watch_start(struct sz_watch *w)
 		err = bpf_program__set_autoload(w->skel->progs.sz_mmap, false);
 	if (!err)
 		err = watch_bpf__load(w->skel);
-	if (err) {
+	if (err && kbtf) {
+		watch_bpf__destroy(w->skel);
+		w->skel = NULL;
+		return -EAGAIN;
+	}
+	if (err)
 		sz_log(SZ_LOG_ERROR,
 		       "cannot load the BPF program: %s (needs root or its capabilities in "
 		       "symbolyze(8), and a kernel with BTF: /sys/kernel/btf/vmlinux)",
 		       strerror(-err));
-		goto fail;
+	return err;
+}
+
+int sz_watch_start(struct sz_watch *w)
+{
+	struct sz_consumer freeze = { .found = mark_probed };
+	struct sz_glob g, gp = { 0 };
+	__u32 path_glob;
+	void *saved;
+	int err, mounted;
+
+	if (!w || w->skel)
+		return -EINVAL;
+	err = bpf_glob(w->p->glob_text, &g, &gp, &path_glob);
+	if (err)
+		return err;
+	/* The procfs we read must number processes as our namespace does. */
+	if (sz_proc_is_ours(w->p->proc) == -EXDEV) {
+		sz_log(SZ_LOG_ERROR,
+		       "%s is the procfs of another PID namespace: its pids are not the ones "
+		       "we see (mount one for this namespace, e.g. unshare --pid --fork "
+		       "--mount-proc)",
+		       w->p->proc);
+		return -EXDEV;
 	}
+	saved = sz_libbpf_enter();
+	err = open_load(w, &g, &gp, path_glob, 1);
+	if (err == -EAGAIN) {
+		/* [safety] a kernel whose BTF our minimal copy got wrong: libbpf's
+		 * own way, slower, for this and every later object */
+		sz_log(SZ_LOG_DEBUG, "loading with a minimal copy of the kernel's BTF failed: "
+				     "again with all of it");
+		sz_kbtf_disable();
+		err = open_load(w, &g, &gp, path_glob, 0);
+	}
+	if (err)
+		goto fail;
 	/* Before attach, so that it holds no link: from the first stop on,
 	 * something outside this process bounds it and survives us. */
 	if (w->skel->rodata->freeze) {

@@ -601,15 +601,34 @@ def bench_startup():
                "minimal libbpf loader (1 tp program)", statistics.median(a),
                "min %.1f max %.1f; %s" % (min(b), max(b), pairs_note(
                    statistics.median(ratios), min(ratios), max(ratios))))
-    # Where the object load goes: libbpf's parse of the kernel BTF (cold, a
-    # process of its own), verification per program, the rest (maps, CO-RE).
+    # The same watch with libbpf reading the kernel's whole BTF itself
+    # (SYMBOLYZE_KBTF=off) against ours with the minimal copy (util/kbtf.h).
+    w_argv = watch_argv("nomatch-bench.so", ["x"], ["--count", "--no-scan"])
+    a, b = [], []
+    off = dict(os.environ, SYMBOLYZE_KBTF="off")
+    for _ in range(ARGS.pairs):
+        a.append(start_to_line(w_argv, b'"event":"ready"', env=off)[0] * 1e3)
+        b.append(start_to_line(w_argv, b'"event":"ready"')[0] * 1e3)
+    ratios = [y / x for x, y in zip(a, b)]
+    report("watch --count --no-scan launch -> ready, minimal kernel BTF", statistics.median(b),
+           "ms", "the same, libbpf reading the kernel's BTF (SYMBOLYZE_KBTF=off)",
+           statistics.median(a), pairs_note(statistics.median(ratios), min(ratios), max(ratios)))
+    # Where the object load goes: our copy of the kernel's BTF against
+    # libbpf's own parse of it (each cold, in a process of its own), the
+    # verifier per program, the rest (maps, relocation).
     progs = {}
-    loads, btfs = [], []
-    for _ in range(3):
+    loads, loads_off, btfs, kbtfs = [], [], [], []
+    for _ in range(max(3, ARGS.pairs // 2)):
         out = subprocess.run([ARGS.verif, "libc.so*"], capture_output=True, text=True,
                              timeout=120).stdout.splitlines()
         out += subprocess.run([ARGS.verif, "--btf"], capture_output=True, text=True,
                               timeout=120).stdout.splitlines()
+        out += subprocess.run([ARGS.verif, "--kbtf"], capture_output=True, text=True,
+                              timeout=120).stdout.splitlines()
+        for line in subprocess.run([ARGS.verif, "libc.so*"], capture_output=True, text=True,
+                                   env=off, timeout=120).stdout.splitlines():
+            if line.startswith("load_ms"):
+                loads_off.append(float(line.split()[1]))
         for line in out:
             f = line.split()
             if f[0] == "prog":
@@ -618,17 +637,26 @@ def bench_startup():
                 loads.append(float(f[1]))
             elif f[0] == "btf_ms":
                 btfs.append(float(f[1]))
+            elif f[0] == "kbtf_ms":
+                kbtfs.append(float(f[1]))
     load = statistics.median(loads)
+    ratios = [y / x for x, y in zip(loads_off, loads)]
+    report("whole watch object open + load (iterator included)", load, "ms",
+           "libbpf reading the kernel's BTF (SYMBOLYZE_KBTF=off)", statistics.median(loads_off),
+           pairs_note(statistics.median(ratios), min(ratios), max(ratios)))
     verify = 0.0
     for name, v in progs.items():
         ms = statistics.median(x[1] for x in v) / 1e3
         verify += ms
         report("verifier: %s" % name, ms, "ms", "whole watch object load", load,
                "%d instructions verified" % v[0][0])
-    btf = statistics.median(btfs)
-    report("libbpf: kernel BTF parse (cold)", btf, "ms", "whole watch object load", load,
-           "min %.1f max %.1f" % (min(btfs), max(btfs)))
-    report("libbpf: maps + CO-RE relocation (load - BTF - verifier)", load - btf - verify, "ms",
+    kbtf = statistics.median(kbtfs)
+    ratios = [y / x for x, y in zip(btfs, kbtfs)]
+    report("our minimal kernel BTF (cold: map, pick, write)", kbtf, "ms",
+           "libbpf: kernel BTF parse alone (cold)", statistics.median(btfs),
+           "min %.1f max %.1f; %s" % (min(kbtfs), max(kbtfs), pairs_note(
+               statistics.median(ratios), min(ratios), max(ratios))))
+    report("maps + relocation (load - our BTF - verifier)", load - kbtf - verify, "ms",
            "whole watch object load", load, "verifier total %.1f ms" % verify)
 
 

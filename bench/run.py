@@ -12,6 +12,7 @@ import inspect
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -485,14 +486,14 @@ def bench_cost(lib):
         shutil.rmtree(d)
 
 
-def start_to_line(argv, marker, env=None, rss_after=None):
+def start_to_line(argv, marker, env=None, rss_after=None, stderr=subprocess.DEVNULL):
     """Start ARGV; seconds until its stdout holds MARKER (read raw, so that
     thousands of records before it cost the reader nothing), the CPU seconds
     it used in all, and with RSS_AFTER its (VmRSS, VmHWM) in KiB that many
     seconds after.  Then SIGINT, and reaped."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, env=env)
+                         stderr=stderr, env=env)
     buf, rss = b"", None
     try:
         while marker not in buf:
@@ -525,41 +526,75 @@ def watch_argv(glob, syms, extra=()):
 
 def bench_ready(nproc=10000):
     """With NPROC idle processes: watch's start -> ready with the BPF iterator
-    scan against the same with its /proc scan (SYMBOLYZE_SCAN=proc) and against
-    reading every /proc/PID/maps and matching (bench/vmaiter), interleaved."""
+    scan against the same with its /proc scan (SYMBOLYZE_SCAN=proc), against
+    reading every /proc/PID/maps and matching (bench/vmaiter), and against the
+    floors: the kernel's iter/task_vma walk under an empty program, and
+    iter/task (one call per task), all rotated round by round.  The watch runs
+    with -v: its debug line gives its iterator's own run (time in read(2))."""
     sleepers = []
     try:
         for _ in range(nproc):
             sleepers.append(subprocess.Popen(["sleep", "900"]))
         time.sleep(1)
         n = len(os.listdir("/proc"))
-        argv = watch_argv("libc.so*", ["malloc"])
-        runs = {"iter": [], "proc": [], "procfs": [], "proto": []}
+        argv = watch_argv("libc.so*", ["malloc"], ["-v"])
         cpu = {"iter": [], "proc": []}
-        for _ in range(ARGS.ready_pairs):
-            for mode in ("iter", "proc"):
-                t, c, _ = start_to_line(argv, b'"event":"ready"',
-                                        dict(os.environ, SYMBOLYZE_SCAN=mode))
-                runs[mode].append(t * 1e3)
-                cpu[mode].append(c * 1e3)
-            out = subprocess.run([ARGS.vmaiter, "libc.so*"], capture_output=True, text=True,
-                                 timeout=120).stdout.split()
-            v = dict(zip(out[0::2], map(float, out[1::2])))
-            runs["procfs"].append(v["procfs_ms"])
-            runs["proto"].append(v["iter_ms"])
+        scan = {}
 
-        def row(name, a, b, unit, note):
-            ratios = [x / y for x, y in zip(runs[a], runs[b])]
-            report(name, statistics.median(runs[a]), unit, b, statistics.median(runs[b]),
-                   "%s; %d rounds interleaved: median ratio %.3f, min %.3f, max %.3f"
-                   % (note, len(ratios), statistics.median(ratios), min(ratios), max(ratios)))
-        row("watch start -> ready, %d procs, iter scan" % n, "iter", "proc", "ms",
-            "vs the same watch with SYMBOLYZE_SCAN=proc; CPU %.0f vs %.0f ms; goal < 100 ms"
-            % (statistics.median(cpu["iter"]), statistics.median(cpu["proc"])))
-        row("watch start -> ready, %d procs, iter scan" % n, "iter", "procfs", "ms",
-            "vs reading every /proc/PID/maps + match (no BPF load); goal ratio <= 0.2")
-        row("iter/task_vma prototype scan, %d procs" % n, "proto", "procfs", "ms",
-            "bench/vmaiter: walk + match only, matches: %d" % v["records"])
+        def watch(mode):
+            with tempfile.TemporaryFile() as err:
+                t, c, _ = start_to_line(argv, b'"event":"ready"',
+                                        dict(os.environ, SYMBOLYZE_SCAN=mode), stderr=err)
+                err.seek(0)
+                log = err.read().decode(errors="replace")
+            cpu[mode].append(c * 1e3)
+            if mode == "iter":
+                m = re.search(r"iterator scan: (\d+) processes, (\d+) VMAs, (\d+) records "
+                              r"\((\d+) bytes\); ([\d.]+) ms in all, ([\d.]+) ms of it in read",
+                              log)
+                if not m:
+                    raise SystemExit("watch -v: no iterator scan line: %r" % log[-500:])
+                scan.setdefault("read", []).append(float(m.group(6)))
+                scan.setdefault("all", []).append(float(m.group(5)))
+                scan["counts"] = m.groups()[:4]
+            return t * 1e3
+
+        def vmaiter(*a):
+            out = subprocess.run([ARGS.vmaiter] + list(a), capture_output=True, text=True,
+                                 timeout=120).stdout.split()
+            return dict(zip(out[0::2], map(float, out[1::2])))
+
+        def procfs():
+            v = vmaiter("libc.so*")
+            scan.setdefault("proto", []).append(v["iter_ms"])
+            scan["proto_records"] = v["records"]
+            return v["procfs_ms"]
+
+        sides = [lambda: watch("iter"), lambda: watch("proc"), procfs,
+                 lambda: vmaiter("--floor", "vma")["iter_ms"],
+                 lambda: vmaiter("--floor", "task")["iter_ms"]]
+        it, pr, pf, fvma, ftask = interleave(sides, ARGS.ready_pairs)
+        procs, vmas, recs, _ = scan["counts"]
+        report_runs("watch start -> ready, %d procs, iter scan" % n, "ms", it,
+                    "same watch, SYMBOLYZE_SCAN=proc", pr,
+                    "CPU %.0f vs %.0f ms; goal < 100 ms"
+                    % (statistics.median(cpu["iter"]), statistics.median(cpu["proc"])))
+        report_runs("watch start -> ready, %d procs, iter scan" % n, "ms", it,
+                    "reading every /proc/PID/maps + match", pf,
+                    "bench/vmaiter, no BPF load; goal ratio <= 0.2")
+        report_runs("watch start -> ready, %d procs, iter scan" % n, "ms", it,
+                    "floor: empty iter/task_vma walk", fvma,
+                    "what is above the walk: start-up, our program, records, output")
+        report_runs("watch's iterator run alone (read(2) time)", "ms", scan["read"],
+                    "floor: empty iter/task_vma walk", fvma,
+                    "%s processes, %s VMAs, %s records; scan in all (records to output "
+                    "included) %.1f ms" % (procs, vmas, recs, statistics.median(scan["all"])))
+        report_runs("floor: empty iter/task_vma walk, %d procs" % n, "ms", fvma,
+                    "empty iter/task (one call per task)", ftask,
+                    "what visiting every VMA costs the kernel")
+        report_runs("iter/task_vma prototype scan, %d procs" % n, "ms", scan["proto"],
+                    "reading every /proc/PID/maps + match", pf,
+                    "bench/vmaiter: walk + match only, matches: %d" % scan["proto_records"])
     finally:
         for p in sleepers:
             p.kill()

@@ -4,6 +4,8 @@
  * an iter/task_vma program walks every file VMA of every process and writes
  * one line-sized record per VMA whose file's base name passes the glob, so
  * userspace reads only matches instead of every /proc/PID/maps.
+ * empty_vma and empty_task do nothing: the kernel's walk alone, per VMA and
+ * per task, the floors the watch's iterator (bpf/iter.bpf.h) is measured by.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -101,5 +103,39 @@ int scan_vmas(struct bpf_iter__task_vma *ctx)
 	rec.flags = vma->vm_flags;
 	matched++;
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}
+
+/* The floor of any iter/task_vma scan: the kernel's walk of every VMA of
+ * every process, one call each, nothing read, nothing written. */
+SEC("iter/task_vma")
+int empty_vma(struct bpf_iter__task_vma *ctx)
+{
+	return 0;
+}
+
+/* The walk plus what any filter reads first of each VMA (its flags and
+ * file, the file's inode): the floor of a filter that looks at all VMAs. */
+__u64 touched = 0;
+
+SEC("iter/task_vma")
+int touch_vma(struct bpf_iter__task_vma *ctx)
+{
+	struct vm_area_struct *vma = ctx->vma;
+	struct file *file;
+
+	if (!vma)
+		return 0;
+	touched++;
+	file = vma->vm_file;
+	if (file && (vma->vm_flags & 0x4))
+		touched += BPF_CORE_READ(file, f_inode, i_ino) & 0;
+	return 0;
+}
+
+/* One call per task instead of per VMA: what the per-VMA walk adds. */
+SEC("iter/task")
+int empty_task(struct bpf_iter__task *ctx)
+{
 	return 0;
 }

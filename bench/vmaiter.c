@@ -3,6 +3,9 @@
  * Times the iter/task_vma prototype (bench/vmaiter.bpf.c) against reading every
  * /proc/PID/maps, for one glob:  vmaiter GLOB
  * Prints "iter_ms X records N vmas V procfs_ms Y lines L matches M".
+ *   vmaiter --floor vma|touch|task   the kernel's walk alone: an iterator
+ *   program that does nothing per VMA (vma), reads each VMA's flags and file
+ *   (touch), or does nothing per task (task); prints "iter_ms X".
  */
 #include "util/glob.h"
 #include "vmaiter.skel.h"
@@ -68,6 +71,54 @@ static void procfs(const struct sz_glob *g, long *lines, long *matches)
 		closedir(d);
 }
 
+/* Attach PROG's iterator, read it to the end: the milliseconds it took, or -1. */
+static double run_iter(struct bpf_program *prog, long *bytes)
+{
+	struct bpf_link *link;
+	static char buf[1 << 16];
+	double t0 = now_ms();
+	ssize_t n;
+	int fd;
+
+	link = bpf_program__attach_iter(prog, NULL);
+	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		*bytes += n;
+	close(fd);
+	t0 = now_ms() - t0;
+	bpf_link__destroy(link);
+	return n < 0 ? -1 : t0;
+}
+
+static int floor_mode(const char *what)
+{
+	struct vmaiter_bpf *s = vmaiter_bpf__open();
+	struct bpf_program *keep, *p;
+	long bytes = 0;
+	double t;
+
+	if (!s)
+		return 1;
+	keep = !strcmp(what, "vma")     ? s->progs.empty_vma
+	       : !strcmp(what, "touch") ? s->progs.touch_vma
+	       : !strcmp(what, "task")  ? s->progs.empty_task
+					: NULL;
+	if (!keep)
+		return 2;
+	bpf_object__for_each_program(p, s->obj)
+		bpf_program__set_autoload(p, p == keep);
+	if (vmaiter_bpf__load(s))
+		return 1;
+	t = run_iter(keep, &bytes);
+	if (t < 0)
+		return 1;
+	printf("iter_ms %.3f touched %llu\n", t, (unsigned long long)s->bss->touched);
+	vmaiter_bpf__destroy(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vmaiter_bpf *s;
@@ -79,12 +130,17 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int fd;
 
+	libbpf_set_print(quiet);
+	if (argc == 3 && !strcmp(argv[1], "--floor"))
+		return floor_mode(argv[2]);
 	if (argc != 2 || sz_glob_compile(argv[1], &g))
 		return 2;
-	libbpf_set_print(quiet);
 	s = vmaiter_bpf__open();
 	if (!s)
 		return 1;
+	bpf_program__set_autoload(s->progs.empty_vma, false);
+	bpf_program__set_autoload(s->progs.touch_vma, false);
+	bpf_program__set_autoload(s->progs.empty_task, false);
 	memcpy((void *)&s->rodata->glob, &g, sizeof(g));
 	if (vmaiter_bpf__load(s))
 		return 1;

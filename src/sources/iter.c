@@ -96,9 +96,16 @@ static int submit(struct sz_pipeline *p, char *rec)
 	return sz_pipeline_submit(p, &m);
 }
 
+/* What one run cost (the debug log; bench/NOTES.md compares it with the
+ * kernel's walk alone): time in read(2), i.e. the kernel walking and our
+ * program filtering, and records and bytes it wrote. */
+struct drain_stats {
+	uint64_t read_ns, records, bytes;
+};
+
 /* Read the iterator's records and submit them: 0 when all were read, else a
  * negative errno; *RC gets the pipeline's answer (0, SZ_STOP, -ENOMEM). */
-static int drain(struct sz_pipeline *p, int fd, int *rc)
+static int drain(struct sz_pipeline *p, int fd, int *rc, struct drain_stats *st)
 {
 	size_t have = 0;
 	char *buf = malloc(READ_BYTES + sizeof(struct sz_iter_rec));
@@ -107,8 +114,11 @@ static int drain(struct sz_pipeline *p, int fd, int *rc)
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
+		uint64_t t0 = sz_now_ns();
 		ssize_t n = read(fd, buf + have, READ_BYTES + sizeof(struct sz_iter_rec) - have);
 		size_t off = 0;
+
+		st->read_ns += sz_now_ns() - t0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -121,6 +131,7 @@ static int drain(struct sz_pipeline *p, int fd, int *rc)
 			break;
 		}
 		have += (size_t)n;
+		st->bytes += (size_t)n;
 		while (!*rc) {
 			long len = sz_iter_rec_len(buf + off, have - off);
 
@@ -137,6 +148,7 @@ static int drain(struct sz_pipeline *p, int fd, int *rc)
 				break;
 			}
 			off += (size_t)len;
+			st->records++;
 		}
 		if (err || *rc)
 			break;
@@ -221,6 +233,8 @@ int sz_iter_prepare(struct watch_bpf *skel, const struct sz_pipeline *p, pid_t o
 int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_scan_counts *c,
 		     int *ran)
 {
+	struct drain_stats st = { 0 };
+	uint64_t t0 = sz_now_ns();
 	struct bpf_link *link;
 	void *saved;
 	int err, fd = -1, rc = 0;
@@ -242,10 +256,17 @@ int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_sc
 	}
 	sz_libbpf_leave(saved);
 	if (!err)
-		err = drain(p, fd, &rc);
+		err = drain(p, fd, &rc, &st);
 	if (!err) {
 		*ran = 1;
 		c->processes += skel->bss->sz_it_processes;
+		sz_log(SZ_LOG_DEBUG,
+		       "iterator scan: %llu processes, %llu VMAs, %llu records (%llu bytes); "
+		       "%.1f ms in all, %.1f ms of it in read(2)",
+		       (unsigned long long)skel->bss->sz_it_processes,
+		       (unsigned long long)skel->bss->sz_it_vmas, (unsigned long long)st.records,
+		       (unsigned long long)st.bytes, (double)(sz_now_ns() - t0) / 1e6,
+		       (double)st.read_ns / 1e6);
 	}
 	if (fd >= 0)
 		close(fd);

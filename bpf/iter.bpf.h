@@ -20,15 +20,24 @@
 #define SZ_IT_CACHE 64 /* paths remembered per CPU, by (mount, dentry) */
 
 /* Per run (userspace zeroes them before each): processes with an address
- * space visited, VMAs looked at.  Iteration goes process by process, VMA by
- * VMA in address order, so a file's consecutive VMAs share one glob verdict. */
+ * space visited, VMAs looked at.  Iteration goes task by task, VMA by VMA in
+ * address order, so a file's consecutive VMAs share one glob verdict, and
+ * what is read of the task is read once per task. */
 __u64 sz_it_processes = 0;
 __u64 sz_it_vmas = 0;
-__u32 sz_it_tgid = 0;
-__u32 sz_it_gen = 0; /* bumped by userspace per run: invalidates the path cache */
+__u32 sz_it_tid = 0;  /* the task being walked (its tid as the kernel numbers it) */
+__u32 sz_it_skip = 0; /* its VMAs need no look: not a leader, ourselves, not in --cgroup */
+__u32 sz_it_gen = 0;  /* bumped by userspace per run: invalidates the per-CPU caches */
+__u32 sz_it_have_task = 0; /* the task's fields below are filled (its first record) */
 __u64 sz_it_ts = 0;
 __u64 sz_it_file = 0;
 int sz_it_match = 0;
+/* The task's fields every record carries, read once per task (its first
+ * record), not once per record.  Globals, not per-CPU: the reader may move to
+ * another CPU between two VMAs. */
+__u32 sz_it_ns_tgid = 0;
+__u64 sz_it_cgroup_id = 0;
+char sz_it_comm[SZ_ITER_COMM_LEN] = {};
 
 struct sz_it_path {
 	__u64 mnt, dentry, ino;
@@ -38,12 +47,24 @@ struct sz_it_path {
 	char path[SZ_ITER_PATH_LEN];
 };
 
+/* [perf] A glob verdict per (mount, dentry): every process opens and maps its
+ * libraries itself (its own struct file each), but 10,000 processes map the
+ * same few dozen files: the name read and the matcher run once per file and
+ * CPU, not once per file and process.  The verdict is the seen name's
+ * (seen_dentry: a function of the mount and the dentry alone). */
+struct sz_it_verdict {
+	__u64 mnt, dentry;
+	__u32 gen;
+	__u32 match;
+};
+
+#define SZ_IT_VERDICTS 1024
+
 struct sz_it_name {
 	char s[SZ_GLOB_MAX_NAME];
 };
 
-/* A record being built; the name being matched; the last paths of files that matched (most
- * processes map the same few libraries: one d_path per library and CPU). */
+/* A record being built; the name being matched. */
 struct sz_it_scratch {
 	struct sz_iter_rec rec;
 	struct sz_it_name name;
@@ -56,12 +77,21 @@ struct {
 	__type(value, struct sz_it_scratch);
 } sz_it_scratch SEC(".maps");
 
+/* The last paths of files that matched (most processes map the same few
+ * libraries: one d_path per library and CPU). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SZ_IT_CACHE);
 	__type(key, __u32);
 	__type(value, struct sz_it_path);
 } sz_it_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SZ_IT_VERDICTS);
+	__type(key, __u32);
+	__type(value, struct sz_it_verdict);
+} sz_it_verdicts SEC(".maps");
 
 struct sz_it_glob {
 	const char *s;
@@ -112,6 +142,45 @@ static __always_inline int sz_it_name_matches(struct sz_it_name *name, struct de
 	return n > 0 && sz_it_glob_ok(name, (int)n - 1);
 }
 
+/* FILE's mount and dentry as numbers (the verifier allows no arithmetic on
+ * pointers): one read of struct path, both fields. */
+static __always_inline int sz_it_path_key(struct file *file, __u64 *mnt, __u64 *dentry)
+{
+	struct {
+		__u64 mnt, dentry;
+	} k;
+
+	_Static_assert(sizeof(k) == sizeof(struct path), "struct path: mnt, dentry");
+	if (bpf_core_read(&k, sizeof(k), &file->f_path))
+		return -1;
+	*mnt = k.mnt;
+	*dentry = k.dentry;
+	return 0;
+}
+
+/* FILE's glob verdict, from this CPU's cache when it was made during this
+ * run for the same mount and dentry. */
+static __always_inline int sz_it_verdict_of(struct file *file, struct sz_it_name *name)
+{
+	struct sz_it_verdict *v;
+	__u64 mnt, dentry;
+	__u32 slot;
+
+	if (sz_it_path_key(file, &mnt, &dentry))
+		return 0;
+	slot = (__u32)((dentry >> 6) ^ (mnt >> 6)) % SZ_IT_VERDICTS;
+	v = bpf_map_lookup_elem(&sz_it_verdicts, &slot);
+	if (!v)
+		return sz_it_name_matches(name, seen_dentry(file));
+	if (v->gen == sz_it_gen && v->mnt == mnt && v->dentry == dentry)
+		return v->match;
+	v->match = sz_it_name_matches(name, seen_dentry(file));
+	v->mnt = mnt;
+	v->dentry = dentry;
+	v->gen = sz_it_gen;
+	return v->match;
+}
+
 /* FILE's path (d_path: from our root, " (deleted)" appended as in /proc's
  * maps), from the cache when this CPU made it for the same mount, dentry and
  * inode during this run. */
@@ -122,9 +191,7 @@ static __always_inline struct sz_it_path *sz_it_path_of(struct file *file, __u64
 	__u32 slot;
 	long n;
 
-	/* as numbers: the verifier allows no arithmetic on two pointers */
-	if (bpf_core_read(&mnt, sizeof(mnt), &file->f_path.mnt) ||
-	    bpf_core_read(&dentry, sizeof(dentry), &file->f_path.dentry))
+	if (sz_it_path_key(file, &mnt, &dentry))
 		return NULL;
 	slot = (__u32)((dentry >> 6) ^ (mnt >> 6)) % SZ_IT_CACHE;
 	e = bpf_map_lookup_elem(&sz_it_paths, &slot);
@@ -143,6 +210,26 @@ static __always_inline struct sz_it_path *sz_it_path_of(struct file *file, __u64
 	return e;
 }
 
+/* The task's fields every record carries, once per task: 0, or -1 when the
+ * process is not visible from our PID namespace. */
+static __always_inline int sz_it_task_fields(struct task_struct *task)
+{
+	struct kernfs_node *kn;
+
+	if (sz_it_have_task)
+		return 0;
+	sz_it_ns_tgid = sz_ns_tgid(task);
+	if (!sz_it_ns_tgid) {
+		sz_pidns_invisible++; /* per record not made, as the hooks count */
+		return -1;
+	}
+	kn = task->cgroups->dfl_cgrp->kn;
+	sz_it_cgroup_id = kn ? kn->id : 0;
+	bpf_probe_read_kernel_str(sz_it_comm, sizeof(sz_it_comm), task->comm);
+	sz_it_have_task = 1;
+	return 0;
+}
+
 /* iter/task_vma, under a section of ours: its attach target comes from our
  * pass over the kernel's BTF, not libbpf's (src/util/kbtf_load.c) */
 SEC("sz_iter/task_vma")
@@ -154,20 +241,26 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 	struct sz_iter_rec *r;
 	struct sz_it_path *pe;
 	struct file *file;
-	__u32 zero = 0, tgid, n;
+	struct inode *inode;
+	__u32 zero = 0, n;
 	__u64 flags;
 
 	if (!vma || !task)
 		return 0;
-	/* The leader speaks for the thread group, as /proc/PID/maps does. */
-	if (task->pid != task->tgid || task->tgid == self_tgid || !sz_cg_ok(task))
-		return 0;
-	if (task->tgid != sz_it_tgid) {
-		sz_it_tgid = task->tgid;
+	/* A task's first VMA: what is decided of the task, decided once.  The
+	 * leader speaks for the thread group, as /proc/PID/maps does. */
+	if ((__u32)task->pid != sz_it_tid) {
+		sz_it_tid = (__u32)task->pid;
+		sz_it_skip = task->pid != task->tgid || task->tgid == self_tgid || !sz_cg_ok(task);
+		if (sz_it_skip)
+			return 0;
 		sz_it_ts = bpf_ktime_get_ns();
 		sz_it_file = 0;
+		sz_it_have_task = 0;
 		sz_it_processes++;
 	}
+	if (sz_it_skip)
+		return 0;
 	sz_it_vmas++;
 	/* What the VMA itself says first: most are decided without the file. */
 	flags = vma->vm_flags;
@@ -186,26 +279,24 @@ int sz_scan_vmas(struct bpf_iter__task_vma *ctx)
 	 * the process sees (a bind-mounted file's mountpoint: watch.bpf.c). */
 	if ((__u64)file != sz_it_file) {
 		sz_it_file = (__u64)file;
-		sz_it_match = sz_it_name_matches(&s->name, seen_dentry(file));
+		sz_it_match = sz_it_verdict_of(file, &s->name);
 	}
 	if (!sz_it_match)
 		return 0;
-	tgid = sz_ns_tgid(task);
-	if (!tgid) {
-		sz_pidns_invisible++;
+	if (sz_it_task_fields(task))
 		return 0;
-	}
-	r->tgid = tgid;
+	inode = file->f_inode;
+	r->tgid = sz_it_ns_tgid;
 	r->start = vma->vm_start;
 	r->end = vma->vm_end;
 	r->pgoff = vma->vm_pgoff * 4096;
 	r->vm_flags = flags;
-	r->ino = BPF_CORE_READ(file, f_inode, i_ino);
-	r->dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	r->ino = inode->i_ino;
+	r->dev = inode->i_sb->s_dev;
 	r->ts_ns = sz_it_ts;
-	r->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	r->cgroup_id = sz_it_cgroup_id;
 	r->flags = 0;
-	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
+	__builtin_memcpy(r->comm, sz_it_comm, sizeof(r->comm));
 	pe = sz_it_path_of(file, r->ino, r->dev);
 	if (!pe)
 		return 0;

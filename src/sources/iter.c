@@ -244,7 +244,7 @@ int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_sc
 		return -EOPNOTSUPP; /* not loaded: sz_iter_prepare */
 	skel->bss->sz_it_processes = 0;
 	skel->bss->sz_it_vmas = 0;
-	skel->bss->sz_it_tgid = 0;
+	skel->bss->sz_it_tid = 0;
 	skel->bss->sz_it_file = 0;
 	skel->bss->sz_it_gen++;
 	saved = sz_libbpf_enter();

@@ -10,8 +10,10 @@ SYMBOLYZE_SCAN=iter makes the iterator required (an error if it cannot run),
 import json
 import os
 import subprocess
+import uuid
 
 from conftest import parse_lines, summary_of
+from test_names import bind  # noqa: F401 (a fixture: mount --bind, undone after)
 
 FIELDS = ("pid", "comm", "path", "deleted", "build_id", "symbol", "version", "type",
           "address", "load_bias", "file_offset", "size", "dev", "ino")
@@ -61,6 +63,29 @@ def test_iter_scan_finds_what_proc_finds(sz, target, fresh, scratch):
         # with an address space, never more than /proc lists.
         assert 0 < it_sum["processes"] <= pr_sum["processes"] + 50
         assert it_sum["processes_unreadable"] == 0
+
+
+def test_iter_scan_verdict_per_mount_and_file(sz, target, fresh, bind):  # noqa: F811
+    """The iterator decides the glob once per (mount, file) and CPU, for every
+    process mapping it: processes that map one library alternately through its
+    source path and through a bind mount (so one cached verdict is followed by
+    the same file seen through the other mount) are each matched by the name
+    they see, exactly as /proc names them, with the targets' dlsym truth."""
+    tag = uuid.uuid4().hex[:6]
+    src = fresh("libfix.so", "libfixvsrc%s.so" % tag)
+    via = bind(src, "libfixvbind%s.so" % tag)
+    tgs = {"src": [], "bind": []}
+    for k in ("src", "bind", "src", "bind", "src", "bind"):
+        tgs[k].append(target("target-pie", "-l", src if k == "src" else via, "-s", "fix_func"))
+    for k, glob in (("bind", "libfixvbind%s.so" % tag), ("src", "libfixvsrc%s*" % tag)):
+        it, it_err, _ = scan_of(sz, "iter", glob, ["fix_func"])
+        pr, pr_err, _ = scan_of(sz, "proc", glob, ["fix_func"])
+        assert it == pr, "iter only: %s\nproc only: %s" % (sorted(it - pr), sorted(pr - it))
+        assert it_err == pr_err
+        got = {json.loads(f[0]): (json.loads(f[2]), int(json.loads(f[8]), 16)) for f in it}
+        want = {t.pid: ((src if k == "src" else via),
+                        [a for _, s, a in t.truth if s == "fix_func"][0]) for t in tgs[k]}
+        assert got == want, (glob, got, want)
 
 
 def stable_pids():

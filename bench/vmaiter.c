@@ -101,9 +101,9 @@ static int floor_mode(const char *what)
 
 	if (!s)
 		return 1;
-	keep = !strcmp(what, "vma")     ? s->progs.empty_vma
+	keep = !strcmp(what, "vma")	? s->progs.empty_vma
 	       : !strcmp(what, "touch") ? s->progs.touch_vma
-	       : !strcmp(what, "task")  ? s->progs.empty_task
+	       : !strcmp(what, "task")	? s->progs.empty_task
 					: NULL;
 	if (!keep)
 		return 2;

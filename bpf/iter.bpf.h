@@ -25,9 +25,9 @@
  * what is read of the task is read once per task. */
 __u64 sz_it_processes = 0;
 __u64 sz_it_vmas = 0;
-__u32 sz_it_tid = 0;  /* the task being walked (its tid as the kernel numbers it) */
-__u32 sz_it_skip = 0; /* its VMAs need no look: not a leader, ourselves, not in --cgroup */
-__u32 sz_it_gen = 0;  /* bumped by userspace per run: invalidates the per-CPU caches */
+__u32 sz_it_tid = 0;	   /* the task being walked (its tid as the kernel numbers it) */
+__u32 sz_it_skip = 0;	   /* its VMAs need no look: not a leader, ourselves, not in --cgroup */
+__u32 sz_it_gen = 0;	   /* bumped by userspace per run: invalidates the per-CPU caches */
 __u32 sz_it_have_task = 0; /* the task's fields below are filled (its first record) */
 __u64 sz_it_ts = 0;
 __u64 sz_it_file = 0;

@@ -84,10 +84,17 @@ void sz_json_str(FILE *f, const char *s)
 	}
 	sz_escape(s, buf, sizeof(buf));
 	fputc('"', f);
-	for (const char *p = buf; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fputc('\\', f);
-		fputc(*p, f);
+	/* [perf] runs between the characters to escape in one fwrite each, not
+	 * a locked fputc per character: 10,000 found records before `ready` */
+	for (const char *p = buf;;) {
+		size_t n = strcspn(p, "\"\\");
+
+		fwrite(p, 1, n, f);
+		if (!p[n])
+			break;
+		fputc('\\', f);
+		fputc(p[n], f);
+		p += n + 1;
 	}
 	fputc('"', f);
 }

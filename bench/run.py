@@ -550,7 +550,7 @@ def bench_ready(nproc=10000):
             cpu[mode].append(c * 1e3)
             if mode == "iter":
                 m = re.search(r"iterator scan: (\d+) processes, (\d+) VMAs, (\d+) records "
-                              r"\((\d+) bytes\); ([\d.]+) ms in all, ([\d.]+) ms of it in read",
+                              r"\((\d+) bytes\); ([\d.]+) ms in all, ([\d.]+) ms in read",
                               log)
                 if not m:
                     raise SystemExit("watch -v: no iterator scan line: %r" % log[-500:])

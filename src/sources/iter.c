@@ -14,6 +14,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,58 +105,190 @@ struct drain_stats {
 	uint64_t read_ns, records, bytes;
 };
 
+/*
+ * [perf] issue 10: read(2) on the iterator is the kernel walking every VMA of
+ * the host (~90% of the scan); the records it returns then go through the
+ * pipeline and out (found records, JSON).  A reader thread keeps the walk
+ * going while this thread submits what it returned: on two CPUs the scan
+ * costs the walk plus the last chunk's records, not the sum of both.  The
+ * reader only reads; every record is submitted here, in the order read.
+ */
+#define CHUNKS 4
+
+struct chunk {
+	size_t n;
+	char data[READ_BYTES];
+};
+
+struct reader {
+	int fd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct chunk *chunk[CHUNKS];
+	size_t head, tail; /* chunks taken, chunks filled (free-running) */
+	int done;	   /* the reader has stopped: at the end (err 0) or on err */
+	int err;	   /* a negative errno from read(2) */
+	int stop;	   /* asked to stop: the consumer gave up */
+	uint64_t read_ns;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		struct chunk *c;
+		uint64_t t0;
+		ssize_t n;
+
+		while (r->tail - r->head == CHUNKS && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->stop)
+			break;
+		c = r->chunk[r->tail % CHUNKS];
+		pthread_mutex_unlock(&r->mu);
+		t0 = sz_now_ns();
+		do
+			n = read(r->fd, c->data, sizeof(c->data));
+		while (n < 0 && errno == EINTR);
+		c->n = n > 0 ? (size_t)n : 0;
+		pthread_mutex_lock(&r->mu);
+		r->read_ns += sz_now_ns() - t0;
+		if (n <= 0) {
+			r->err = n < 0 ? -errno : 0;
+			break;
+		}
+		r->tail++;
+		pthread_cond_broadcast(&r->cv);
+	}
+	r->done = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* The next chunk the reader filled (NULL at the end or on its error), once
+ * the one taken before (if any) is given back. */
+static struct chunk *reader_next(struct reader *r, int give_back)
+{
+	struct chunk *c = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	if (give_back) {
+		r->head++;
+		pthread_cond_broadcast(&r->cv);
+	}
+	while (r->head == r->tail && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->head != r->tail)
+		c = r->chunk[r->head % CHUNKS];
+	pthread_mutex_unlock(&r->mu);
+	return c;
+}
+
+/* Started with every signal blocked: a signal for the process (SIGINT) is
+ * the caller's thread's to take, never the reader's. */
+static int reader_start(struct reader *r, pthread_t *tid)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(tid, NULL, reader_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -err;
+}
+
+/* Submit every whole record at the head of BUF (HAVE bytes): the bytes used,
+ * or a negative errno for a malformed record; *RC gets the pipeline's answer. */
+static long submit_all(struct sz_pipeline *p, char *buf, size_t have, int *rc,
+		       struct drain_stats *st)
+{
+	size_t off = 0;
+
+	while (!*rc) {
+		long len = sz_iter_rec_len(buf + off, have - off);
+
+		if (len < 0)
+			return len;
+		if (!len)
+			break;
+		*rc = submit(p, buf + off);
+		if (*rc == -EINVAL) {
+			*rc = 0;
+			return -EINVAL;
+		}
+		off += (size_t)len;
+		st->records++;
+	}
+	return (long)off;
+}
+
 /* Read the iterator's records and submit them: 0 when all were read, else a
  * negative errno; *RC gets the pipeline's answer (0, SZ_STOP, -ENOMEM). */
 static int drain(struct sz_pipeline *p, int fd, int *rc, struct drain_stats *st)
 {
-	size_t have = 0;
+	struct reader r = { .fd = fd };
 	char *buf = malloc(READ_BYTES + sizeof(struct sz_iter_rec));
+	struct chunk *c = NULL;
+	size_t have = 0;
+	pthread_t tid;
 	int err = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
-		uint64_t t0 = sz_now_ns();
-		ssize_t n = read(fd, buf + have, READ_BYTES + sizeof(struct sz_iter_rec) - have);
-		size_t off = 0;
-
-		st->read_ns += sz_now_ns() - t0;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		if (n == 0) {
-			err = have ? -EINVAL : 0; /* a record cut short */
-			break;
-		}
-		have += (size_t)n;
-		st->bytes += (size_t)n;
-		while (!*rc) {
-			long len = sz_iter_rec_len(buf + off, have - off);
-
-			if (len < 0) {
-				err = (int)len;
-				break;
-			}
-			if (!len)
-				break;
-			*rc = submit(p, buf + off);
-			if (*rc == -EINVAL) {
-				err = -EINVAL;
-				*rc = 0;
-				break;
-			}
-			off += (size_t)len;
-			st->records++;
-		}
-		if (err || *rc)
-			break;
-		memmove(buf, buf + off, have - off);
-		have -= off;
+	for (size_t i = 0; i < CHUNKS && !err; i++) {
+		r.chunk[i] = malloc(sizeof(*r.chunk[i]));
+		err = r.chunk[i] ? 0 : -ENOMEM;
 	}
+	if (!err) {
+		pthread_mutex_init(&r.mu, NULL);
+		pthread_cond_init(&r.cv, NULL);
+		err = reader_start(&r, &tid);
+		if (err) {
+			pthread_cond_destroy(&r.cv);
+			pthread_mutex_destroy(&r.mu);
+		}
+	}
+	if (err) {
+		for (size_t i = 0; i < CHUNKS; i++)
+			free(r.chunk[i]);
+		free(buf);
+		return err;
+	}
+	while ((c = reader_next(&r, c != NULL))) {
+		long used;
+
+		/* A record may straddle two reads: what is left of the last
+		 * chunk, then this one (a chunk is never more than READ_BYTES,
+		 * what is left never a whole record). */
+		memcpy(buf + have, c->data, c->n);
+		have += c->n;
+		st->bytes += c->n;
+		used = submit_all(p, buf, have, rc, st);
+		if (used < 0) {
+			err = (int)used;
+			break;
+		}
+		if (*rc)
+			break;
+		memmove(buf, buf + used, have - (size_t)used);
+		have -= (size_t)used;
+	}
+	pthread_mutex_lock(&r.mu);
+	r.stop = 1;
+	pthread_cond_broadcast(&r.cv);
+	pthread_mutex_unlock(&r.mu);
+	pthread_join(tid, NULL);
+	if (!err && !*rc)
+		err = r.err ? r.err : have ? -EINVAL : 0; /* a record cut short */
+	st->read_ns += r.read_ns;
+	pthread_cond_destroy(&r.cv);
+	pthread_mutex_destroy(&r.mu);
+	for (size_t i = 0; i < CHUNKS; i++)
+		free(r.chunk[i]);
 	free(buf);
 	return err;
 }
@@ -262,7 +396,7 @@ int sz_iter_scan_all(struct sz_pipeline *p, struct watch_bpf *skel, struct sz_sc
 		c->processes += skel->bss->sz_it_processes;
 		sz_log(SZ_LOG_DEBUG,
 		       "iterator scan: %llu processes, %llu VMAs, %llu records (%llu bytes); "
-		       "%.1f ms in all, %.1f ms of it in read(2)",
+		       "%.1f ms in all, %.1f ms in read(2) (its own thread)",
 		       (unsigned long long)skel->bss->sz_it_processes,
 		       (unsigned long long)skel->bss->sz_it_vmas, (unsigned long long)st.records,
 		       (unsigned long long)st.bytes, (double)(sz_now_ns() - t0) / 1e6,

@@ -89,7 +89,8 @@ void sz_json_str(FILE *f, const char *s)
 	for (const char *p = buf;;) {
 		size_t n = strcspn(p, "\"\\");
 
-		fwrite(p, 1, n, f);
+		/* an error stays on F (ferror), as fputc's do */
+		(void)fwrite(p, 1, n, f);
 		if (!p[n])
 			break;
 		fputc('\\', f);

@@ -68,6 +68,7 @@ CLI_LIBS += -lprotobuf-c
 LIB_SRCS += src/consumers/stacks.c # --stacks: unwind (libdw), symbolize, aggregate
 LIB_SRCS += src/consumers/probe_fold.c # issue 13: exited processes' counts, folded
 LIB_SRCS += src/util/kbtf.c src/util/kbtf_load.c # issue 10: a minimal kernel BTF for CO-RE
+LIB_SRCS += src/util/detach.c # issue 12: links detached at once, grace periods overlapping
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS += $(BUILD)/proto/profile.pb-c.o # --pprof: generated from proto/profile.proto
@@ -88,6 +89,7 @@ UNIT_TESTS += test_cgroup
 UNIT_TESTS += test_mx # issue 13: the exporter's tables (src/cli/metrics.c)
 UNIT_TESTS += test_perfmmap # issue 10: --mmap-hook perf records
 UNIT_TESTS += test_kbtf # issue 10: the minimal kernel BTF against libbpf's reading
+UNIT_TESTS += test_detach # issue 12: links detached at once
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 FIX := $(BUILD)/fixtures

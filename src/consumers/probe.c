@@ -301,6 +301,12 @@ void sz_probe_mgr_free(struct sz_probe_mgr *m)
 	free(m);
 }
 
+void sz_probe_mgr_detach(struct sz_probe_mgr *m, struct sz_detach *d)
+{
+	if (m)
+		sz_probe_sets_detach(m->sets, d);
+}
+
 int sz_probe_mgr_on_call(struct sz_probe_mgr *m, sz_call_fn fn, void *ctx)
 {
 	struct call_obs *n = realloc(m->obs, (m->nobs + 1) * sizeof(*n));

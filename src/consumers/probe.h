@@ -47,6 +47,10 @@ int sz_probe_mgr_stacks(const struct sz_probe_mgr *m, sz_stack_fn fn, void *ctx)
 void sz_probe_mgr_stack_stats(const struct sz_probe_mgr *m, uint64_t *stacks, uint64_t *drops,
 			      uint64_t *truncated, uint64_t *procs_unread);
 void sz_probe_mgr_free(struct sz_probe_mgr *m);
+struct sz_detach;
+/* The uprobes attached so far, to D (util/detach.h): detached with the
+ * watch's links at once; the counts stay readable. */
+void sz_probe_mgr_detach(struct sz_probe_mgr *m, struct sz_detach *d);
 /* Subscribe to P, ahead of every other consumer: a found record says whether
  * its function is probed before anyone sees it. */
 int sz_probe_mgr_subscribe(struct sz_probe_mgr *m, struct sz_pipeline *p);

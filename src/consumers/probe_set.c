@@ -6,6 +6,7 @@
  */
 #include "consumers/probe_set.h"
 #include "consumers/uprobe_multi.h"
+#include "util/detach.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -88,6 +89,20 @@ void sz_probe_sets_free(struct sz_probe_sets *s)
 	free(s->bucket);
 	free(s->links);
 	free(s);
+}
+
+static void detach_one(void *m)
+{
+	sz_umulti_detach(m);
+}
+
+void sz_probe_sets_detach(struct sz_probe_sets *s, struct sz_detach *d)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nlinks; i++)
+		sz_detach_add(d, detach_one, s->links[i]);
+	s->nlinks = 0;
 }
 
 static struct set *find(struct sz_probe_sets *s, const struct sz_probe_key *k)

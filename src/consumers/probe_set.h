@@ -46,6 +46,11 @@ int sz_probe_sets_new(struct bpf_program *const *progs, const int *is_ret, size_
  * mutex (about 0.1 s each on this kernel, whoever closes it: bpftrace too),
  * which is why multi links are worth having. */
 void sz_probe_sets_free(struct sz_probe_sets *s);
+struct sz_detach;
+/* Hand every attachment made so far to D (util/detach.h), to be detached
+ * with the others at once; the sets, their statuses and the counts stay (a
+ * site is not attached twice), attachments made later are the free's. */
+void sz_probe_sets_detach(struct sz_probe_sets *s, struct sz_detach *d);
 
 /* The status of entry ENT in the set of KEY: 1 probed, a negative errno if its
  * attach failed, 0 if it was not a site, or -ENOENT if there is no set yet. */

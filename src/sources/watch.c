@@ -24,6 +24,7 @@
 #include "proc/maps.h"	      /* sz_read_file: perf_children */
 #include <fcntl.h>
 #include "proc/pidns.h"
+#include "util/detach.h" /* every link detached at once */
 #include "watch.skel.h"
 
 #include <bpf/libbpf.h>
@@ -224,6 +225,8 @@ static void report_other_losses(struct sz_watch *w);
 
 void sz_watch_stop(struct sz_watch *w)
 {
+	struct sz_detach d;
+
 	if (!w || !w->skel || w->stopped)
 		return;
 	w->stopped = 1;
@@ -238,12 +241,21 @@ void sz_watch_stop(struct sz_watch *w)
 	/* Nor a probe record: under a flood of calls the drain would never end. */
 	sz_probe_mgr_quiet(w->probes);
 	sz_wusdt_quiet(w->usdt);
-	watch_bpf__detach(w->skel);
+	/* The watch's links and the uprobes together, their grace periods
+	 * overlapping (util/detach.c): the links that release at once here,
+	 * the others from threads.  Uprobes attached by the drain below (a
+	 * load in the last moments) count nothing (quiet) and go in teardown. */
+	sz_detach_init(&d);
+	sz_detach_skeleton(&d, w->skel->skeleton);
+	sz_probe_mgr_detach(w->probes, &d);
+	sz_detach_start(&d);
 	sz_perfmmap_disable(w->pm);
 	/* synchronize_rcu(): programs still running when we detached have
-	 * finished, so their records are in the ring for the drain. */
+	 * finished, so their records are in the ring for the drain.  (The
+	 * threaded releases wait for their own programs in the kernel.) */
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
 		usleep(50000); /* no membarrier: grace periods are short */
+	sz_detach_wait(&d);
 	if (w->rb)
 		ring_buffer__consume(w->rb);
 	perf_drain(w, 1); /* after the BPF ring: see perf_poll */

@@ -233,6 +233,13 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 	keys = (__u32)(ids * 1024 < COUNT_KEYS_MIN   ? COUNT_KEYS_MIN
 		       : ids * 1024 > COUNT_KEYS_MAX ? COUNT_KEYS_MAX
 						     : ids * 1024);
+	/* -p: the uprobes run for that process alone (attached with its pid,
+	 * the kernel filters by thread group), so every key is (PID, id): one
+	 * per id is all there can be.  [perf] A hash's buckets are allocated
+	 * and initialised at load, 16 bytes each: for a glob's 4M keys, 64 MB
+	 * and ~45 ms of start-up (issue 12). */
+	if (m->pid > 0 && keys > ids)
+		keys = (__u32)ids;
 	r = bpf_map__set_max_entries(m->skel->maps.counts, keys);
 	/* Memory as (process, function) pairs are seen, not all of it up front
 	 * (nor the time to clear it): [perf] preallocating the smallest table,
@@ -244,6 +251,14 @@ int sz_probe_mgr_new(enum sz_probe_mode mode, int empty, pid_t pid, const struct
 	/* [perf] --key's table (preallocated: 18-35 ms) is never written without --key */
 	if (!r && !sz_args_has_key(m->args))
 		r = bpf_map__set_max_entries(m->skel->maps.keys, 1);
+	/* [perf] Nor are the LRU tables (always preallocated, ~2.5 ms each)
+	 * of the call starts (--latency, --trace) and the filters' verdicts
+	 * without the programs that write them (an LRU wants an entry per CPU). */
+	if (!r && !is_picked(m, m->skel->progs.sz_lat_entry) &&
+	    !is_picked(m, m->skel->progs.sz_trace_entry))
+		r = bpf_map__set_max_entries(m->skel->maps.starts, (__u32)m->ncpus);
+	if (!r && !is_picked(m, m->skel->progs.sz_gate_entry))
+		r = bpf_map__set_max_entries(m->skel->maps.gate, (__u32)m->ncpus);
 	/* Per-CPU arrays of ids x buckets are made whether a program uses them
 	 * or not: full size only for the modes that do. */
 	lat = mode == SZ_PROBE_LATENCY || sz_args_latency(m->args);

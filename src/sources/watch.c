@@ -112,6 +112,7 @@ struct sz_watch {
 	struct sz_watch_stats st;
 	struct sz_perfmmap *pm; /* --mmap-hook perf: the mmap source (perfmmap.c) */
 	uint64_t perf_lost_seen;
+	struct sz_file_key last_probed; /* mark_probed: the file last written */
 };
 
 static int add_obs(struct obs **list, size_t *n, void *fn, void *ctx)
@@ -601,9 +602,13 @@ static int mark_probed(void *ctx, struct sz_found *found, struct sz_loaded *l)
 	struct sz_file_key k = { sz_loaded_kdev(l), 0, (__u64)sz_loaded_ino(l) };
 	__u8 one = 1;
 
-	if (found->probed && w->skel)
-		bpf_map__update_elem(w->skel->maps.probed, &k, sizeof(k), &one, sizeof(one),
-				     BPF_ANY);
+	/* Only --freeze reads the map; and a file's functions come in a row:
+	 * [perf] one write per file, not one per function (1,000 with -s '*'). */
+	if (!found->probed || !w->skel || !w->skel->rodata->freeze ||
+	    !memcmp(&k, &w->last_probed, sizeof(k)))
+		return 0;
+	w->last_probed = k;
+	bpf_map__update_elem(w->skel->maps.probed, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
 	return 0;
 }
 

@@ -65,7 +65,7 @@ struct {
 
 /* --arg, --filter, --comm, --key, --hist (issue 11) */
 #include "args.bpf.h"
-#include "stack.bpf.h" /* --stacks: sz_stack_capture() into events */
+#include "stack.bpf.h" /* --stacks: sz_stack_capture() into events, lazywake.h */
 
 /* --cgroup: calls of tasks outside the subtree are not seen at all; nor are our own
  * (self.h, through stack.bpf.h). */
@@ -204,7 +204,7 @@ int sz_trace_entry(struct pt_regs *ctx)
 	r->args[4] = PT_REGS_PARM5(ctx);
 	r->args[5] = PT_REGS_PARM6(ctx);
 	sz_args_fill(ctx, (char *)(r + 1));
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, sz_lazy_wakeup(&events));
 	start_call(ctx, sym);
 	return 0;
 }
@@ -225,6 +225,6 @@ int sz_trace_exit(struct pt_regs *ctx)
 	r->ts_ns = now;
 	r->ret = PT_REGS_RC(ctx);
 	r->duration_ns = d;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, sz_lazy_wakeup(&events));
 	return 0;
 }

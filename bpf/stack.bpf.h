@@ -12,6 +12,7 @@
 
 #include "stack.h"
 #include "self.h" /* no stack of our own calls: each would cost us another */
+#include "lazywake.h"
 
 /* The ring the records go to: the including program's (probe.bpf.c: events). */
 #ifndef SZ_STACK_RING
@@ -134,7 +135,7 @@ static __always_inline void sz_stack_capture_at(struct pt_regs *ctx, __u32 sym, 
 		r->slice_len = sz_stack_copy((unsigned char *)(r + 1), ctx->sp, &r->flags);
 		r->nret = sz_stack_uret(r->ips);
 	}
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, sz_lazy_wakeup(&SZ_STACK_RING));
 }
 
 static __always_inline void sz_stack_capture(struct pt_regs *ctx, __u32 sym)

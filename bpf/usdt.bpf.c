@@ -102,6 +102,6 @@ int sz_usdt_trace(struct pt_regs *ctx)
 	for (int s = 0; s < SZ_USDT_NSTR; s++)
 		if (s >= slot)
 			r->str[s][0] = 0;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, sz_lazy_wakeup(&usdt_events));
 	return 0;
 }

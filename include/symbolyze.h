@@ -494,8 +494,10 @@ SZ_API int sz_watch_on_lost(struct sz_watch *w, sz_lost_fn fn, void *ctx);
  * errno if BPF cannot be used (why: the log callback, SZ_LOG_ERROR). */
 SZ_API int sz_watch_start(struct sz_watch *w);
 /* Wait up to TIMEOUT_MS for records and handle them, and repair any loss.
- * It waits at most 20 ms: records of exits and forks wake no one and are
- * read within that (sz_watch_fd is readable that often too).  Returns 0, SZ_STOP if an observer asked to stop, or a negative errno
+ * It waits at most 20 ms: records of exits and forks, and calls, returns,
+ * stacks and USDT hits until their ring is a quarter full, wake no one and
+ * are read within that (sz_watch_fd is readable that often too).  Returns 0,
+ * SZ_STOP if an observer asked to stop, or a negative errno
  * (-EINTR on a signal: call again or stop). */
 SZ_API int sz_watch_poll(struct sz_watch *w, int timeout_ms);
 /* A descriptor for the caller's own poll/epoll loop: readable when records

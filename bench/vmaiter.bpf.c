@@ -133,6 +133,38 @@ int touch_vma(struct bpf_iter__task_vma *ctx)
 	return 0;
 }
 
+/* The same walk from iter/task, one call per task, by the open-coded VMA
+ * iterator (kfuncs, 6.7+): a program that picks the tasks it walks, here the
+ * leaders whose tgid % parts == part, so that PARTS iterators (each a load of
+ * its own) can walk disjoint halves of the host on PARTS CPUs at once. */
+extern int bpf_iter_task_vma_new(struct bpf_iter_task_vma *it, struct task_struct *task,
+				 __u64 addr) __weak __ksym;
+extern struct vm_area_struct *bpf_iter_task_vma_next(struct bpf_iter_task_vma *it) __weak __ksym;
+extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksym;
+
+__u64 shared = 0;
+__u32 part = 0;
+__u32 parts = 1;
+
+SEC("iter/task")
+int split_vma(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct bpf_iter_task_vma it;
+	struct vm_area_struct *vma;
+
+	if (!task || task->pid != task->tgid || !parts || (__u32)task->tgid % parts != part)
+		return 0;
+	bpf_iter_task_vma_new(&it, task, 0);
+	while ((vma = bpf_iter_task_vma_next(&it))) {
+		touched++;
+		if (vma->vm_flags & 0x80) /* the first touch, as any filter's */
+			shared++;
+	}
+	bpf_iter_task_vma_destroy(&it);
+	return 0;
+}
+
 /* One call per task instead of per VMA: what the per-VMA walk adds. */
 SEC("iter/task")
 int empty_task(struct bpf_iter__task *ctx)

@@ -6,6 +6,9 @@
  *   vmaiter --floor vma|touch|task   the kernel's walk alone: an iterator
  *   program that does nothing per VMA (vma), reads each VMA's flags and file
  *   (touch), or does nothing per task (task); prints "iter_ms X".
+ *   vmaiter --floor split1|split2   iter/task walking each leader's VMAs with
+ *   the open-coded VMA iterator: one iterator over every process, or two at
+ *   once (two threads, each a load of its own) over the odd and even tgids.
  */
 #include "util/glob.h"
 #include "vmaiter.skel.h"
@@ -14,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,13 +96,78 @@ static double run_iter(struct bpf_program *prog, long *bytes)
 	return n < 0 ? -1 : t0;
 }
 
+struct split {
+	struct vmaiter_bpf *s;
+	pthread_barrier_t *go;
+	long bytes;
+	double ms;
+};
+
+static void *split_run(void *arg)
+{
+	struct split *sp = arg;
+
+	pthread_barrier_wait(sp->go);
+	sp->ms = run_iter(sp->s->progs.split_vma, &sp->bytes);
+	return NULL;
+}
+
+/* PARTS loads of split_vma, each walking the leaders whose tgid % PARTS is
+ * its part, run at once: the wall time from the start to the last end. */
+static int split_mode(unsigned parts)
+{
+	struct split sp[2] = {};
+	pthread_t tid[2];
+	pthread_barrier_t go;
+	double t0, t;
+	int bad = 0;
+
+	pthread_barrier_init(&go, NULL, parts + 1);
+	for (unsigned i = 0; i < parts; i++) {
+		struct bpf_program *p;
+
+		sp[i].s = vmaiter_bpf__open();
+		if (!sp[i].s)
+			return 1;
+		bpf_object__for_each_program(p, sp[i].s->obj)
+			bpf_program__set_autoload(p, p == sp[i].s->progs.split_vma);
+		if (vmaiter_bpf__load(sp[i].s))
+			return 1;
+		sp[i].s->bss->part = i;
+		sp[i].s->data->parts = parts;
+		sp[i].go = &go;
+		if (pthread_create(&tid[i], NULL, split_run, &sp[i]))
+			return 1;
+	}
+	t0 = now_ms();
+	pthread_barrier_wait(&go);
+	for (unsigned i = 0; i < parts; i++) {
+		pthread_join(tid[i], NULL);
+		bad |= sp[i].ms < 0;
+	}
+	t = now_ms() - t0;
+	if (bad)
+		return 1;
+	printf("iter_ms %.3f", t);
+	for (unsigned i = 0; i < parts; i++) {
+		printf(" part%u_ms %.3f part%u_vmas %llu", i, sp[i].ms, i,
+		       (unsigned long long)sp[i].s->bss->touched);
+		vmaiter_bpf__destroy(sp[i].s);
+	}
+	printf("\n");
+	return 0;
+}
+
 static int floor_mode(const char *what)
 {
-	struct vmaiter_bpf *s = vmaiter_bpf__open();
+	struct vmaiter_bpf *s;
 	struct bpf_program *keep, *p;
 	long bytes = 0;
 	double t;
 
+	if (!strcmp(what, "split1") || !strcmp(what, "split2"))
+		return split_mode(what[5] - '0');
+	s = vmaiter_bpf__open();
 	if (!s)
 		return 1;
 	keep = !strcmp(what, "vma")	? s->progs.empty_vma
@@ -141,6 +210,7 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(s->progs.empty_vma, false);
 	bpf_program__set_autoload(s->progs.touch_vma, false);
 	bpf_program__set_autoload(s->progs.empty_task, false);
+	bpf_program__set_autoload(s->progs.split_vma, false);
 	memcpy((void *)&s->rodata->glob, &g, sizeof(g));
 	if (vmaiter_bpf__load(s))
 		return 1;

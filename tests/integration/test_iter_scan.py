@@ -88,6 +88,30 @@ def test_iter_scan_verdict_per_mount_and_file(sz, target, fresh, bind):  # noqa:
         assert got == want, (glob, got, want)
 
 
+def test_iter_scan_many_reads_equal_proc(sz):
+    """More records than one read(2) returns (the reader thread hands the
+    watch several chunks, a record may straddle two): 600 processes of our
+    own, each with libc's two records (~120 bytes each, ~144 KB in all), found
+    alike by the iterator and by /proc, every one of them."""
+    procs = [subprocess.Popen(["sleep", "600"]) for _ in range(600)]
+    try:
+        pids = {p.pid for p in procs}
+        runs = {}
+        for mode in ("iter", "proc"):
+            found, errors, _ = scan_of(sz, mode, "libc.so*", ["malloc"])
+            runs[mode] = {f for f in found if json.loads(f[0]) in pids}
+            assert not [e for e in errors if e[1] in pids], errors
+        assert {json.loads(f[0]) for f in runs["iter"]} == pids
+        assert runs["iter"] == runs["proc"], \
+            "iter only: %s\nproc only: %s" % (sorted(runs["iter"] - runs["proc"])[:5],
+                                             sorted(runs["proc"] - runs["iter"])[:5])
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
 def stable_pids():
     """pid -> (start time, executable) of every process now."""
     out = {}

@@ -886,6 +886,29 @@ def timed_session(argv, ready, env=None):
             p.wait()
 
 
+def hooks_gone(variant="tp-exit"):
+    """The kernel's floor for "gone": a minimal loader (bench/hooks, not our
+    code) holding the watch's costliest hook alone, the sys_exit_mmap
+    tracepoint through perf; (seconds to its "ready", seconds from closing its
+    stdin to its exit), timed as timed_session() times ours."""
+    t0 = time.monotonic()
+    p = subprocess.Popen([ARGS.hooks, variant], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    try:
+        if p.stdout.readline().strip() != "ready":
+            return None
+        live = time.monotonic() - t0
+        time.sleep(0.5)
+        t1 = time.monotonic()
+        p.stdin.close()
+        p.wait(timeout=30)
+        return live, time.monotonic() - t1
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def bench_attach_many(reps=None):
     """Start to all probes live, and SIGINT to all gone, for 1, 64 and 1,000
     functions of the generated libmany.so: `symbolyze watch -s GLOB --count`
@@ -923,12 +946,22 @@ def bench_attach_many(reps=None):
             if ARGS.attach_fallback:
                 sides.append(lambda: timed_session(argv + ["--no-uprobe-multi"],
                                                    '"event":"ready"'))
+            sides.append(hooks_gone)  # issue 12: the kernel's floor for "gone"
             runs = interleave(sides, reps)
+            floor = runs.pop()
             # rounds where both got ready pair up; a side that never did is named
             ours = [r for r in runs[0] if r]
             theirs = [r for r in runs[1] if r] if bt else []
             pairs = [(a, b) for a, b in zip(runs[0], runs[1]) if a and b] if bt else []
             single = [r for r in runs[-1] if r] if ARGS.attach_fallback else []
+            fpairs = [(a, b) for a, b in zip(runs[0], floor) if a and b]
+            if fpairs:
+                report_runs("%d functions: SIGINT to all gone" % n, "ms",
+                            [a[1] * 1e3 for a, _ in fpairs],
+                            "minimal loader's sys_exit_mmap tracepoint detach (kernel floor)",
+                            [b[1] * 1e3 for _, b in fpairs],
+                            "bench/hooks tp-exit, stdin closed to exit; ours also detaches "
+                            "the uprobes and 3 sched tracepoints, from threads")
             for i, what in ((0, "live"), (1, "detached")):
                 name = "%d functions: %s" % (n, "start to all live" if i == 0 else
                                              "SIGINT to all gone")

@@ -438,6 +438,41 @@ void sz_freeze_off(struct sz_freeze *f)
 	set_off(f->ctl_fd);
 }
 
+void sz_freeze_quit(struct sz_freeze *f)
+{
+	if (!f)
+		return;
+	sz_freeze_off(f);
+	if (f->quit_fd >= 0) {
+		(void)!write(f->quit_fd, "q", 1);
+		close(f->quit_fd);
+		f->quit_fd = -1;
+	}
+}
+
+/* Reap the guardian, but never hang on it (it exits on its own anyway, at
+ * most a bound later): woken by its exit through a pidfd (Linux 5.3), else
+ * by looking every 5 ms. */
+static void reap_guardian(pid_t g)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, g, 0);
+
+	if (pidfd >= 0) {
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+		while (poll(&pfd, 1, 2000) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+	}
+	for (int i = 0; i < 400; i++) {
+		pid_t r = waitpid(g, NULL, WNOHANG);
+
+		if (r == g || (r < 0 && errno != EINTR))
+			break;
+		sleep_ns(5 * MS);
+	}
+}
+
 void sz_freeze_resume_all(struct sz_freeze *f)
 {
 	if (f)
@@ -459,18 +494,9 @@ void sz_freeze_free(struct sz_freeze *f)
 		return;
 	sz_freeze_off(f);
 	sz_freeze_resume_all(f);
-	if (f->quit_fd >= 0) {
-		(void)!write(f->quit_fd, "q", 1);
-		close(f->quit_fd);
-	}
-	/* Reap it, but never hang on it: it exits on its own anyway. */
-	for (int i = 0; f->guardian > 0 && i < 400; i++) {
-		pid_t r = waitpid(f->guardian, NULL, WNOHANG);
-
-		if (r == f->guardian || (r < 0 && errno != EINTR))
-			break;
-		sleep_ns(5 * MS);
-	}
+	sz_freeze_quit(f);
+	if (f->guardian > 0)
+		reap_guardian(f->guardian);
 	munmap(f->sh, sizeof(*f->sh));
 	free(f->pids);
 	free(f);

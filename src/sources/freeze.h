@@ -33,6 +33,11 @@ void sz_freeze_record(struct sz_freeze *f, pid_t pid, uint64_t ts);
 void sz_freeze_exited(struct sz_freeze *f, pid_t pid);
 /* No new stop from now on. */
 void sz_freeze_off(struct sz_freeze *f);
+/* Off, and the guardian told to go now: its last steps (a grace period, a
+ * sweep that resumes every stop) then overlap the caller's detach; after
+ * off no new stop is made, so nothing can be left stopped if we die after
+ * it.  sz_freeze_free reaps it. */
+void sz_freeze_quit(struct sz_freeze *f);
 /* Resume every process still stopped for us. */
 void sz_freeze_resume_all(struct sz_freeze *f);
 /* After a loss: resume the stops none of whose records is still to come. */

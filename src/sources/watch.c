@@ -238,7 +238,7 @@ void sz_watch_stop(struct sz_watch *w)
 	}
 	/* No stop may follow the last drain: turn freezing off, detach, then
 	 * resume whatever the remaining records stopped. */
-	sz_freeze_off(w->fz);
+	sz_freeze_quit(w->fz); /* off; the guardian's last sweep overlaps the detach */
 	/* Nor a probe record: under a flood of calls the drain would never end. */
 	sz_probe_mgr_quiet(w->probes);
 	sz_wusdt_quiet(w->usdt);

@@ -16,12 +16,26 @@ from conftest import Proc
 root = pytest.mark.skipif(os.geteuid() != 0, reason="loads BPF: root")
 
 
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return f.read().split()
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 @root
 @pytest.mark.parametrize("glob,n,extra", [
     ("szf_*", 1000, []),                             # one multi-uprobe link
     ("szf_00?", 10, ["--no-uprobe-multi"]),          # one perf-event uprobe each
     ("szf_01?", 10, ["--mmap-hook", "perf"]),        # no syscall tracepoint
-], ids=["multi", "perf-event-uprobes", "perf-mmap-hook"])
+    ("szf_02?", 10, ["--freeze"]),                   # its guardian quits with the detach
+], ids=["multi", "perf-event-uprobes", "perf-mmap-hook", "freeze"])
 def test_sigint_leaves_no_link_and_exact_counts(bpf, watch, fresh, glob, n, extra):
     fresh("libmany.so", "libmany.so")
     caller = Proc([fresh("many_caller", "many_caller"), "--wait"])
@@ -32,6 +46,8 @@ def test_sigint_leaves_no_link_and_exact_counts(bpf, watch, fresh, glob, n, extr
                            r["type"] == "func", count=n, what="%d functions" % n)
         assert all(r["probed"] for r in found)
         held = bpf.held(w.pid)
+        guardians = [int(c) for c in children(w.pid) if comm(int(c)) == "sz-guardian"]
+        assert len(guardians) == (1 if "--freeze" in extra else 0)
         links = bpf.show("link")
         mine = {i: links[i] for i in held["link"] if i in links}
         # the watch's own links, and the uprobes': one multi link or one per function
@@ -49,6 +65,8 @@ def test_sigint_leaves_no_link_and_exact_counts(bpf, watch, fresh, glob, n, extr
         # reaped: every link it held is gone now, no grace allowed
         left = set(held["link"]) & set(bpf.show("link"))
         assert left == set(), "links of the watch left after its exit: %s" % left
+        for g in guardians:  # reaped by the watch, not left behind
+            assert not os.path.exists("/proc/%d" % g), "guardian %d outlived the watch" % g
         counts = {s: c for (pid, s), c in w.counts().items() if pid == caller.pid}
         assert len(counts) == n
         assert counts == {s: truth[s] for s in counts}

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/membarrier.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ struct sz_watch {
 	struct sz_pipeline *p;
 	struct sz_scan_counts counts;
 	struct watch_bpf *skel;
+	struct watch_bpf *skel_mmap; /* sz_mmap's object: loaded beside skel (load_split) */
 	struct ring_buffer *rb;
 	struct sz_probe_mgr *probes;
 	struct sz_args *args;	    /* opts.extra, checked and copied (consumers/args.c) */
@@ -278,8 +280,10 @@ static void teardown(struct sz_watch *w)
 	w->ring_added = 0;
 	sz_perfmmap_free(w->pm);
 	w->pm = NULL;
-	watch_bpf__destroy(w->skel);
+	watch_bpf__destroy(w->skel); /* its links include sz_mmap's (load_split) */
 	w->skel = NULL;
+	watch_bpf__destroy(w->skel_mmap);
+	w->skel_mmap = NULL;
 	sz_probe_mgr_free(w->probes);
 	w->probes = NULL;
 	sz_wusdt_teardown(w->usdt, w->p);
@@ -912,12 +916,116 @@ static int add_watch_ring(struct sz_watch *w)
 	return err;
 }
 
+/* ---- loading: two programs verified at once ---- */
+
+struct split_load {
+	struct watch_bpf *skel;
+	int err;
+};
+
+static void *split_load_thread(void *arg)
+{
+	struct split_load *l = arg;
+
+	l->err = watch_bpf__load(l->skel);
+	return NULL;
+}
+
+/* Every map of TO is FROM's map of the same name. */
+static int reuse_maps(struct watch_bpf *to, struct watch_bpf *from)
+{
+	struct bpf_map *m;
+	int err;
+
+	bpf_object__for_each_map(m, from->obj) {
+		struct bpf_map *t = bpf_object__find_map_by_name(to->obj, bpf_map__name(m));
+
+		if (!t)
+			return -ENOENT;
+		err = bpf_map__reuse_fd(t, bpf_map__fd(m));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * [perf] issue 10: start-up is mostly the verifier, and sz_exec and sz_mmap
+ * are its two largest programs (~8 and ~6 ms here): verified one after the
+ * other by libbpf, they are verified at once here, on two CPUs.  MAPS (the
+ * configured object: rodata, sizes) is loaded with no program, which only
+ * creates and fills its maps; two more openings of the same object reuse those
+ * maps, one with sz_mmap alone (loaded in a thread), one with the rest (here).
+ * The latter becomes w->skel, the former w->skel_mmap; MAPS is closed (the
+ * maps live on in the others' descriptors).  The programs are the same
+ * instructions against the same maps as one load makes.
+ */
+static int load_split(struct sz_watch *w, struct watch_bpf *maps,
+		      const struct bpf_object_open_opts *oo)
+{
+	struct split_load l = { NULL, 0 };
+	struct watch_bpf *rest = NULL;
+	struct bpf_program *prog;
+	pthread_t th;
+	int err, threaded;
+
+	rest = watch_bpf__open_opts(oo);
+	l.skel = watch_bpf__open_opts(oo);
+	err = rest && l.skel ? 0 : -errno;
+	if (err)
+		goto out;
+	bpf_object__for_each_program(prog, maps->obj) {
+		struct bpf_program *mine = bpf_object__find_program_by_name(
+			rest->obj, bpf_program__name(prog));
+		int on = bpf_program__autoload(prog);
+
+		if (!mine) {
+			err = -ENOENT;
+			goto out;
+		}
+		bpf_program__set_autoload(mine, on && prog != maps->progs.sz_mmap);
+		bpf_program__set_autoattach(mine, bpf_program__autoattach(prog));
+		bpf_program__set_autoload(prog, false);
+	}
+	bpf_object__for_each_program(prog, l.skel->obj)
+		bpf_program__set_autoload(prog, prog == l.skel->progs.sz_mmap);
+	if (bpf_program__autoload(rest->progs.sz_scan_vmas))
+		err = sz_kbtf_iter_prepare(rest->progs.sz_scan_vmas, "task_vma");
+	if (!err)
+		err = watch_bpf__load(maps); /* the maps, created and filled */
+	if (!err)
+		err = reuse_maps(rest, maps);
+	if (!err)
+		err = reuse_maps(l.skel, maps);
+	if (err)
+		goto out;
+	threaded = !pthread_create(&th, NULL, split_load_thread, &l);
+	if (!threaded)
+		split_load_thread(&l);
+	err = watch_bpf__load(rest);
+	if (threaded)
+		pthread_join(th, NULL);
+	if (!err)
+		err = l.err;
+out:
+	if (err) {
+		watch_bpf__destroy(rest);
+		watch_bpf__destroy(l.skel);
+		return err;
+	}
+	watch_bpf__destroy(maps);
+	w->skel = rest;
+	w->skel_mmap = l.skel;
+	return 0;
+}
+
 /* Opens the watch's object, sets it up and loads it; with USE_KBTF, against a
  * minimal copy of the kernel's BTF (-EAGAIN when that load failed: the object
  * is closed again). */
 static int open_load(struct sz_watch *w, const struct sz_glob *g, const struct sz_glob *gp,
 		     __u32 path_glob, int use_kbtf)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	const char *seen_env;
 	struct stat nsst;
 	int err, kbtf;
@@ -925,7 +1033,6 @@ static int open_load(struct sz_watch *w, const struct sz_glob *g, const struct s
 	{
 		/* [perf] CO-RE against a minimal copy of the kernel's BTF, one for
 		 * the probe and USDT objects too (util/kbtf.h, issue 10) */
-		LIBBPF_OPTS(bpf_object_open_opts, oo);
 		struct sz_kbtf_obj objs[3];
 
 		objs[0].elf = watch_bpf__elf_bytes(&objs[0].size);
@@ -970,8 +1077,17 @@ static int open_load(struct sz_watch *w, const struct sz_glob *g, const struct s
 		err = sz_iter_prepare(w->skel, w->p, w->opts.pid, w->opts.no_scan); /* issue 10 */
 	if (!err && w->opts.mmap_hook == SZ_MMAP_HOOK_PERF) /* perfmmap.c instead */
 		err = bpf_program__set_autoload(w->skel->progs.sz_mmap, false);
-	if (!err)
+	if (!err && bpf_program__autoload(w->skel->progs.sz_mmap) &&
+	    !getenv("SYMBOLYZE_ONE_LOAD")) {
+		struct watch_bpf *maps = w->skel;
+
+		w->skel = NULL;
+		err = load_split(w, maps, &oo);
+		if (err)
+			w->skel = maps;
+	} else if (!err) {
 		err = watch_bpf__load(w->skel);
+	}
 	if (err && kbtf) {
 		watch_bpf__destroy(w->skel);
 		w->skel = NULL;
@@ -1095,6 +1211,10 @@ int sz_watch_start(struct sz_watch *w)
 			goto fail;
 	}
 	err = watch_bpf__attach(w->skel);
+	if (!err && w->skel_mmap) { /* its link kept with the others' (load_split) */
+		w->skel->links.sz_mmap = bpf_program__attach(w->skel_mmap->progs.sz_mmap);
+		err = w->skel->links.sz_mmap ? 0 : -errno;
+	}
 	if (err) {
 		sz_log(SZ_LOG_ERROR, "cannot attach the BPF program to tracepoints: %s",
 		       strerror(-err));

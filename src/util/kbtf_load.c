@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proc/maps.h" /* sz_read_file */
 #include "util/kbtf.h"
 #include "util/log.h"
 
@@ -38,21 +39,21 @@ static struct sz_kbtf_want kbtf_want[] = { { BTF_KIND_FUNC, ITER_PREFIX "task_vm
 static pthread_once_t kbtf_once = PTHREAD_ONCE_INIT;
 static int kbtf_handler_err;
 
-static int read_all(const char *path, void **out, size_t *len);
-
 /* The kernel's BTF: mapped where the kernel allows it (6.16+: no copy, no
  * fresh memory to fault in), else read.  *MAPPED says which to undo. */
 static int get_btf(const char *path, void **out, size_t *len, int *mapped)
 {
 	struct stat st;
+	char *buf;
+	ssize_t n;
 	void *p;
 	int fd;
 
 	*mapped = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (size_t)st.st_size < KBTF_MAX_SIZE) {
+	/* [test] SYMBOLYZE_TEST_KBTF_READ: the older kernels' way (test_kbtf.py) */
+	fd = getenv("SYMBOLYZE_TEST_KBTF_READ") ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    (size_t)st.st_size < KBTF_MAX_SIZE) {
 		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (p != MAP_FAILED) {
 			close(fd);
@@ -62,59 +63,13 @@ static int get_btf(const char *path, void **out, size_t *len, int *mapped)
 			return 0;
 		}
 	}
-	close(fd);
-	return read_all(path, out, len);
-}
-
-static int read_all(const char *path, void **out, size_t *len)
-{
-	size_t cap = 0, n = 0;
-	unsigned char *p = NULL;
-	struct stat st;
-	int fd, err = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* sysfs gives the size of the BTF: one allocation, 1 MiB reads */
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (size_t)st.st_size < KBTF_MAX_SIZE)
-		cap = (size_t)st.st_size + 1;
-	for (;;) {
-		ssize_t r;
-
-		if (!p || n == cap) {
-			void *np;
-
-			if (cap >= KBTF_MAX_SIZE) {
-				err = -EFBIG;
-				break;
-			}
-			cap = !cap ? (8u << 20) : p ? cap * 2 : cap;
-			np = realloc(p, cap);
-			if (!np) {
-				err = -ENOMEM;
-				break;
-			}
-			p = np;
-		}
-		r = read(fd, p + n, cap - n < (1u << 20) ? cap - n : (1u << 20));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (err) {
-		free(p);
-		return err;
-	}
-	*out = p;
-	*len = n;
+	if (fd >= 0)
+		close(fd);
+	n = sz_read_file(AT_FDCWD, path, KBTF_MAX_SIZE, &buf);
+	if (n < 0)
+		return (int)n;
+	*out = buf;
+	*len = (size_t)n;
 	return 0;
 }
 

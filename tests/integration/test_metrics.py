@@ -383,7 +383,8 @@ def test_metrics_exited_processes_fold_by_comm(sz, caller, watch, fresh, prometh
     v = exposition(port)
     sel = 'symbolyze_calls_total{symbol="fix_func",path="%s",comm="caller"}' % lib
     assert v[sel] == total
-    assert [k for k in v if k.startswith("symbolyze_calls_total")] == [sel]
+    assert [k for k in v if k.startswith("symbolyze_calls_total")] == [sel], \
+        {k: x for k, x in v.items() if k.startswith("symbolyze_")}
     assert v["symbolyze_series"] == 1
     assert v["symbolyze_tracked_processes"] == 0
     assert v["symbolyze_series_expired_total"] == 0

@@ -140,24 +140,34 @@ static void test_copy_is_faithful(void **state)
 	free(kern);
 }
 
+/* A BTF of an int and one struct NAME { int FIELD; }, as its raw bytes. */
+static struct btf *one_struct(const char *name, const char *field, const void **raw, size_t *len)
+{
+	struct btf *b = btf__new_empty();
+	__u32 rlen;
+	int i32;
+
+	assert_non_null(b);
+	i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+	assert_true(btf__add_struct(b, name, 4) > 0);
+	assert_int_equal(btf__add_field(b, field, i32, 0, 0), 0);
+	*raw = btf__raw_data(b, &rlen);
+	*len = rlen;
+	return b;
+}
+
 /* A ___flavor suffix is not part of the name CO-RE matches. */
 static void test_flavor_suffix(void **state)
 {
 	struct sz_kbtf_root root = { BTF_KIND_STRUCT, "task_struct" };
 	struct sz_kbtf_root flavored = { BTF_KIND_STRUCT, "task_struct___old" };
-	struct btf *b = btf__new_empty(), *min;
+	struct btf *b, *min;
 	size_t len, mlen;
 	const void *raw;
 	void *out;
-	__u32 rlen;
-	int i32;
 
 	(void)state;
-	i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
-	assert_true(btf__add_struct(b, "task_struct___v2", 4) > 0);
-	assert_int_equal(btf__add_field(b, "pid", i32, 0, 0), 0);
-	raw = btf__raw_data(b, &rlen);
-	len = rlen;
+	b = one_struct("task_struct___v2", "pid", &raw, &len);
 	assert_int_equal(sz_kbtf_build(raw, len, &root, 1, NULL, 0, &out, &mlen), 0);
 	min = btf__new(out, (__u32)mlen);
 	assert_non_null(min);
@@ -178,21 +188,15 @@ static void test_flavor_suffix(void **state)
 static void test_malformed(void **state)
 {
 	struct sz_kbtf_root root = { BTF_KIND_STRUCT, "s" };
-	struct btf *b = btf__new_empty();
 	unsigned char *copy;
 	struct btf_header h;
 	size_t len, mlen, n = 0;
 	const void *raw;
+	struct btf *b;
 	void *out;
-	__u32 rlen;
-	int i32;
 
 	(void)state;
-	i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
-	assert_true(btf__add_struct(b, "s", 4) > 0);
-	assert_int_equal(btf__add_field(b, "x", i32, 0, 0), 0);
-	raw = btf__raw_data(b, &rlen);
-	len = rlen;
+	b = one_struct("s", "x", &raw, &len);
 	copy = malloc(len);
 	memcpy(&h, raw, sizeof(h));
 

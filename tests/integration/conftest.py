@@ -61,6 +61,15 @@ def summary_of(records):
     return sums[0]
 
 
+def comm(pid):
+    """PID's name, or None once it is gone."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def poll_until(cond, timeout, interval=0.05):
     """Wait for a state we cannot be notified of (the kernel freeing BPF
     objects after an RCU grace period); returns cond()'s last value."""

@@ -11,7 +11,8 @@ import signal
 
 import pytest
 
-from conftest import Proc
+from conftest import Proc, comm
+from test_wild import run_many_caller
 
 root = pytest.mark.skipif(os.geteuid() != 0, reason="loads BPF: root")
 
@@ -19,14 +20,6 @@ root = pytest.mark.skipif(os.geteuid() != 0, reason="loads BPF: root")
 def children(pid):
     with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
         return f.read().split()
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return None
 
 
 @root
@@ -55,12 +48,7 @@ def test_sigint_leaves_no_link_and_exact_counts(bpf, watch, fresh, glob, n, extr
         uprobe_links = [i for i, o in mine.items() if progs[o["prog_id"]]["name"] == "sz_count"]
         assert len(uprobe_links) == (n if "--no-uprobe-multi" in extra else 1)
         assert len(mine) > len(uprobe_links)  # the watch's tracepoints
-        caller.send("go")
-        truth = {}
-        for _ in range(1000):
-            t = json.loads(caller.expect('{"symbol"'))
-            truth[t["symbol"]] = t["calls"]
-        caller.p.wait(timeout=120)
+        truth = run_many_caller(caller)
         assert w.stop(signal.SIGINT, timeout=300) == 0
         # reaped: every link it held is gone now, no grace allowed
         left = set(held["link"]) & set(bpf.show("link"))

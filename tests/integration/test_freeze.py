@@ -23,6 +23,8 @@ import time
 
 import pytest
 
+from conftest import comm
+
 BOUND_MS = 500  # the default --freeze-timeout
 # On top of the bound: the guardian wakes at it, then the loader must be
 # scheduled and finish its dlopen() on a shared, loaded machine.
@@ -61,14 +63,6 @@ def state(pid):
         with open("/proc/%d/stat" % pid) as f:
             return f.read().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return None
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
         return None
 
 

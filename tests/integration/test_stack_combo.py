@@ -17,7 +17,7 @@ import pytest
 
 from conftest import Proc
 from test_pprof import go_pprof, parse_raw
-from test_stacks import (CHAIN_AB, CHAIN_C, MU, NU, M, N, check_chain, check_site_chain,
+from test_stacks import (CHAIN_AB, CHAIN_C, MU, NU, M, N, check_chain, check_site_chain, drive,
                          nm_funcs, run_stackfix, sdt_sites, stacks_of)
 
 MASK = 2**64 - 1
@@ -151,15 +151,7 @@ def test_stacks_under_a_pending_uretprobe(sz, watch, fresh, fixture, mode):
     funcs = nm_funcs(path)
     w = watch(os.path.basename(path), ["sf_probed", "sf_b"], "--count", "--latency",
               "--stacks=" + mode)
-    p = Proc([path, str(N), str(M)])
-    try:
-        p.expect("ready")
-        for s in ("sf_probed", "sf_b"):
-            assert w.wait_found(p.pid, s)["probed"]
-        p.send("go")
-        p.expect("done")
-    finally:
-        p.close()
+    p = drive(w, [path, str(N), str(M)], ["sf_probed", "sf_b"])
     assert w.stop() == 0
     got = {}
     for r in stacks_of(w):
@@ -185,14 +177,7 @@ def test_trace_stacks_with_arg_values(sz, watch, fresh):
     w = watch(os.path.basename(path), ["sf_probed"], "--trace", "--stacks", "--arg", "0:int",
               "--arg", "0:uint32")
     n, m = 6, 4
-    p = Proc([path, str(n), str(m)])
-    try:
-        p.expect("ready")
-        assert w.wait_found(p.pid, "sf_probed")["probed"]
-        p.send("go")
-        p.expect("done")
-    finally:
-        p.close()
+    p = drive(w, [path, str(n), str(m)], ["sf_probed"])
     assert w.stop() == 0
     truth = stackfix_calls(n, m)
     calls, rets = w.of("call", p.pid), w.of("return", p.pid)
@@ -252,15 +237,7 @@ def test_usdt_stacks_beside_timed_functions(sz, watch, fresh):
     funcs, sites = nm_funcs(path), sdt_sites(path)
     w = watch(os.path.basename(path), ["us_b"], "-u", "szstack:hit", "--count", "--latency",
               "--stacks")
-    p = Proc([path, str(NU), str(MU)])
-    try:
-        p.expect("ready")
-        assert w.wait_found(p.pid, "us_b")["probed"]
-        assert w.wait_found(p.pid, "szstack:hit")["probed"]
-        p.send("go")
-        p.expect("done")
-    finally:
-        p.close()
+    p = drive(w, [path, str(NU), str(MU)], ["us_b", "szstack:hit"])
     assert w.stop() == 0
     got = {}
     for r in stacks_of(w):

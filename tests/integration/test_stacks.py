@@ -48,19 +48,28 @@ def check_chain(stack, chain, path, funcs):
         assert f["build_id"] and len(f["build_id"]) == 40
 
 
-def run_stackfix(sz, watch, path, mode, extra=(), exit_after=False):
-    name = os.path.basename(path)
-    w = watch(name, ["sf_probed"], "--count", "--stacks=" + mode, *extra)
-    p = Proc([path, str(N), str(M)] + (["-x"] if exit_after else []))
+def drive(w, argv, probes, exit_after=False):
+    """A fixture that says "ready", waits for "go" and says "done" (stackfix,
+    sdtstack): run once W has probed PROBES in it; closed whatever happens."""
+    p = Proc(argv)
     try:
         p.expect("ready")
-        assert w.wait_found(p.pid, "sf_probed")["probed"]
+        for probe in probes:
+            assert w.wait_found(p.pid, probe)["probed"]
         p.send("go")
         p.expect("done")
         if exit_after:
             p.p.wait(timeout=30)
     finally:
         p.close()
+    return p
+
+
+def run_stackfix(sz, watch, path, mode, extra=(), exit_after=False):
+    name = os.path.basename(path)
+    w = watch(name, ["sf_probed"], "--count", "--stacks=" + mode, *extra)
+    p = drive(w, [path, str(N), str(M)] + (["-x"] if exit_after else []), ["sf_probed"],
+              exit_after)
     return w, p
 
 
@@ -129,14 +138,7 @@ def test_stacks_trace_each_call(sz, watch, fresh):
     funcs = nm_funcs(path)
     name = os.path.basename(path)
     w = watch(name, ["sf_probed"], "--trace", "--stacks")
-    p = Proc([path, "5", "3"])
-    try:
-        p.expect("ready")
-        assert w.wait_found(p.pid, "sf_probed")["probed"]
-        p.send("go")
-        p.expect("done")
-    finally:
-        p.close()
+    p = drive(w, [path, "5", "3"], ["sf_probed"])
     assert w.stop() == 0
     calls = w.of("call", p.pid)
     assert len(calls) == 8
@@ -223,16 +225,7 @@ def check_site_chain(stack, chain, path, funcs, sites, probe):
 
 def run_sdtstack(watch, path, *extra, n=NU, m=MU):
     w = watch(os.path.basename(path), [], "-u", "szstack:*", *extra)
-    p = Proc([path, str(n), str(m)])
-    try:
-        p.expect("ready")
-        for probe in ("szstack:hit", "szstack:enter"):
-            assert w.wait_found(p.pid, probe)["probed"]
-        p.send("go")
-        p.expect("done")
-    finally:
-        p.close()
-    return w, p
+    return w, drive(w, [path, str(n), str(m)], ["szstack:hit", "szstack:enter"])
 
 
 @pytest.mark.parametrize("fixture,mode", [("sdtstack-nofp", "dwarf"), ("sdtstack-fp", "fp")])

@@ -23,6 +23,17 @@ def nm_defined(path, types="T"):
             if len(f) == 3 and f[1] in types}
 
 
+def run_many_caller(caller):
+    """many_caller's "go": its own count of each function's calls, once it exited."""
+    caller.send("go")
+    truth = {}
+    for _ in range(1000):
+        t = json.loads(caller.expect('{"symbol"'))
+        truth[t["symbol"]] = t["calls"]
+    caller.p.wait(timeout=120)
+    return truth
+
+
 @pytest.fixture
 def proc():
     """proc(argv): a fixture process, closed (stdin, then killed) on teardown."""
@@ -52,12 +63,7 @@ def thousand(sz, watch, fresh, proc, extra):
     objs = [r for r in w.found(caller.pid) if r["type"] == "object"]
     assert sorted(r["symbol"] for r in objs) == ["szf_count", "szf_names", "szf_table"]
     assert not any(r["probed"] for r in objs)
-    caller.send("go")
-    truth = {}
-    for _ in range(1000):
-        t = json.loads(caller.expect('{"symbol"'))
-        truth[t["symbol"]] = t["calls"]
-    caller.p.wait(timeout=120)
+    truth = run_many_caller(caller)
     # the fallback's detach waits ~0.1 s per uprobe in the kernel (bpftrace too)
     assert w.stop(timeout=600) == 0
     counts = {s: c for (pid, s), c in w.counts().items() if pid == caller.pid}

@@ -832,10 +832,52 @@ RESENT = [0]  # SIGINTs sent again by timed_session
 ONLY_SETS = ()  # bench_attach_many: restrict to these sizes (for a partial rerun)
 
 
-def timed_session(argv, ready, env=None):
+class Breakpoints:
+    """The first byte of each probed function in a process's memory, read in
+    one pread of /proc/PID/mem: how long after a moment every int3 (0xcc)
+    a uprobe put there is gone, whichever tool put it there."""
+
+    def __init__(self, pid, lib, pattern):
+        import fnmatch
+        out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True,
+                             text=True, check=True).stdout
+        vaddrs = [int(f[0], 16) for f in (line.split() for line in out.splitlines())
+                  if len(f) == 3 and f[1] == "T" and fnmatch.fnmatchcase(f[2], pattern)]
+        base = None
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                p = line.split()
+                if len(p) >= 6 and p[5] == os.path.realpath(lib) and int(p[2], 16) == 0:
+                    base = int(p[0].split("-")[0], 16)
+                    break
+        self.addrs = [base + v for v in vaddrs]  # a PIC library: vaddr 0 at offset 0
+        self.lo, self.hi = min(self.addrs), max(self.addrs) + 1
+        self.fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
+
+    def set(self):
+        """How many of the functions start with an int3 now."""
+        b = os.pread(self.fd, self.hi - self.lo, self.lo)
+        return sum(b[a - self.lo] == 0xCC for a in self.addrs)
+
+    def gone_after(self, t1, out, stop):
+        """Poll (1 ms, then 10 ms after 1 s) until none is left: OUT[0] = the
+        seconds since T1 (monotonic), or None if STOP was set first."""
+        while not stop.is_set():
+            if not self.set():
+                out[0] = time.monotonic() - t1
+                return
+            time.sleep(0.001 if time.monotonic() - t1 < 1 else 0.01)
+
+    def close(self):
+        os.close(self.fd)
+
+
+def timed_session(argv, ready, env=None, bps=None):
     """Start ARGV; seconds until a stdout line contains READY (all probes live),
     then seconds from SIGINT to exit (all probes gone).  None if it never got
-    ready (its last line is printed)."""
+    ready (its last line is printed).  With BPS (a Breakpoints), also the
+    seconds from SIGINT to the last int3 gone from the process's code, None
+    if its int3s were not all there when it was ready."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          env=env)
@@ -857,8 +899,14 @@ def timed_session(argv, ready, env=None):
         # not one descriptor closed for 3 s, it is not detaching: signal it
         # again, still timing from the first signal, and count the resend.
         time.sleep(0.5)
+        bp_out, bp_stop, bp_thread = [None], threading.Event(), None
+        if bps and bps.set() == len(bps.addrs):
+            bp_thread = threading.Thread(target=bps.gone_after,
+                                         args=(time.monotonic(), bp_out, bp_stop))
         t1 = time.monotonic()
         p.send_signal(2)
+        if bp_thread:
+            bp_thread.start()
         last_fds, still = None, 0
         while True:
             try:
@@ -878,7 +926,12 @@ def timed_session(argv, ready, env=None):
                     still = 0
                     p.send_signal(2)
         p.stdout.read()
-        return live, time.monotonic() - t1
+        gone = time.monotonic() - t1
+        if bp_thread:
+            bp_thread.join(timeout=10)
+            bp_stop.set()
+            bp_thread.join()
+        return (live, gone, bp_out[0]) if bps else (live, gone)
     finally:
         guard.cancel()
         if p.poll() is None:
@@ -910,7 +963,8 @@ def hooks_gone(variant="tp-exit"):
 
 
 def bench_attach_many(reps=None):
-    """Start to all probes live, and SIGINT to all gone, for 1, 64 and 1,000
+    """Start to all probes live, SIGINT to exit and SIGINT to the last int3 gone
+    from the process's code, for 1, 64 and 1,000
     functions of the generated libmany.so: `symbolyze watch -s GLOB --count`
     (one multi-uprobe link, or with --no-uprobe-multi one perf-event uprobe
     per function) against bpftrace 0.17 (one perf-event uprobe per function)
@@ -939,10 +993,12 @@ def bench_attach_many(reps=None):
                 ' { @n = count(); } BEGIN { printf("ready\\n"); }'
             argv = [ARGS.bin, "watch", "--json", "--count", "-g", "libmany.so", "-s", glob,
                     "-p", str(holder.pid)]
-            sides = [lambda: timed_session(argv, '"event":"ready"')]
+            bps = Breakpoints(holder.pid, lib, glob)
+            assert len(bps.addrs) == n and not bps.set()
+            sides = [lambda: timed_session(argv, '"event":"ready"', bps=bps)]
             if bt:
                 sides.append(lambda: timed_session([bt, "-B", "none", "-p", str(holder.pid),
-                                                    "-e", bt_prog], "ready", bt_env))
+                                                    "-e", bt_prog], "ready", bt_env, bps=bps))
             if ARGS.attach_fallback:
                 sides.append(lambda: timed_session(argv + ["--no-uprobe-multi"],
                                                    '"event":"ready"'))
@@ -956,15 +1012,25 @@ def bench_attach_many(reps=None):
             single = [r for r in runs[-1] if r] if ARGS.attach_fallback else []
             fpairs = [(a, b) for a, b in zip(runs[0], floor) if a and b]
             if fpairs:
-                report_runs("%d functions: SIGINT to all gone" % n, "ms",
+                report_runs("%d functions: SIGINT to exit" % n, "ms",
                             [a[1] * 1e3 for a, _ in fpairs],
                             "minimal loader's sys_exit_mmap tracepoint detach (kernel floor)",
                             [b[1] * 1e3 for _, b in fpairs],
                             "bench/hooks tp-exit, stdin closed to exit; ours also detaches "
-                            "the uprobes and 3 sched tracepoints, from threads")
+                            "the uprobes and 3 sched tracepoints (in its keeper process, "
+                            "src/util/detach.h)")
+            bpairs = [(a[2], b[2]) for a, b in pairs if a[2] is not None and b[2] is not None]
+            if bpairs:
+                report_runs("%d functions: SIGINT to the last breakpoint gone" % n, "ms",
+                            [a * 1e3 for a, _ in bpairs], "bpftrace 0.17, same functions",
+                            [b * 1e3 for _, b in bpairs],
+                            "every probed function's first byte in the process is its own "
+                            "again (not 0xcc), read from /proc/PID/mem each ms; %d of %d "
+                            "rounds had every int3 in place at ready" % (len(bpairs), reps))
+            bps.close()
             for i, what in ((0, "live"), (1, "detached")):
                 name = "%d functions: %s" % (n, "start to all live" if i == 0 else
-                                             "SIGINT to all gone")
+                                             "SIGINT to exit")
                 if not ours:
                     print("  attach %d functions: ours never got ready" % n)
                     continue

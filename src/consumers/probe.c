@@ -395,6 +395,12 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 
 	if (fd->type == SZ_SYM_USDT) /* the USDT consumer's (usdt_probes.c) */
 		return 0;
+	if (__atomic_load_n(&m->skel->bss->sz_quiet, __ATOMIC_RELAXED)) {
+		/* Its links are being released (util/detach.h); a new one would
+		 * count nothing. */
+		fd->probe_note = "the watch was stopping: not probed";
+		return 0;
+	}
 	if (fd->type == SZ_SYM_IFUNC) {
 		fd->probe_note = "ifunc: not probed (it only selects an implementation)";
 		return 0;

@@ -8,6 +8,7 @@
  * bpf/stack.bpf.h puts on the same ring go to the stack handler.
  */
 #include "consumers/usdt.h"
+#include "util/detach.h"
 #include "proc/pidns.h"
 #include "util/kbtf.h"
 #include "usdt.skel.h"
@@ -114,10 +115,23 @@ void sz_usdt_mgr_quiet(struct sz_usdt_mgr *m)
 		__atomic_store_n(&m->skel->bss->sz_quiet, 1, __ATOMIC_RELAXED); /* bpf/self.h */
 }
 
-void sz_usdt_mgr_detach(struct sz_usdt_mgr *m)
+int sz_usdt_mgr_is_quiet(const struct sz_usdt_mgr *m)
+{
+	return __atomic_load_n(&m->skel->bss->sz_quiet, __ATOMIC_RELAXED) != 0;
+}
+
+static void destroy_link(void *l)
+{
+	bpf_link__destroy(l);
+}
+
+void sz_usdt_mgr_detach(struct sz_usdt_mgr *m, struct sz_detach *d)
 {
 	for (size_t i = 0; i < m->nlinks; i++)
-		bpf_link__destroy(m->links[i]);
+		if (d)
+			sz_detach_add(d, destroy_link, m->links[i]);
+		else
+			bpf_link__destroy(m->links[i]);
 	m->nlinks = 0;
 }
 
@@ -125,7 +139,7 @@ void sz_usdt_mgr_free(struct sz_usdt_mgr *m)
 {
 	if (!m)
 		return;
-	sz_usdt_mgr_detach(m);
+	sz_usdt_mgr_detach(m, NULL);
 	free(m->links);
 	ring_buffer__free(m->rb);
 	usdt_bpf__destroy(m->skel);

@@ -67,10 +67,13 @@ int sz_usdt_mgr_add_ring(struct sz_usdt_mgr *m, struct ring_buffer **rb, sz_usdt
 			 void *ctx);
 int sz_usdt_mgr_counts(const struct sz_usdt_mgr *m, sz_usdt_mgr_count_fn fn, void *ctx);
 uint64_t sz_usdt_mgr_drops(const struct sz_usdt_mgr *m);
-/* Detach every probe (counts stay readable). */
-void sz_usdt_mgr_detach(struct sz_usdt_mgr *m);
-/* No hit recorded from now on (the watch stops). */
+/* Detach every probe (counts stay readable): as jobs of D (util/detach.h),
+ * or here if D is NULL. */
+struct sz_detach;
+void sz_usdt_mgr_detach(struct sz_usdt_mgr *m, struct sz_detach *d);
+/* No hit recorded from now on (the watch stops), nor probe attached. */
 void sz_usdt_mgr_quiet(struct sz_usdt_mgr *m);
+int sz_usdt_mgr_is_quiet(const struct sz_usdt_mgr *m);
 
 /* The object's bytes, for a minimal kernel BTF made before it loads (util/kbtf.h). */
 const void *sz_usdt_bpf_elf(size_t *size);

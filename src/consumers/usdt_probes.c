@@ -187,10 +187,10 @@ void sz_usdt_probes_free(struct sz_usdt_probes *u)
 	free(u);
 }
 
-void sz_usdt_probes_detach(struct sz_usdt_probes *u)
+void sz_usdt_probes_detach(struct sz_usdt_probes *u, struct sz_detach *d)
 {
 	if (u && u->mgr)
-		sz_usdt_mgr_detach(u->mgr);
+		sz_usdt_mgr_detach(u->mgr, d);
 }
 
 /* The id of PR's provider:name, given out on first sight: 0..SZ_USDT_MAX_IDS-1,
@@ -243,6 +243,10 @@ static int on_found(void *ctx, struct sz_found *fd, struct sz_loaded *l)
 
 	if (fd->type != SZ_SYM_USDT || !pr)
 		return 0;
+	if (sz_usdt_mgr_is_quiet(u->mgr)) { /* its links are being released */
+		fd->probe_note = "the watch was stopping: not probed";
+		return 0;
+	}
 	sz_stacks_seen(u->stacks, fd->pid); /* its mappings, before it can exit */
 	id = id_of(u, pr);
 	if (id >= 0 && attached(u, dev, ino, (uint32_t)id)) {

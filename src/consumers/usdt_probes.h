@@ -45,7 +45,9 @@ int sz_usdt_probes_stacks(const struct sz_usdt_probes *u, sz_stack_fn fn, void *
 void sz_usdt_probes_stack_stats(const struct sz_usdt_probes *u, uint64_t *stacks, uint64_t *drops,
 				uint64_t *truncated, uint64_t *procs_unread);
 int sz_usdt_probes_counts(const struct sz_usdt_probes *u, sz_usdt_count_fn fn, void *ctx);
-void sz_usdt_probes_detach(struct sz_usdt_probes *u);
+struct sz_detach;
+/* Every probe's link, as jobs of D (util/detach.h). */
+void sz_usdt_probes_detach(struct sz_usdt_probes *u, struct sz_detach *d);
 /* The watch stops: no hit recorded from now on, stacks unwound to the last. */
 void sz_usdt_probes_quiet(struct sz_usdt_probes *u);
 

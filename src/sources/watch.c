@@ -244,21 +244,24 @@ void sz_watch_stop(struct sz_watch *w)
 	/* Nor a probe record: under a flood of calls the drain would never end. */
 	sz_probe_mgr_quiet(w->probes);
 	sz_wusdt_quiet(w->usdt);
-	/* The watch's links and the uprobes together, their grace periods
-	 * overlapping (util/detach.c): the links that release at once here,
-	 * the others from threads.  Uprobes attached by the drain below (a
-	 * load in the last moments) count nothing (quiet) and go in teardown. */
+	/* The watch's links and the uprobes together, released by a keeper
+	 * process, their grace periods overlapping (util/detach.h).  A load
+	 * the drain below reports gets no probe (quiet): the keeper holds
+	 * every link there will be. */
 	sz_detach_init(&d);
+	/* synchronize_rcu() after the releases: programs still running when we
+	 * detached have finished, so their records are in the ring for the
+	 * drain.  (Perf-event and multi-uprobe releases wait for their own.) */
+	d.membarrier = 1;
 	sz_detach_skeleton(&d, w->skel->skeleton);
 	sz_probe_mgr_detach(w->probes, &d);
+	sz_wusdt_detach(w->usdt, &d);
 	sz_detach_start(&d);
 	sz_perfmmap_disable(w->pm);
-	/* synchronize_rcu(): programs still running when we detached have
-	 * finished, so their records are in the ring for the drain.  (The
-	 * threaded releases wait for their own programs in the kernel.) */
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
-		usleep(50000); /* no membarrier: grace periods are short */
 	sz_detach_wait(&d);
+	if (d.keeper_errno)
+		sz_log(SZ_LOG_DEBUG, "detach: no keeper process (%s): released here",
+		       strerror(d.keeper_errno));
 	if (w->rb)
 		ring_buffer__consume(w->rb);
 	perf_drain(w, 1); /* after the BPF ring: see perf_poll */

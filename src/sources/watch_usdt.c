@@ -97,6 +97,12 @@ void sz_wusdt_quiet(struct sz_watch_usdt *u)
 		sz_usdt_probes_quiet(u->probes);
 }
 
+void sz_wusdt_detach(struct sz_watch_usdt *u, struct sz_detach *d)
+{
+	if (u)
+		sz_usdt_probes_detach(u->probes, d);
+}
+
 void sz_wusdt_teardown(struct sz_watch_usdt *u, struct sz_pipeline *p)
 {
 	if (!u || !u->probes)

@@ -24,6 +24,9 @@ int sz_wusdt_start(struct sz_watch_usdt *u, const struct sz_watch_opts *o, size_
 void sz_wusdt_teardown(struct sz_watch_usdt *u, struct sz_pipeline *p);
 /* The watch stops: the probes record nothing more, so the last drain ends. */
 void sz_wusdt_quiet(struct sz_watch_usdt *u);
+struct sz_detach;
+/* Its links, as jobs of D (util/detach.h). */
+void sz_wusdt_detach(struct sz_watch_usdt *u, struct sz_detach *d);
 int sz_wusdt_on_call(struct sz_watch_usdt *u, sz_usdt_call_fn fn, void *ctx);
 int sz_wusdt_counts(const struct sz_watch_usdt *u, sz_usdt_count_fn fn, void *ctx);
 /* --count --stacks: USDT probes' unique stacks (-EINVAL without). */

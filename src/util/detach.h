@@ -4,6 +4,16 @@
  * tracepoint, a uprobe) or a multi-uprobe link waits in the kernel for RCU and
  * RCU-tasks-trace grace periods (tens of ms each here); closed one after the
  * other those waits add up, closed from threads they overlap.
+ *
+ * The releases happen in a keeper process, not in ours.  The kernel removes a
+ * uprobe's breakpoints with get_user_pages, which fails when the task doing it
+ * has SIGKILL pending: a `kill -9` that lands while our close() is releasing a
+ * uprobe link leaves the breakpoints in the probed processes for good ("failed
+ * to unregister, leaking uprobe"), 1,000 of them for a 1,000-function link.
+ * So sz_detach_start first clones a keeper that shares nothing with us but a
+ * copy of our file descriptors; our own closes then only drop references, and
+ * the last ones, which release, are the keeper's.  A signal sent to us, or to
+ * our process group, cannot reach it; it goes on alone if we die.
  */
 #ifndef SZ_UTIL_DETACH_H
 #define SZ_UTIL_DETACH_H
@@ -19,6 +29,7 @@ struct bpf_object_skeleton;
 struct sz_detach_job {
 	void (*fn)(void *arg);
 	void *arg;
+	int at_once; /* a link whose release does not wait: before the others */
 };
 
 struct sz_detach {
@@ -28,6 +39,12 @@ struct sz_detach {
 	pthread_t th[SZ_DETACH_THREADS];
 	size_t nth;
 	size_t inline_fast, threaded; /* for tests and the debug log */
+	int membarrier; /* set by the caller: synchronize_rcu() once the links
+			 * that release at once are released (sz_detach_wait) */
+	int no_keeper;	/* set by the caller: release here (so does
+			 * SYMBOLYZE_DETACH=inprocess) */
+	int keeper;	/* the keeper's pid while it runs, else 0 */
+	int keeper_errno; /* why there is none (0: there was one) */
 };
 
 void sz_detach_init(struct sz_detach *d);
@@ -40,8 +57,11 @@ void sz_detach_link(struct sz_detach *d, struct bpf_link *link);
 void sz_detach_skeleton(struct sz_detach *d, struct bpf_object_skeleton *s);
 /* FN(ARG) in a thread of sz_detach_start (at once if the job cannot be kept). */
 void sz_detach_add(struct sz_detach *d, void (*fn)(void *), void *arg);
-/* Run the jobs in up to SZ_DETACH_THREADS threads (in this one if none can be
- * made); sz_detach_wait joins them and frees D's memory. */
+/* Clone the keeper, run the jobs here (each only drops a reference) and let
+ * the keeper release.  With no keeper (SYMBOLYZE_DETACH=inprocess, or the
+ * clone failed): the jobs in up to SZ_DETACH_THREADS threads, or in this one
+ * if none can be made.  sz_detach_wait returns once every link is released
+ * (and, with D->membarrier, an RCU grace period later) and frees D's memory. */
 void sz_detach_start(struct sz_detach *d);
 void sz_detach_wait(struct sz_detach *d);
 

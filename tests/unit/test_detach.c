@@ -2,17 +2,24 @@
 /*
  * The runner behind detaching many links at once (src/util/detach.c): every
  * job runs exactly once whatever their number against the thread bound, the
- * jobs run in several threads (so blocking releases overlap), and wait
- * returns only once all have run.
+ * jobs run in several threads (so blocking releases overlap) when there is no
+ * keeper, in this one (each only drops a reference) when there is, and wait
+ * returns only once all have run and the keeper has exited.  The keeper holds
+ * nothing of ours but BPF links and perf events: a pipe we close reaches its
+ * reader's end of file while the keeper still runs.  (That the keeper's
+ * release survives a SIGKILL of ours: tests/integration/test_detach.py.)
  */
 #include "util/detach.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -40,19 +47,30 @@ static void job(void *p)
 		pthread_barrier_wait(a->r->meet); /* deadlocks unless run concurrently */
 }
 
-static void run(struct rec *r, struct arg *a, int n)
+static void run(struct rec *r, struct arg *a, int n, int keeper)
 {
 	struct sz_detach d;
 
 	sz_detach_init(&d);
+	d.no_keeper = !keeper;
 	for (int i = 0; i < n; i++) {
 		a[i] = (struct arg){ r, i };
 		sz_detach_add(&d, job, &a[i]);
 	}
 	sz_detach_start(&d);
+	if (keeper) {
+		assert_int_equal(d.keeper_errno, 0);
+		assert_true(d.keeper > 0);
+		for (int i = 0; i < n; i++) /* run before start returned, here */
+			assert_true(r->runs[i] == 1 && pthread_equal(r->who[i], pthread_self()));
+	}
 	sz_detach_wait(&d);
+	assert_int_equal(d.keeper, 0);
 	assert_int_equal(d.njobs, 0);
 	assert_null(d.jobs);
+	errno = 0; /* the keeper was reaped: no child is left */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
 }
 
 static void every_job_once(void **state)
@@ -61,18 +79,20 @@ static void every_job_once(void **state)
 				      SZ_DETACH_THREADS + 1, MAXJOBS };
 
 	(void)state;
-	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
-		struct rec r;
-		struct arg a[MAXJOBS];
+	for (int keeper = 0; keeper < 2; keeper++)
+		for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+			struct rec r;
+			struct arg a[MAXJOBS];
 
-		memset(&r, 0, sizeof(r));
-		run(&r, a, counts[c]);
-		for (int i = 0; i < MAXJOBS; i++)
-			assert_int_equal(r.runs[i], i < counts[c] ? 1 : 0);
-	}
+			memset(&r, 0, sizeof(r));
+			run(&r, a, counts[c], keeper);
+			for (int i = 0; i < MAXJOBS; i++)
+				assert_int_equal(r.runs[i], i < counts[c] ? 1 : 0);
+		}
 }
 
-/* Jobs that each wait for all the others: only concurrent threads finish. */
+/* Jobs that each wait for all the others: only concurrent threads finish
+ * (no keeper: with one, the jobs only drop references and run here). */
 static void jobs_overlap(void **state)
 {
 	pthread_barrier_t b;
@@ -83,7 +103,7 @@ static void jobs_overlap(void **state)
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(pthread_barrier_init(&b, NULL, 4), 0);
 	r.meet = &b;
-	run(&r, a, 4);
+	run(&r, a, 4, 0);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(r.runs[i], 1);
 		for (int j = 0; j < i; j++)
@@ -107,12 +127,45 @@ static void nothing_to_detach(void **state)
 	sz_detach_wait(&d);
 }
 
+/* A job that closes our end of a pipe, then waits for the reader's end of
+ * file while the keeper, told nothing yet, still runs: it kept no copy. */
+static int pipe_r = -1, pipe_w = -1, saw_eof;
+
+static void close_writer(void *p)
+{
+	struct pollfd pfd = { .fd = pipe_r, .events = POLLIN };
+	char c;
+
+	(void)p;
+	close(pipe_w);
+	saw_eof = poll(&pfd, 1, 10000) == 1 && read(pipe_r, &c, 1) == 0; /* not 10 s */
+}
+
+static void keeper_holds_no_pipe(void **state)
+{
+	struct sz_detach d;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	pipe_r = p[0];
+	pipe_w = p[1];
+	sz_detach_init(&d);
+	sz_detach_add(&d, close_writer, NULL);
+	sz_detach_start(&d);
+	assert_true(d.keeper > 0);
+	assert_true(saw_eof);
+	sz_detach_wait(&d);
+	close(p[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_job_once),
 		cmocka_unit_test(jobs_overlap),
 		cmocka_unit_test(nothing_to_detach),
+		cmocka_unit_test(keeper_holds_no_pipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

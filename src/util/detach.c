@@ -16,6 +16,7 @@
 #include <linux/bpf.h>
 #include <linux/membarrier.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,7 +276,13 @@ static int keeper_start(struct sz_detach *d, int *go)
 		return -EPERM;
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
-	pid = sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	/* A pidfd to wait on: a library's caller may reap children itself. */
+	d->keeper_pidfd = -1;
+	pid = sys(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, (long)&d->keeper_pidfd, 0, 0);
+	if (pid < 0 && errno == EINVAL) { /* before 5.2 */
+		d->keeper_pidfd = -1;
+		pid = sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	}
 	if (pid == 0) {
 		sys(SYS_close, p[1], 0, 0, 0, 0);
 		keeper(p[0], d->membarrier);
@@ -326,8 +333,16 @@ void sz_detach_wait(struct sz_detach *d)
 	if (!d->keeper && d->membarrier && syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
 		usleep(50000); /* no membarrier: grace periods are short */
 	if (d->keeper) {
-		while (waitpid(d->keeper, NULL, __WALL) < 0 && errno == EINTR)
+		struct pollfd pfd = { .fd = d->keeper_pidfd, .events = POLLIN };
+
+		/* readable when it exited, whoever reaps it */
+		while (pfd.fd >= 0 && poll(&pfd, 1, -1) < 0 && errno == EINTR)
 			;
+		while (waitpid(d->keeper, NULL, __WALL | (pfd.fd >= 0 ? WNOHANG : 0)) < 0 &&
+		       errno == EINTR)
+			;
+		if (pfd.fd >= 0)
+			close(pfd.fd);
 		d->keeper = 0;
 	}
 	for (size_t i = 0; i < d->nth; i++)

@@ -44,6 +44,7 @@ struct sz_detach {
 	int no_keeper;	/* set by the caller: release here (so does
 			 * SYMBOLYZE_DETACH=inprocess) */
 	int keeper;	/* the keeper's pid while it runs, else 0 */
+	int keeper_pidfd; /* its pidfd, or -1 */
 	int keeper_errno; /* why there is none (0: there was one) */
 };
 

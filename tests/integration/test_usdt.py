@@ -238,6 +238,34 @@ def test_count_per_process_with_pid(sz, watch, sdt):
     assert counts == {(target.pid, "sztest:" + n): 4 for n in SDT_PROBES}
 
 
+def test_sigkill_during_detach_leaves_no_breakpoint_nor_semaphore(sz, watch, sdt):
+    """kill -9 inside the detach of USDT probes (released by the keeper,
+    src/util/detach.h): every probe site is the file's byte again, the
+    semaphore is back to 0 (the fixture's own count of guarded firings says
+    so), and the kernel logged no leak."""
+    import signal
+    from test_detach import code_bytes, kernel_leaks, keepers
+    path = os.path.realpath(sz.fix("sdt"))
+    target = sdt(4)
+    base = kernel_leaks()
+    for delay in (0.0, 0.005, 0.02):
+        w = watch("sdt", [], "-u", "sztest:*", "-p", str(target.pid), "--count")
+        recs = w.wait_for(lambda r: r["event"] == "found" and r["pid"] == target.pid,
+                          count=len(SDT_PROBES), what="the fixture's probes")
+        assert all(r["probed"] for r in recs)
+        sites = [int(r["address"], 16) for r in recs]
+        assert all(m == b"\xcc" for m, _ in code_bytes(target.pid, path, sites).values())
+        w.p.send_signal(signal.SIGINT)
+        time.sleep(delay)
+        w.p.send_signal(signal.SIGKILL)
+        w.p.wait(timeout=30)
+        poll_until(lambda: not keepers(), timeout=30)
+        left = {a: b for a, b in code_bytes(target.pid, path, sites).items() if b[0] != b[1]}
+        assert not left, "delay %s: %d USDT sites still hold an int3" % (delay, len(left))
+        assert kernel_leaks() == base, "delay %s: the kernel leaked uprobes" % delay
+    assert target.fire()["sema_fired"] == 0  # the semaphore was let go
+
+
 def test_count_with_symbols(sz, watch, sdt):
     """-s and -u together: one table, a row per process and symbol or probe."""
     p = sdt(7)

@@ -7,6 +7,7 @@
  * vmlinux/x86/vmlinux.h (union bpf_attr, link_create.uprobe_multi).
  */
 #include "consumers/uprobe_multi.h"
+#include "util/detach.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -49,7 +50,7 @@ struct sz_umulti {
 
 static int link_create_umulti(int prog_fd, const char *path, const uint64_t *offsets,
 			      const uint64_t *ref_ctr, const uint64_t *cookies, uint32_t cnt,
-			      uint32_t flags, int pid)
+			      uint32_t flags, int pid, int sheltered)
 {
 	struct sz_link_create_umulti a;
 	long fd;
@@ -64,6 +65,8 @@ static int link_create_umulti(int prog_fd, const char *path, const uint64_t *off
 	a.cnt = cnt;
 	a.umulti_flags = flags;
 	a.pid = (__u32)pid;
+	if (sheltered) /* out of our SIGKILL's reach: util/detach.h */
+		return (int)sz_detach_sheltered_bpf(BPF_LINK_CREATE, &a, sizeof(a));
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
 	return fd < 0 ? -errno : (int)fd;
 }
@@ -82,11 +85,11 @@ static int probe_multi(void)
 	if (prog < 0)
 		return 0;
 	/* A kernel with multi links refuses "/" as not a regular file (-EBADF). */
-	r1 = link_create_umulti(prog, "/", &off, NULL, NULL, 1, 0, 0);
+	r1 = link_create_umulti(prog, "/", &off, NULL, NULL, 1, 0, 0, 0);
 	/* Kernel 6.9, commit 46ba0e49b642 ("bpf: fix multi-uprobe PID filtering
 	 * logic") made pid a process, not a thread, and refuses pid -1 early
 	 * (-EINVAL); before it -pid filtering is per thread: not what -p means. */
-	r2 = link_create_umulti(prog, "/", &off, NULL, NULL, 1, 0, -1);
+	r2 = link_create_umulti(prog, "/", &off, NULL, NULL, 1, 0, -1, 0);
 	if (r1 >= 0)
 		close(r1);
 	if (r2 >= 0)
@@ -160,7 +163,7 @@ int sz_umulti_attach(struct bpf_program *prog, const struct sz_umulti_spec *s,
 		r = link_create_umulti(bpf_program__fd(prog), path, s->offsets, s->ref_ctr_offsets,
 				       s->cookies, (uint32_t)s->cnt,
 				       s->retprobe ? SZ_BPF_F_UPROBE_MULTI_RETURN : 0,
-				       s->pid > 0 ? s->pid : 0);
+				       s->pid > 0 ? s->pid : 0, 1);
 		if (r < 0) {
 			snprintf(err, errlen, "multi-uprobe link on %zu offsets: %s", s->cnt,
 				 strerror(-r));

@@ -260,8 +260,13 @@ void sz_watch_stop(struct sz_watch *w)
 	sz_perfmmap_disable(w->pm);
 	sz_detach_wait(&d);
 	if (d.keeper_errno)
-		sz_log(SZ_LOG_DEBUG, "detach: no keeper process (%s): released here",
+		sz_log(SZ_LOG_WARN, "detach: no keeper process (%s): the links were released "
+		       "here, where a SIGKILL meanwhile could have left uprobes behind",
 		       strerror(d.keeper_errno));
+	if (d.keeper_signal)
+		sz_log(SZ_LOG_WARN, "detach: the keeper process was killed (%s) while it released "
+		       "the links: uprobes may be left in probed processes (the kernel logs "
+		       "'leaking uprobe')", strsignal(d.keeper_signal));
 	if (w->rb)
 		ring_buffer__consume(w->rb);
 	perf_drain(w, 1); /* after the BPF ring: see perf_poll */

@@ -108,9 +108,11 @@ static void *worker(void *arg)
  * A child cloned without CLONE_VM or CLONE_FILES: a copy of our memory and of
  * our descriptor table, and no atfork handler run.  Another of our threads
  * may have held a lock (malloc's, ASan's) at the clone, so the keeper makes
- * system calls only, through syscall(2), on its stack and in memory it maps. */
+ * system calls only, through syscall(2) (errno: its own copy), on its stack and
+ * in static memory only it touches.  Its exit signal is 0: a caller's SIGCHLD
+ * handler or wait(-1) never sees it (we wait with __WALL). */
 
-#define KEEP_MAX (1u << 16) /* hooks released in parallel; more close on exit */
+#define KEEP_MAX (1u << 16) /* hooks released in parallel; more close at the end */
 #define KEEP_PROCS 16	    /* processes that release at once */
 
 static long sys(long nr, long a, long b, long c, long e, long f)
@@ -134,21 +136,23 @@ static int prefix(const char *s, const char *p)
 
 static int keep_v[KEEP_MAX], keep_fast[KEEP_MAX]; /* touched in the keeper only */
 
-/* What releases a uprobe or a BPF program's hook when it is last closed. */
+/* 0 only for what is surely no hook: a descriptor it cannot name is kept
+ * (closing a link here would make our own close its release). */
 static int is_hook(int dir, const char *name)
 {
 	char target[64];
 	long n = sys(SYS_readlinkat, dir, (long)name, (long)target, sizeof(target) - 1, 0);
 
 	if (n <= 0)
-		return 0;
+		return 1;
 	target[n] = 0;
 	return prefix(target, "anon_inode:bpf_link") || prefix(target, "anon_inode:[perf_event]");
 }
 
 /* Close every descriptor but the hooks (a pipe of ours held open would keep
- * our reader from its end of file) and KEEP; the hooks in V, how many. */
-static size_t keep_hooks(int keep, int *v)
+ * our reader from its end of file; a socket, a listener) and KEEP1, KEEP2;
+ * the hooks in V, how many (-1: no /proc, every descriptor kept). */
+static long keep_hooks(int keep1, int keep2, int *v)
 {
 	char buf[4096] __attribute__((aligned(8)));
 	size_t n = 0;
@@ -156,12 +160,8 @@ static size_t keep_hooks(int keep, int *v)
 	int dir = (int)sys(SYS_openat, AT_FDCWD, (long)"/proc/self/fd",
 			   O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0);
 
-	if (dir < 0) { /* no /proc: keep them all but the standard three */
-		for (int fd = 0; fd < 3; fd++)
-			if (fd != keep)
-				sys(SYS_close, fd, 0, 0, 0, 0);
-		return (size_t)-1;
-	}
+	if (dir < 0)
+		return -1;
 	while ((len = sys(SYS_getdents64, dir, (long)buf, sizeof(buf), 0, 0)) > 0)
 		for (long off = 0; off < len;) {
 			struct ent {
@@ -179,15 +179,15 @@ static size_t keep_hooks(int keep, int *v)
 					num = 0;
 				fd = fd * 10 + (*c - '0');
 			}
-			if (!num || fd == dir || fd == keep)
+			if (!num || fd == dir || fd == keep1 || fd == keep2)
 				continue;
 			if (!is_hook(dir, e->d_name))
 				sys(SYS_close, fd, 0, 0, 0, 0);
 			else if (n < KEEP_MAX)
-				v[n++] = fd; /* else kept all the same, released on exit */
+				v[n++] = fd; /* else kept all the same, released at the end */
 		}
 	sys(SYS_close, dir, 0, 0, 0, 0);
-	return n;
+	return (long)n;
 }
 
 static int at_once_fd(int fd)
@@ -213,84 +213,112 @@ static void release(const int *v, size_t n, size_t from, size_t step)
 			sys(SYS_close, v[i], 0, 0, 0, 0);
 }
 
-static void keeper(int go, int membar)
+static void sync_rcu(void)
 {
-	static const int quiet[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP,
-				     SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU };
-	struct { unsigned long handler, flags, restorer, mask; } ign = { (unsigned long)SIG_IGN, 0, 0, 0 };
-	size_t n, step, fast = 0;
-	int *v = keep_v;
-	long r;
-	char c;
+	if (sys(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0, 0, 0)) {
+		struct timespec ts = { 0, 50000000 }; /* no membarrier: grace periods are short */
 
-	/* Our signals, and our terminal's, are not its own: a default action
-	 * would kill it just as SIGKILL would. */
-	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
-		sys(SYS_rt_sigaction, quiet[i], (long)&ign, 0, 8, 0);
+		sys(SYS_nanosleep, (long)&ts, 0, 0, 0, 0);
+	}
+}
+
+/* GO: our pipe (a byte or its end: our references are gone); PARENT: our
+ * pidfd or -1 (we died, though a process forked meanwhile may hold GO). */
+static void keeper(int go, int parent, int membar)
+{
+	struct { unsigned long handler, flags, restorer, mask; } ign = { (unsigned long)SIG_IGN, 0, 0, 0 };
+	struct pollfd pfd[2] = { { go, POLLIN, 0 }, { parent, POLLIN, 0 } };
+	size_t step, fast = 0;
+	int *v = keep_v;
+	long n, r;
+
+	/* Started with every signal blocked (keeper_start); ignored too, so
+	 * none of ours, nor the terminal's, can end it as SIGKILL would. */
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD)
+			sys(SYS_rt_sigaction, sig, (long)&ign, 0, 8, 0);
 	sys(SYS_setpgid, 0, 0, 0, 0, 0);
 	sys(SYS_prctl, PR_SET_NAME, (long)"sz-detach", 0, 0, 0);
-	n = keep_hooks(go, v);
-	/* Our references go first; EOF (or our death) says they are gone. */
-	while ((r = sys(SYS_read, go, (long)&c, 1, 0, 0)) > 0 || (r < 0 && errno == EINTR))
+	n = keep_hooks(go, parent, v);
+	while (sys(SYS_poll, (long)pfd, parent >= 0 ? 2 : 1, -1, 0, 0) < 0 && errno == EINTR)
 		;
-	if (n == (size_t)-1)
-		keeper_quit(0); /* no list: exit releases all, one after the other */
+	if (n < 0) { /* no list: every descriptor here, one after the other */
+		sys(SYS_close_range, 3, ~0u, 0, 0, 0);
+		if (membar)
+			sync_rcu();
+		keeper_quit(0);
+	}
 	/* The links that release at once apart (closed below, after the
 	 * others' releases have begun): -1 in V. */
-	for (size_t i = 0; i < n; i++)
+	for (long i = 0; i < n; i++)
 		if (at_once_fd(v[i])) {
 			keep_fast[fast++] = v[i];
 			v[i] = -1;
 		}
 	/* The others from processes sharing this table, their waits overlapping. */
-	step = n < KEEP_PROCS ? n : KEEP_PROCS;
-	for (size_t k = 0; k < step && fast < n; k++) {
-		long pid = sys(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+	step = (size_t)n < KEEP_PROCS ? (size_t)n : KEEP_PROCS;
+	for (size_t k = 0; k < step && fast < (size_t)n; k++) {
+		long pid = sys(SYS_clone, CLONE_FILES, 0, 0, 0, 0);
 
 		if (pid == 0) {
-			release(v, n, k, step);
+			release(v, (size_t)n, k, step);
 			keeper_quit(0);
 		}
 		if (pid < 0) /* no process: this share here */
-			release(v, n, k, step);
+			release(v, (size_t)n, k, step);
 	}
 	for (size_t i = 0; i < fast; i++)
 		sys(SYS_close, keep_fast[i], 0, 0, 0, 0);
-	if (membar && sys(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0, 0, 0)) {
-		struct timespec ts = { 0, 50000000 }; /* no membarrier: grace periods are short */
-
-		sys(SYS_nanosleep, (long)&ts, 0, 0, 0, 0);
-	}
+	if (membar)
+		sync_rcu();
 	while ((r = sys(SYS_wait4, -1, 0, __WALL, 0, 0)) > 0 || (r < 0 && errno == EINTR))
 		;
+	/* Hooks beyond KEEP_MAX, and the rest (maps, programs). */
+	sys(SYS_close_range, 3, ~0u, 0, 0, 0);
+	if (membar && n == KEEP_MAX)
+		sync_rcu();
 	keeper_quit(0);
 }
+
+/* One keeper at a time in a process: a keeper holds copies of every link
+ * here, so another watch's detach would not be over until it exits. */
+static pthread_mutex_t keeper_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int keeper_start(struct sz_detach *d, int *go)
 {
 	const char *e = getenv("SYMBOLYZE_DETACH");
-	int p[2];
+	sigset_t all, old;
+	int p[2], self, err;
 	long pid;
 
-	if (d->no_keeper || (e && !strcmp(e, "inprocess")))
-		return -EPERM;
+	if (d->no_keeper || (e && !strcmp(e, "inprocess")) || !d->njobs)
+		return 1; /* not wanted, or nothing to release */
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
-	/* A pidfd to wait on: a library's caller may reap children itself. */
+	self = (int)syscall(SYS_pidfd_open, getpid(), 0); /* -1 before 5.3: EOF only */
+	pthread_mutex_lock(&keeper_lock);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* A pidfd to wait on, whoever reaps it; exit signal 0. */
 	d->keeper_pidfd = -1;
-	pid = sys(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, (long)&d->keeper_pidfd, 0, 0);
+	pid = sys(SYS_clone, CLONE_PIDFD, 0, (long)&d->keeper_pidfd, 0, 0);
 	if (pid < 0 && errno == EINVAL) { /* before 5.2 */
 		d->keeper_pidfd = -1;
-		pid = sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+		pid = sys(SYS_clone, 0, 0, 0, 0, 0);
 	}
 	if (pid == 0) {
 		sys(SYS_close, p[1], 0, 0, 0, 0);
-		keeper(p[0], d->membarrier);
+		keeper(p[0], self, d->membarrier);
 	}
+	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(p[0]);
+	if (self >= 0)
+		close(self);
 	if (pid < 0) {
+		pthread_mutex_unlock(&keeper_lock);
 		close(p[1]);
-		return -errno;
+		return -err;
 	}
 	d->keeper = (int)pid;
 	*go = p[1];
@@ -302,11 +330,15 @@ void sz_detach_start(struct sz_detach *d)
 	size_t want = d->njobs < SZ_DETACH_THREADS ? d->njobs : SZ_DETACH_THREADS;
 	int go = -1, r = keeper_start(d, &go);
 
-	d->keeper_errno = -r;
+	d->keeper_errno = r < 0 ? -r : 0;
 	if (!r) { /* each close drops a reference, the keeper's release */
 		for (size_t i = 0; i < d->njobs; i++)
 			d->jobs[i].fn(d->jobs[i].arg);
 		d->next = d->njobs;
+		/* A byte, not only the end of the pipe: a process forked
+		 * meanwhile may hold a copy of its writing end. */
+		while (write(go, "", 1) < 0 && errno == EINTR)
+			;
 		close(go);
 		return;
 	}
@@ -325,6 +357,38 @@ void sz_detach_start(struct sz_detach *d)
 		worker(d); /* no thread: serially, as before */
 }
 
+/* Wait for the keeper's exit (its releases are done then) and reap it: on its
+ * pidfd where there is one (no other child's status can be taken); else by
+ * pid.  0, or -ECHILD if another reaped it, or the signal that killed it. */
+static int keeper_wait(struct sz_detach *d)
+{
+	siginfo_t si;
+	int r;
+
+	memset(&si, 0, sizeof(si));
+	if (d->keeper_pidfd >= 0) {
+		while ((r = (int)syscall(SYS_waitid, P_PIDFD, d->keeper_pidfd, &si,
+					 WEXITED | __WALL, NULL)) < 0 && errno == EINTR)
+			;
+		if (r < 0 && errno == EINVAL) { /* P_PIDFD before 5.4: poll, then reap */
+			struct pollfd pfd = { .fd = d->keeper_pidfd, .events = POLLIN };
+
+			while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+				;
+			r = waitid(P_PID, (id_t)d->keeper, &si, WEXITED | WNOHANG | __WALL);
+		}
+		close(d->keeper_pidfd);
+		d->keeper_pidfd = -1;
+	} else {
+		while ((r = waitid(P_PID, (id_t)d->keeper, &si, WEXITED | __WALL)) < 0 &&
+		       errno == EINTR)
+			;
+	}
+	if (r < 0)
+		return -errno;
+	return si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED ? si.si_status : 0;
+}
+
 void sz_detach_wait(struct sz_detach *d)
 {
 	/* synchronize_rcu(), overlapping the threads' releases (the keeper
@@ -333,17 +397,11 @@ void sz_detach_wait(struct sz_detach *d)
 	if (!d->keeper && d->membarrier && syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
 		usleep(50000); /* no membarrier: grace periods are short */
 	if (d->keeper) {
-		struct pollfd pfd = { .fd = d->keeper_pidfd, .events = POLLIN };
+		int r = keeper_wait(d);
 
-		/* readable when it exited, whoever reaps it */
-		while (pfd.fd >= 0 && poll(&pfd, 1, -1) < 0 && errno == EINTR)
-			;
-		while (waitpid(d->keeper, NULL, __WALL | (pfd.fd >= 0 ? WNOHANG : 0)) < 0 &&
-		       errno == EINTR)
-			;
-		if (pfd.fd >= 0)
-			close(pfd.fd);
+		d->keeper_signal = r > 0 ? r : 0;
 		d->keeper = 0;
+		pthread_mutex_unlock(&keeper_lock);
 	}
 	for (size_t i = 0; i < d->nth; i++)
 		pthread_join(d->th[i], NULL);
@@ -351,4 +409,65 @@ void sz_detach_wait(struct sz_detach *d)
 	free(d->jobs);
 	d->jobs = NULL;
 	d->njobs = d->cap = d->next = 0;
+}
+
+/* --- Links made out of SIGKILL's reach -----------------------------------
+ * Making a uprobe link registers its uprobes, writing their int3s with the
+ * same get_user_pages; a SIGKILL then fails the registration, and its undoing
+ * fails the same way: leaked uprobes (seen with a kill inside BPF_LINK_CREATE).
+ * So the call is made by a child that shares our descriptor table
+ * (CLONE_FILES) but is not of our thread group: a kill of ours does not reach
+ * it.  It puts the new descriptor in a slot we reserved and exits; if we died
+ * meanwhile, the link is released when the last of us leaves the table, by a
+ * task with no signal pending. */
+long sz_detach_sheltered_bpf(int cmd, void *attr, unsigned int size)
+{
+	const char *e = getenv("SYMBOLYZE_DETACH");
+	int slot, pidfd = -1, r;
+	sigset_t all, old;
+	siginfo_t si;
+	long pid;
+
+	if (e && !strcmp(e, "inprocess"))
+		goto direct;
+	slot = open("/dev/null", O_RDONLY | O_CLOEXEC); /* its number, reserved */
+	if (slot < 0)
+		goto direct;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = sys(SYS_clone, CLONE_FILES | CLONE_PIDFD, 0, (long)&pidfd, 0, 0);
+	if (pid == 0) {
+		long fd;
+
+		sys(SYS_prctl, PR_SET_NAME, (long)"sz-attach", 0, 0, 0);
+		fd = sys(SYS_bpf, cmd, (long)attr, size, 0, 0);
+
+		if (fd < 0)
+			keeper_quit(errno > 0 && errno < 256 ? errno : EINVAL);
+		sys(SYS_dup3, fd, slot, O_CLOEXEC, 0, 0);
+		sys(SYS_close, fd, 0, 0, 0, 0);
+		keeper_quit(0);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		close(slot);
+		goto direct;
+	}
+	memset(&si, 0, sizeof(si));
+	while ((r = (int)syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL)) < 0 &&
+	       errno == EINTR)
+		;
+	if (r < 0 && errno == EINVAL) /* P_PIDFD before 5.4 */
+		while ((r = waitid(P_PID, (id_t)pid, &si, WEXITED | __WALL)) < 0 && errno == EINTR)
+			;
+	close(pidfd);
+	if (r == 0 && si.si_code == CLD_EXITED && si.si_status == 0)
+		return slot;
+	close(slot); /* /dev/null still, or (killed after its dup3) the link */
+	if (r < 0)
+		return -errno;
+	return si.si_code == CLD_EXITED ? -si.si_status : -EINTR;
+direct:
+	r = (int)syscall(SYS_bpf, cmd, attr, size);
+	return r < 0 ? -errno : r;
 }

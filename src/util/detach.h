@@ -45,7 +45,9 @@ struct sz_detach {
 			 * SYMBOLYZE_DETACH=inprocess) */
 	int keeper;	/* the keeper's pid while it runs, else 0 */
 	int keeper_pidfd; /* its pidfd, or -1 */
-	int keeper_errno; /* why there is none (0: there was one) */
+	int keeper_signal; /* after sz_detach_wait: the signal that killed the
+			    * keeper mid-release (uprobes may be left), or 0 */
+	int keeper_errno; /* why none could be made (0: one was, or none wanted) */
 };
 
 void sz_detach_init(struct sz_detach *d);
@@ -65,5 +67,11 @@ void sz_detach_add(struct sz_detach *d, void (*fn)(void *), void *arg);
  * (and, with D->membarrier, an RCU grace period later) and frees D's memory. */
 void sz_detach_start(struct sz_detach *d);
 void sz_detach_wait(struct sz_detach *d);
+
+/* bpf(CMD, ATTR, SIZE) that makes a link, from a child sharing our
+ * descriptor table out of our SIGKILL's reach (see detach.c): the new
+ * descriptor (O_CLOEXEC), or -errno.  In this process, as before, with
+ * SYMBOLYZE_DETACH=inprocess or if no child can be made. */
+long sz_detach_sheltered_bpf(int cmd, void *attr, unsigned int size);
 
 #endif

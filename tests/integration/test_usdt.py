@@ -243,26 +243,25 @@ def test_sigkill_during_detach_leaves_no_breakpoint_nor_semaphore(sz, watch, sdt
     src/util/detach.h): every probe site is the file's byte again, the
     semaphore is back to 0 (the fixture's own count of guarded firings says
     so), and the kernel logged no leak."""
-    import signal
-    from test_detach import code_bytes, kernel_leaks, keepers
+    from test_detach import KernelLog, code_bytes, kill_in_detach
     path = os.path.realpath(sz.fix("sdt"))
     target = sdt(4)
-    base = kernel_leaks()
-    for delay in (0.0, 0.005, 0.02):
-        w = watch("sdt", [], "-u", "sztest:*", "-p", str(target.pid), "--count")
-        recs = w.wait_for(lambda r: r["event"] == "found" and r["pid"] == target.pid,
-                          count=len(SDT_PROBES), what="the fixture's probes")
-        assert all(r["probed"] for r in recs)
-        sites = [int(r["address"], 16) for r in recs]
-        assert all(m == b"\xcc" for m, _ in code_bytes(target.pid, path, sites).values())
-        w.p.send_signal(signal.SIGINT)
-        time.sleep(delay)
-        w.p.send_signal(signal.SIGKILL)
-        w.p.wait(timeout=30)
-        poll_until(lambda: not keepers(), timeout=30)
-        left = {a: b for a, b in code_bytes(target.pid, path, sites).items() if b[0] != b[1]}
-        assert not left, "delay %s: %d USDT sites still hold an int3" % (delay, len(left))
-        assert kernel_leaks() == base, "delay %s: the kernel leaked uprobes" % delay
+    log = KernelLog()
+    try:
+        for delay in (0.0, 0.001, 0.003):
+            w = watch("sdt", [], "-u", "sztest:*", "-p", str(target.pid), "--count")
+            recs = w.wait_for(lambda r: r["event"] == "found" and r["pid"] == target.pid,
+                              count=len(SDT_PROBES), what="the fixture's probes")
+            assert all(r["probed"] for r in recs)
+            sites = [int(r["address"], 16) for r in recs]
+            assert all(m == b"\xcc" for m, _ in code_bytes(target.pid, path, sites).values())
+            kill_in_detach(w, delay)
+            left = {a: b for a, b in code_bytes(target.pid, path, sites).items()
+                    if b[0] != b[1]}
+            assert not left, "delay %s: %d USDT sites still hold an int3" % (delay, len(left))
+            assert not log.leaks(), "delay %s: the kernel leaked uprobes" % delay
+    finally:
+        log.close()
     assert target.fire()["sema_fired"] == 0  # the semaphore was let go
 
 

@@ -226,7 +226,9 @@ static void sync_rcu(void)
  * pidfd or -1 (we died, though a process forked meanwhile may hold GO). */
 static void keeper(int go, int parent, int membar)
 {
-	struct { unsigned long handler, flags, restorer, mask; } ign = { (unsigned long)SIG_IGN, 0, 0, 0 };
+	struct {
+		unsigned long handler, flags, restorer, mask;
+	} ign = { (unsigned long)SIG_IGN, 0, 0, 0 }; /* the kernel's struct sigaction */
 	struct pollfd pfd[2] = { { go, POLLIN, 0 }, { parent, POLLIN, 0 } };
 	size_t step, fast = 0;
 	int *v = keep_v;

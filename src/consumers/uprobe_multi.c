@@ -7,12 +7,15 @@
  * vmlinux/x86/vmlinux.h (union bpf_attr, link_create.uprobe_multi).
  */
 #include "consumers/uprobe_multi.h"
+#include "proc/maps.h"
 #include "util/detach.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +144,98 @@ size_t sz_umulti_probes(const struct sz_umulti *m)
 	return m->n;
 }
 
+/* A number in sysfs file PATH after PREFIX ("config:0"), or -1. */
+static long sysfs_num(const char *path, const char *prefix)
+{
+	char *buf = NULL, *end;
+	size_t k = strlen(prefix);
+	long v = -1;
+
+	if (sz_read_file(AT_FDCWD, path, 64, &buf) > 0 && !strncmp(buf, prefix, k)) {
+		errno = 0;
+		v = strtol(buf + k, &end, 10);
+		if (errno || end == buf + k || v < 0)
+			v = -1;
+	}
+	free(buf);
+	return v;
+}
+
+/* The uprobe PMU's type and its retprobe bit (sysfs, as libbpf reads them);
+ * -1 if there is none. */
+static int uprobe_pmu(int *retbit)
+{
+	static int type = -2, bit;
+
+	if (type == -2) {
+		long t = sysfs_num("/sys/bus/event_source/devices/uprobe/type", "");
+		long b = sysfs_num("/sys/bus/event_source/devices/uprobe/format/retprobe", "config:");
+
+		type = t >= 0 && t < (1L << 31) && b >= 0 && b < 32 ? (int)t : -1;
+		bit = (int)b;
+	}
+	*retbit = bit;
+	return type;
+}
+
+/* The fallback, one perf-event uprobe per offset: the events (whose opening
+ * registers the uprobes; a kill inside it leaked one here) opened out of our
+ * SIGKILL's reach (util/detach.h), then the program attached to each here.
+ * -EOPNOTSUPP: no uprobe PMU, or no child to open them. */
+static int attach_perf_sheltered(struct bpf_program *prog, const struct sz_umulti_spec *s,
+				 const char *path, struct sz_umulti *m, char *err, size_t errlen)
+{
+	struct perf_event_attr *a;
+	int bit, type = uprobe_pmu(&bit), r = 0;
+	int *fds;
+
+	if (type < 0)
+		return -EOPNOTSUPP;
+	a = calloc(s->cnt, sizeof(*a));
+	fds = calloc(s->cnt, sizeof(*fds));
+	if (!a || !fds) {
+		free(a);
+		free(fds);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->cnt; i++) { /* as libbpf's perf_event_open_probe */
+		a[i].size = sizeof(a[i]);
+		a[i].type = (__u32)type;
+		a[i].config = (s->retprobe ? 1ull << bit : 0) |
+			      (s->ref_ctr_offsets ? s->ref_ctr_offsets[i] << 32 : 0);
+		a[i].config1 = (uintptr_t)path;
+		a[i].config2 = s->offsets[i];
+	}
+	r = sz_detach_sheltered_perf(a, s->cnt, s->pid > 0 ? s->pid : -1, s->pid > 0 ? -1 : 0, fds);
+	if (r)
+		r = -EOPNOTSUPP;
+	for (size_t i = 0; !r && i < s->cnt; i++) {
+		LIBBPF_OPTS(bpf_perf_event_opts, o, .bpf_cookie = s->cookies ? s->cookies[i] : 0);
+
+		if (fds[i] < 0) {
+			r = fds[i];
+			snprintf(err, errlen, "uprobe at offset 0x%llx: %s",
+				 (unsigned long long)s->offsets[i], strerror(-r));
+			break;
+		}
+		m->links[i] = bpf_program__attach_perf_event_opts(prog, fds[i], &o);
+		if (!m->links[i]) {
+			r = errno ? -errno : -EINVAL;
+			snprintf(err, errlen, "uprobe at offset 0x%llx: %s",
+				 (unsigned long long)s->offsets[i], strerror(-r));
+			break; /* its descriptor closes below */
+		}
+		fds[i] = -1; /* the link's now */
+		m->n = i + 1;
+	}
+	for (size_t i = 0; i < s->cnt; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(a);
+	free(fds);
+	return r;
+}
+
 int sz_umulti_attach(struct bpf_program *prog, const struct sz_umulti_spec *s,
 		     struct sz_umulti **out, char *err, size_t errlen)
 {
@@ -180,21 +275,28 @@ int sz_umulti_attach(struct bpf_program *prog, const struct sz_umulti_spec *s,
 		free(m);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < s->cnt; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = s->retprobe,
-			    .bpf_cookie = s->cookies ? s->cookies[i] : 0,
-			    .ref_ctr_offset = s->ref_ctr_offsets ? s->ref_ctr_offsets[i] : 0);
+	r = attach_perf_sheltered(prog, s, path, m, err, errlen);
+	if (r == -EOPNOTSUPP) /* no uprobe PMU, or no child: libbpf's way, here */
+		for (size_t i = 0; i < s->cnt; i++) {
+			LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = s->retprobe,
+				    .bpf_cookie = s->cookies ? s->cookies[i] : 0,
+				    .ref_ctr_offset = s->ref_ctr_offsets ? s->ref_ctr_offsets[i] : 0);
 
-		m->links[i] = bpf_program__attach_uprobe_opts(prog, s->pid > 0 ? s->pid : -1, path,
-							      s->offsets[i], &o);
-		if (!m->links[i]) {
-			r = -errno;
-			snprintf(err, errlen, "uprobe at offset 0x%llx: %s",
-				 (unsigned long long)s->offsets[i], strerror(-r));
-			sz_umulti_detach(m);
-			return r ? r : -EINVAL;
+			m->links[i] = bpf_program__attach_uprobe_opts(prog, s->pid > 0 ? s->pid : -1,
+								      path, s->offsets[i], &o);
+			if (!m->links[i]) {
+				r = -errno;
+				snprintf(err, errlen, "uprobe at offset 0x%llx: %s",
+					 (unsigned long long)s->offsets[i], strerror(-r));
+				sz_umulti_detach(m);
+				return r ? r : -EINVAL;
+			}
+			m->n = i + 1;
+			r = 0;
 		}
-		m->n = i + 1;
+	if (r) {
+		sz_umulti_detach(m);
+		return r;
 	}
 	*out = m;
 	return 0;

@@ -15,11 +15,13 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/membarrier.h>
+#include <linux/perf_event.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -282,6 +284,26 @@ static void keeper(int go, int parent, int membar)
 	keeper_quit(0);
 }
 
+/* Wait for child PID's exit and reap it: through PIDFD where there is one
+ * (no other child's status can be taken), else by pid.  0 (SI filled) or
+ * -errno. */
+static int reap(int pidfd, long pid, siginfo_t *si)
+{
+	int r = -1;
+
+	memset(si, 0, sizeof(*si));
+	errno = EINVAL;
+	if (pidfd >= 0)
+		while ((r = (int)syscall(SYS_waitid, P_PIDFD, pidfd, si, WEXITED | __WALL, NULL)) <
+			       0 &&
+		       errno == EINTR)
+			;
+	if (r < 0 && errno == EINVAL) /* no pidfd, or P_PIDFD before 5.4 */
+		while ((r = waitid(P_PID, (id_t)pid, si, WEXITED | __WALL)) < 0 && errno == EINTR)
+			;
+	return r < 0 ? -errno : 0;
+}
+
 /* One keeper at a time in a process: a keeper holds copies of every link
  * here, so another watch's detach would not be over until it exits. */
 static pthread_mutex_t keeper_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -365,29 +387,13 @@ void sz_detach_start(struct sz_detach *d)
 static int keeper_wait(struct sz_detach *d)
 {
 	siginfo_t si;
-	int r;
+	int r = reap(d->keeper_pidfd, d->keeper, &si);
 
-	memset(&si, 0, sizeof(si));
-	if (d->keeper_pidfd >= 0) {
-		while ((r = (int)syscall(SYS_waitid, P_PIDFD, d->keeper_pidfd, &si,
-					 WEXITED | __WALL, NULL)) < 0 && errno == EINTR)
-			;
-		if (r < 0 && errno == EINVAL) { /* P_PIDFD before 5.4: poll, then reap */
-			struct pollfd pfd = { .fd = d->keeper_pidfd, .events = POLLIN };
-
-			while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
-				;
-			r = waitid(P_PID, (id_t)d->keeper, &si, WEXITED | WNOHANG | __WALL);
-		}
+	if (d->keeper_pidfd >= 0)
 		close(d->keeper_pidfd);
-		d->keeper_pidfd = -1;
-	} else {
-		while ((r = waitid(P_PID, (id_t)d->keeper, &si, WEXITED | __WALL)) < 0 &&
-		       errno == EINTR)
-			;
-	}
+	d->keeper_pidfd = -1;
 	if (r < 0)
-		return -errno;
+		return r;
 	return si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED ? si.si_status : 0;
 }
 
@@ -455,14 +461,9 @@ long sz_detach_sheltered_bpf(int cmd, void *attr, unsigned int size)
 		close(slot);
 		goto direct;
 	}
-	memset(&si, 0, sizeof(si));
-	while ((r = (int)syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL)) < 0 &&
-	       errno == EINTR)
-		;
-	if (r < 0 && errno == EINVAL) /* P_PIDFD before 5.4 */
-		while ((r = waitid(P_PID, (id_t)pid, &si, WEXITED | __WALL)) < 0 && errno == EINTR)
-			;
-	close(pidfd);
+	r = reap(pidfd, pid, &si);
+	if (pidfd >= 0)
+		close(pidfd);
 	if (r == 0 && si.si_code == CLD_EXITED && si.si_status == 0)
 		return slot;
 	close(slot); /* /dev/null still, or (killed after its dup3) the link */
@@ -472,4 +473,74 @@ long sz_detach_sheltered_bpf(int cmd, void *attr, unsigned int size)
 direct:
 	r = (int)syscall(SYS_bpf, cmd, attr, size);
 	return r < 0 ? -errno : r;
+}
+
+/* N perf events (uprobes: each registers its uprobe as it opens) opened as
+ * sz_detach_sheltered_bpf makes a link: by a child sharing our descriptor
+ * table, each put in a slot reserved here.  FDS[i]: the event's descriptor
+ * (O_CLOEXEC), or -errno; the first failure ends the openings (the rest
+ * -ECANCELED).  0, or -errno if no child could do it (nothing opened). */
+int sz_detach_sheltered_perf(const struct perf_event_attr *attrs, size_t n, int pid, int cpu,
+			     int *fds)
+{
+	size_t bytes = (n ? n : 1) * sizeof(int);
+	int *res, pidfd = -1, r = 0;
+	sigset_t all, old;
+	siginfo_t si;
+	long child;
+
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
+	res = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		return -errno;
+	for (size_t i = 0; i < n && !r; i++) {
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC); /* its number, reserved */
+		res[i] = -ECANCELED;
+		if (fds[i] < 0)
+			r = -errno;
+	}
+	if (r)
+		goto undo;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	child = sys(SYS_clone, CLONE_FILES | CLONE_PIDFD, 0, (long)&pidfd, 0, 0);
+	if (child == 0) {
+		sys(SYS_prctl, PR_SET_NAME, (long)"sz-attach", 0, 0, 0);
+		for (size_t i = 0; i < n; i++) {
+			long fd = sys(SYS_perf_event_open, (long)&attrs[i], pid, cpu, -1,
+				      PERF_FLAG_FD_CLOEXEC);
+
+			if (fd < 0) {
+				res[i] = -errno;
+				break;
+			}
+			sys(SYS_dup3, fd, fds[i], O_CLOEXEC, 0, 0);
+			sys(SYS_close, fd, 0, 0, 0, 0);
+			res[i] = 0;
+		}
+		keeper_quit(0);
+	}
+	r = child < 0 ? -errno : 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		goto undo;
+	(void)reap(pidfd, child, &si); /* RES says what it did */
+	if (pidfd >= 0)
+		close(pidfd);
+	for (size_t i = 0; i < n; i++)
+		if (res[i]) { /* /dev/null still (a child killed midway: ECANCELED) */
+			close(fds[i]);
+			fds[i] = res[i];
+		}
+	munmap(res, bytes);
+	return 0;
+undo:
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+	munmap(res, bytes);
+	return r;
 }

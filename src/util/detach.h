@@ -73,5 +73,11 @@ void sz_detach_wait(struct sz_detach *d);
  * descriptor (O_CLOEXEC), or -errno.  In this process, as before, with
  * SYMBOLYZE_DETACH=inprocess or if no child can be made. */
 long sz_detach_sheltered_bpf(int cmd, void *attr, unsigned int size);
+/* N perf events (uprobes register as they open) opened likewise, each in
+ * FDS[i] (O_CLOEXEC) or -errno there; the first failure ends them (the rest
+ * -ECANCELED).  0, or -errno if none could be opened that way. */
+struct perf_event_attr;
+int sz_detach_sheltered_perf(const struct perf_event_attr *attrs, size_t n, int pid, int cpu,
+			     int *fds);
 
 #endif

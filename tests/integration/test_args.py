@@ -235,11 +235,13 @@ def test_comm_two_names(argcaller, watch, fresh, sz):
     assert len(w_trace.of("return")) == 3
 
 
-def test_count_latency_together(caller, watch, fresh):
+@pytest.mark.parametrize("extra", [[], ["--no-uprobe-multi"]], ids=["multi", "perf-event"])
+def test_count_latency_together(caller, watch, fresh, extra):
     """--count --latency in one run, with a key: exact calls, every one timed,
-    none shorter than the 1 ms the fixture sleeps."""
+    none shorter than the 1 ms the fixture sleeps; on multi-uprobe links and
+    on perf-event uprobes (entry and return events, util/detach.h)."""
     lib = fresh("libfix.so", "libfixcl.so")
-    w = watch("libfixcl.so", ["fix_sleep_ms"], "--count", "--latency", "--key", "arg0")
+    w = watch("libfixcl.so", ["fix_sleep_ms"], "--count", "--latency", "--key", "arg0", *extra)
     c = caller(lib, 0, ["-w", "-S", "12"])
     c.expect("loaded")
     assert w.wait_found(c.pid, "fix_sleep_ms")["probed"]

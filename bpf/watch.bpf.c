@@ -8,6 +8,8 @@
  *   raw_tp/sched_process_exec      -> SZ_WATCH_EXEC, SZ_WATCH_EXEC_INTERP
  *   tp/syscalls/sys_exit_mmap      -> SZ_WATCH_MMAP
  *   raw_tp/sched_process_fork/exit -> SZ_WATCH_FORK, SZ_WATCH_EXIT
+ *   raw_tp/mmap_lock_released      -> SZ_WATCH_HINT (--mmap-hook perf, instead
+ *                                     of sys_exit_mmap: see sz_mmap_hint)
  * raw_tp, not tp_btf: a tp_btf program makes libbpf 1.1 parse the kernel's
  * whole BTF to find its target (~10 ms of start-up, 2 x 5.5 MB of memory);
  * the arguments are read with BPF_CORE_READ either way (util/kbtf.h).
@@ -455,7 +457,10 @@ static __always_inline void remember(const struct sz_watch_rec *r)
 
 	if (bpf_map_lookup_elem(&seen, &r->tgid))
 		return;
-	if (bpf_map_update_elem(&seen, &r->tgid, &one, BPF_NOEXIST) == -SZ_E2BIG && is_load(r))
+	/* a hint stands for the load perf's record brings: its forks and exit
+	 * go unreported just the same */
+	if (bpf_map_update_elem(&seen, &r->tgid, &one, BPF_NOEXIST) == -SZ_E2BIG &&
+	    (is_load(r) || r->type == SZ_WATCH_HINT))
 		__sync_fetch_and_add(&seen_full, 1);
 }
 
@@ -496,7 +501,7 @@ static __always_inline int emit(struct sz_watch_rec *r)
 	 * Before a mapping with PROT_EXEC no code of the file can run: one stop
 	 * per load, at the mapping userspace attaches on. */
 	int stop = freeze && r->type != SZ_WATCH_EXIT && r->type != SZ_WATCH_FORK &&
-		   r->type != SZ_WATCH_EXEC_OTHER &&
+		   r->type != SZ_WATCH_EXEC_OTHER && r->type != SZ_WATCH_HINT &&
 		   (r->type != SZ_WATCH_MMAP || (r->prot & SZ_PROT_EXEC)) &&
 		   !bpf_map_lookup_elem(&probed, &fk);
 
@@ -774,6 +779,103 @@ int sz_mmap(struct sz_sys_exit *ctx)
 	r->end = ret + ((len + SZ_PAGE_SIZE - 1) & ~(SZ_PAGE_SIZE - 1));
 	r->mflags = mflags;
 	r->vm_flags = v.flags;
+	if (emit(r) == 0 && bpf_map_update_elem(&reported, &key, &one, BPF_ANY))
+		__sync_fetch_and_add(&dedupe_full, 1);
+	return 0;
+}
+
+/* ---- issue 10: the perf hook's wake-up (--mmap-hook perf) ---- */
+
+#define SZ_NR_MMAP 9 /* x86-64 */
+
+/* The file behind descriptor FD of TASK, or NULL. */
+static __always_inline struct file *fd_file_of(struct task_struct *task, __u64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **arr;
+	struct file *f = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	arr = BPF_CORE_READ(fdt, fd);
+	if (!arr || bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]))
+		return NULL;
+	return f;
+}
+
+/*
+ * With --mmap-hook perf, perf's own MMAP2 record of a mapping carries its
+ * data, read from per-CPU rings that wake the watch per 8 KiB, or its 10 ms
+ * poll.  This program makes a matching load as prompt as under the
+ * tracepoint hook, without a syscall tracepoint (which would send every
+ * syscall of the host through the slow path): it runs where mmap(2) drops the
+ * mmap lock, after perf_event_mmap() wrote the record, so a wake-up here
+ * finds the record in its ring.  The call is still the task's mmap(2)
+ * (orig_ax); its arguments are in pt_regs, its file in the fd table (another
+ * thread may have closed or reused the fd since: then this only wakes the
+ * watch for nothing, or not, and the record is read at the next poll).  It
+ * also puts the process in `seen` at once, as sz_mmap does, so its forks and
+ * exit are reported.  One hint per process image and file (map `reported`):
+ * a loop mapping the same library wakes nobody.  No record is ever stopped
+ * here (no --freeze with this hook).
+ */
+SEC("raw_tp/mmap_lock_released")
+int BPF_PROG(sz_mmap_hint, struct mm_struct *mm, bool write)
+{
+	struct task_struct *task;
+	struct scratch_val *sv;
+	struct sz_watch_rec *r;
+	struct sz_map_key key;
+	struct sz_regs regs;
+	struct file *file;
+	__u64 pid_tgid;
+	__u32 mflags, prot;
+	__u8 one = 1;
+	__u32 tgid;
+
+	if (!write)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (BPF_CORE_READ(task, mm) != mm) /* another process's lock (ptrace, GUP) */
+		return 0;
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(task)) ||
+	    regs.orig_ax != SZ_NR_MMAP)
+		return 0;
+	mflags = regs.r10;
+	prot = regs.dx;
+	/* perf records executable mappings only: the code of a load */
+	if (!(prot & SZ_PROT_EXEC) || (mflags & SZ_MAP_ANONYMOUS) ||
+	    (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED || (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED_VALIDATE)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tgid = sz_ns_cur_tgid();
+	if ((targ_tgid && tgid != targ_tgid) || tgid == self_tgid || !sz_cg_ok(task))
+		return 0;
+	file = fd_file_of(task, regs.r8);
+	sv = scratch_get();
+	if (!file || !sv)
+		return 0;
+	r = &sv->rec;
+	zero_rec(r);
+	if (fill_file(r, file) || !name_may_match(r))
+		return 0;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.tgid = pid_tgid >> 32;
+	key.exec_id = BPF_CORE_READ(task, self_exec_id);
+	key.start_time = BPF_CORE_READ(task, group_leader, start_time);
+	key.ino = r->ino;
+	key.dev = r->dev;
+	key.prot_flags = SZ_MAP_KEY_HINT;
+	if (bpf_map_lookup_elem(&reported, &key)) {
+		__sync_fetch_and_add(&deduped, 1);
+		return 0;
+	}
+	if (!file_matches_once(sv, (__u64)file))
+		return 0;
+	fill_task(r, SZ_WATCH_HINT, sz_ns_tgid(task), sz_ns_pid(task));
+	r->prot = prot;
+	r->offset = regs.r9;
+	r->mflags = mflags;
 	if (emit(r) == 0 && bpf_map_update_elem(&reported, &key, &one, BPF_ANY))
 		__sync_fetch_and_add(&dedupe_full, 1);
 	return 0;

@@ -41,6 +41,9 @@ enum sz_watch_type {
 	SZ_WATCH_EXIT = 4,	  /* thread group gone (only tgids that produced records) */
 	SZ_WATCH_FORK = 5,	  /* new process forked by one we know of; start = parent tgid */
 	SZ_WATCH_EXEC_OTHER = 6,  /* a process we know of exec'd nothing that matches */
+	/* --mmap-hook perf: a matching file was just mapped executable; its
+	 * mapping is perf's record, in the perf rings already (sz_mmap_hint) */
+	SZ_WATCH_HINT = 7,
 };
 
 /*
@@ -134,6 +137,9 @@ struct sz_file_key {
 _Static_assert(sizeof(struct sz_watch_rec) == 1392, "sz_watch_rec layout changed");
 _Static_assert(__builtin_offsetof(struct sz_watch_rec, data) == SZ_WATCH_HDR_LEN,
 	       "sz_watch_rec header changed");
+/* prot_flags of a hint's key (sz_mmap_hint): no mmap's prot << 16 | type */
+#define SZ_MAP_KEY_HINT 0xffffffffu
+
 _Static_assert(sizeof(struct sz_map_key) == 48, "sz_map_key layout changed");
 
 #endif /* SZ_WATCH_H */

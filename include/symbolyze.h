@@ -333,15 +333,20 @@ typedef void (*sz_hist_fn)(const char *symbol, const uint64_t *buckets, size_t n
 /* How the watch learns of new mappings (exec, fork and exit are BPF
  * tracepoints either way). */
 enum sz_mmap_hook {
+	/* the default: perf, or the tracepoint with freeze, or where no perf
+	 * event can be opened (the summary's mmap_hook says which ran) */
+	SZ_MMAP_HOOK_AUTO = 0,
+	/* perf's own mapping records (PERF_RECORD_MMAP2, one software event per
+	 * CPU): no syscall pays anything; userspace reads every executable
+	 * mapping of the host and matches the glob, and a BPF program where
+	 * mmap(2) drops the mmap lock wakes it at once for a matching one (see
+	 * sz_watch_stats.hints); no freeze */
+	SZ_MMAP_HOOK_PERF = 1,
 	/* BPF at the exit of mmap(2) (tp/syscalls/sys_exit_mmap): the glob runs in
-	 * the kernel and --freeze can stop the process there, but an enabled
+	 * the kernel and freeze can stop the process there, but an enabled
 	 * syscall tracepoint sends every syscall of every task through the
 	 * kernel's slow path (a getppid loop pays ~1.3x) */
-	SZ_MMAP_HOOK_TRACEPOINT = 0,
-	/* perf's own mapping records (PERF_RECORD_MMAP2, one software event per
-	 * CPU): no syscall pays anything, userspace reads every executable
-	 * mapping of the host and matches the glob; no --freeze */
-	SZ_MMAP_HOOK_PERF = 1,
+	SZ_MMAP_HOOK_TRACEPOINT = 2,
 };
 
 struct sz_watch_opts {
@@ -382,7 +387,7 @@ struct sz_watch_opts {
 	const char *const *usdt_str;
 	size_t nusdt_str;
 	enum sz_stack_method stacks; /* user stacks with --count and --trace */
-	unsigned mmap_hook;	     /* enum sz_mmap_hook (was reserved2: 0 is the default) */
+	unsigned mmap_hook;	     /* enum sz_mmap_hook (was reserved2: 0, AUTO, is the default) */
 	size_t stack_bytes; /* SZ_STACKS_DWARF: stack copied per hit (4 KiB multiple); 0: 8 KiB */
 };
 
@@ -480,6 +485,10 @@ struct sz_watch_stats {
 	 * and hit records the ring could not take */
 	uint64_t usdt_probes;
 	uint64_t usdt_drops;
+	/* the mmap hook that ran (enum sz_mmap_hook, never AUTO), and with
+	 * SZ_MMAP_HOOK_PERF the matching mappings BPF woke the watch for */
+	unsigned mmap_hook;
+	uint64_t hints;
 };
 
 struct sz_watch;

@@ -30,7 +30,7 @@ void cli_usage(FILE *f)
 		"                         [--freeze [--freeze-timeout MS]] [--ring-size BYTES] [-v]\n"
 		"                         [--metrics [ADDR:]PORT [--by comm|pid|cgroup]]\n"
 		"                         [--interval SECONDS [--per-interval]] [--cgroup PATH]\n"
-		"                         [--mmap-hook tracepoint|perf]\n"
+		"                         [--mmap-hook auto|perf|tracepoint]\n"
 		"                         [--stacks[=dwarf|fp] [--stack-bytes N]\n"
 		"                          [--folded | --pprof FILE]]\n"
 		"       symbolyze resolve FILE SYMBOL [--json]\n"
@@ -76,10 +76,11 @@ void cli_usage(FILE *f)
 		"          --interval SECONDS print counts or histograms every SECONDS\n"
 		"                    (--per-interval: of that interval; default: since start)\n"
 		"          --cgroup PATH only processes in this cgroup v2 subtree (in BPF)\n"
-		"          --mmap-hook tracepoint|perf  how new mappings are seen: BPF at\n"
-		"                    mmap(2)'s exit (default; every syscall of the host pays\n"
-		"                    a little), or perf's mapping records (no syscall pays;\n"
-		"                    no --freeze)\n"
+		"          --mmap-hook auto|perf|tracepoint  how new mappings are seen:\n"
+		"                    perf's mapping records (no syscall pays; no --freeze),\n"
+		"                    or BPF at mmap(2)'s exit (every syscall of the host\n"
+		"                    pays a little); auto (default): perf, the tracepoint\n"
+		"                    with --freeze or when perf events cannot be opened\n"
 		"resolve   print a symbol's value, size, type, file offset and build-ID\n"
 		"symbolize name the function at each address (hex; none: read from stdin):\n"
 		"          runtime addresses of process PID, or ELF virtual addresses of FILE\n"
@@ -219,17 +220,19 @@ static int add_symbol(struct cli *c, const char *s)
 	return 0;
 }
 
-/* issue 10: --mmap-hook tracepoint|perf (SYMBOLYZE_MMAP_HOOK when absent) */
+/* issue 10: --mmap-hook auto|perf|tracepoint (SYMBOLYZE_MMAP_HOOK when absent) */
 static int mmap_hook_opt(struct cli *c, const char *v, const char *what)
 {
 	if (!v)
 		v = "";
-	if (!strcmp(v, "tracepoint") || !strcmp(v, "bpf")) {
+	if (!strcmp(v, "auto")) {
+		c->mmap_hook = SZ_MMAP_HOOK_AUTO;
+	} else if (!strcmp(v, "tracepoint") || !strcmp(v, "bpf")) {
 		c->mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
 	} else if (!strcmp(v, "perf")) {
 		c->mmap_hook = SZ_MMAP_HOOK_PERF;
 	} else {
-		fprintf(stderr, "symbolyze: %s '%s': wants tracepoint or perf\n", what, v);
+		fprintf(stderr, "symbolyze: %s '%s': wants auto, perf or tracepoint\n", what, v);
 		return EXIT_USAGE;
 	}
 	c->mmap_hook_set = 1;
@@ -405,8 +408,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 			return rc;
 	}
 	if (c->freeze && c->mmap_hook == SZ_MMAP_HOOK_PERF) {
-		fprintf(stderr, "symbolyze: --freeze needs --mmap-hook tracepoint: a process is "
-				"stopped in mmap(2), where only the BPF hook runs\n");
+		fprintf(stderr, "symbolyze: --freeze needs --mmap-hook tracepoint (or auto): a "
+				"process is stopped in mmap(2), where only the BPF hook runs\n");
 		return EXIT_USAGE;
 	}
 	rc = cli_ext_check(c);

@@ -235,6 +235,9 @@ int cmd_watch(int argc, char **argv)
 		rc = EXIT_ENV;
 		goto out;
 	}
+	/* the hook that runs: what --mmap-hook auto chose */
+	if (!sz_watch_stats(w, NULL, &ws))
+		c.mmap_hook = ws.mmap_hook;
 	/* Tell scripts the initial scan is done and the stream is live. */
 	cli_fmt(&c)->ready(&c);
 	out_flush();

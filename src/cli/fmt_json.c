@@ -172,7 +172,8 @@ static void ready(struct cli *c)
 {
 	FILE *f = out_begin();
 
-	fputs("{\"event\":\"ready\"}\n", f);
+	fprintf(f, "{\"event\":\"ready\",\"mmap_hook\":\"%s\"}\n",
+		c->mmap_hook == SZ_MMAP_HOOK_PERF ? "perf" : "tracepoint");
 	out_end();
 }
 
@@ -215,6 +216,9 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			",\"seen_full\":%" PRIu64 ",\"vma_busy\":%" PRIu64
 			"},\"record_bytes\":%" PRIu64,
 			w->lost_loads, w->lost, w->seen_full, w->vma_busy, w->record_bytes);
+	if (w) /* issue 10: which hook saw new mappings */
+		fprintf(f, ",\"mmap_hook\":\"%s\",\"hints\":%" PRIu64,
+			w->mmap_hook == SZ_MMAP_HOOK_PERF ? "perf" : "tracepoint", w->hints);
 	if (w)
 		cli_probe_summary_json(f, w);
 	if (w && c->probe)

@@ -44,6 +44,9 @@ struct task_ev {
 	int exited;
 	uint64_t ts;
 	pid_t marked; /* put into `seen` since its last exit: no bpf(2) per record */
+	/* the process name its exec or hint record gave (MMAP2 has none, and
+	 * /proc has none once the process is gone); "" if none */
+	char comm[SZ_PERFMMAP_COMM_LEN + 1];
 };
 
 struct sz_perfmmap {
@@ -340,7 +343,16 @@ void sz_perfmmap_disable(struct sz_perfmmap *pm)
 		ioctl(pm->rings[i].fd, PERF_EVENT_IOC_DISABLE, 0);
 }
 
-void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited)
+static void set_comm(struct task_ev *ev, const char *comm)
+{
+	size_t n = comm ? strnlen(comm, SZ_PERFMMAP_COMM_LEN) : 0;
+
+	memcpy(ev->comm, comm ? comm : "", n);
+	ev->comm[n] = '\0';
+}
+
+void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited,
+			    const char *comm)
 {
 	struct task_ev *ev;
 
@@ -348,7 +360,21 @@ void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int 
 		return;
 	ev = &pm->ev[(unsigned)pid % TASK_SLOTS];
 	/* an exec keeps the process in `seen`; an exit took it out */
-	*ev = (struct task_ev){ pid, exited, ts, !exited && ev->marked == pid ? pid : 0 };
+	*ev = (struct task_ev){ pid, exited, ts, !exited && ev->marked == pid ? pid : 0, "" };
+	set_comm(ev, exited ? NULL : comm);
+}
+
+void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm)
+{
+	struct task_ev *ev;
+
+	if (!pm || pid <= 0)
+		return;
+	ev = &pm->ev[(unsigned)pid % TASK_SLOTS];
+	if (ev->pid != pid) /* no exec or exit of it to order by */
+		*ev = (struct task_ev){ pid, 0, 0, 0, "" };
+	ev->marked = pid;
+	set_comm(ev, comm);
 }
 
 void sz_perfmmap_read_lost(struct sz_perfmmap *pm)
@@ -393,7 +419,7 @@ static int root_is_ours(const struct sz_perfmmap *pm, const char *proc, pid_t pi
 static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p,
 		      sz_perfmmap_seen_fn seen, void *ctx)
 {
-	char path[4096 + 1];
+	char path[4096 + 1], comm[SZ_PERFMMAP_COMM_LEN + 1];
 	struct sz_mapping m;
 	struct task_ev *ev;
 	uint64_t lost = 0;
@@ -429,13 +455,17 @@ static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p
 	if (seen && !(ev->pid == m.pid && m.ts_ns < ev->ts) && ev->marked != m.pid &&
 	    !seen(m.pid, ctx))
 		ev->marked = m.pid;
+	if (ev->pid == m.pid && !ev->exited && ev->comm[0]) {
+		memcpy(comm, ev->comm, sizeof(comm));
+		m.comm = comm;
+	}
 	if (root_is_ours(pm, p->proc, m.pid))
 		m.flags |= SZ_MAPPING_PATH_OURS;
 	return sz_pipeline_submit(p, &m);
 }
 
 static int drain_ring(struct sz_perfmmap *pm, struct perf_ring *r, struct sz_pipeline *p, int all,
-		      sz_perfmmap_seen_fn seen, void *ctx)
+		      uint64_t until, sz_perfmmap_seen_fn seen, void *ctx)
 {
 	uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
 	uint64_t tail = r->meta->data_tail;
@@ -460,6 +490,11 @@ static int drain_ring(struct sz_perfmmap *pm, struct perf_ring *r, struct sz_pip
 		part = pm->data_sz - off < n ? pm->data_sz - off : n;
 		memcpy(pm->rec, r->data + off, part);
 		memcpy(pm->rec + part, r->data, n - part);
+		/* a record newer than UNTIL waits: the BPF ring's records up to
+		 * then come first (sample_id_all: the time is its last field) */
+		if (until && (h.type == PERF_RECORD_MMAP2 || h.type == PERF_RECORD_LOST) &&
+		    n >= sizeof(h) + 8 && get_u64((const unsigned char *)pm->rec, n - 8) > until)
+			break;
 		tail += h.size;
 		pm->st.bytes += h.size;
 		rc = one_record(pm, n, p, seen, ctx);
@@ -472,7 +507,7 @@ static int drain_ring(struct sz_perfmmap *pm, struct perf_ring *r, struct sz_pip
 	return first;
 }
 
-int sz_perfmmap_drain(struct sz_perfmmap *pm, struct sz_pipeline *p, int all,
+int sz_perfmmap_drain(struct sz_perfmmap *pm, struct sz_pipeline *p, int all, uint64_t until,
 		      sz_perfmmap_seen_fn seen, void *ctx)
 {
 	int first = 0;
@@ -480,7 +515,7 @@ int sz_perfmmap_drain(struct sz_perfmmap *pm, struct sz_pipeline *p, int all,
 	if (!pm || !p)
 		return -EINVAL;
 	for (unsigned i = 0; i < pm->nrings; i++) {
-		int rc = drain_ring(pm, &pm->rings[i], p, all, seen, ctx);
+		int rc = drain_ring(pm, &pm->rings[i], p, all, until, seen, ctx);
 
 		if (rc && !first)
 			first = rc;

@@ -63,12 +63,19 @@ void sz_perfmmap_disable(struct sz_perfmmap *pm);
  * and interpreter, mapped inside execve and reported by the exec hook): not
  * reported; one made before an exit is reported, but PID is not added to
  * `seen` (its exit has gone by: the entry would never leave). */
-void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited);
+#define SZ_PERFMMAP_COMM_LEN 16 /* TASK_COMM_LEN, NUL included */
+void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited,
+			    const char *comm);
+/* PID is in `seen` already (the kernel put it there with its hint): its
+ * records need no bpf(2) nor /proc read for that. */
+void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm);
 
 /* Read every ring: each MMAP2 record of a matching file becomes a mapping for
  * P (source SZ_SOURCE_MMAP).  Stops at the first SZ_STOP or error of the
- * pipeline unless ALL (the final drain).  0, SZ_STOP or a negative errno. */
-int sz_perfmmap_drain(struct sz_perfmmap *pm, struct sz_pipeline *p, int all,
+ * pipeline unless ALL (the final drain).  Records written after UNTIL
+ * (CLOCK_MONOTONIC ns; 0: no bound) stay in their rings for a later drain.
+ * 0, SZ_STOP or a negative errno. */
+int sz_perfmmap_drain(struct sz_perfmmap *pm, struct sz_pipeline *p, int all, uint64_t until,
 		      sz_perfmmap_seen_fn seen, void *ctx);
 
 void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *st);

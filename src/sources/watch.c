@@ -161,7 +161,7 @@ int sz_watch_new(const struct sz_watch_opts *opts, struct sz_watch **out)
 	if (!err && (w->opts.reserved0 || w->opts.reserved1))
 		err = -EINVAL;
 	/* --freeze stops the process in mmap(2), which only the BPF hook runs in */
-	if (!err && (w->opts.mmap_hook > SZ_MMAP_HOOK_PERF ||
+	if (!err && (w->opts.mmap_hook > SZ_MMAP_HOOK_TRACEPOINT ||
 		     (w->opts.mmap_hook == SZ_MMAP_HOOK_PERF && w->opts.freeze)))
 		err = -EINVAL;
 	if (!err && w->opts.ring_bytes &&
@@ -223,7 +223,7 @@ int sz__watch_empty_probe(struct sz_watch *w)
 
 static int forks_due(struct sz_watch *w, int force);
 static int repair_if_lost(struct sz_watch *w);
-static void perf_drain(struct sz_watch *w, int all);
+static void perf_drain(struct sz_watch *w, int all, uint64_t until);
 static void report_other_losses(struct sz_watch *w);
 
 void sz_watch_stop(struct sz_watch *w)
@@ -269,7 +269,7 @@ void sz_watch_stop(struct sz_watch *w)
 		       "'leaking uprobe')", strsignal(d.keeper_signal));
 	if (w->rb)
 		ring_buffer__consume(w->rb);
-	perf_drain(w, 1); /* after the BPF ring: see perf_poll */
+	perf_drain(w, 1, 0); /* after the BPF ring: see perf_poll */
 	forks_due(w, 1);
 	/* A loss in the last moments, or in the drain itself, is reported too. */
 	repair_if_lost(w);
@@ -372,6 +372,7 @@ int sz_watch_stats(const struct sz_watch *w, struct sz_stats *pipeline,
 		st.frozen = fs.processes;
 		st.freeze_timeouts = fs.timeouts;
 		st.duplicates = w->p->stats.duplicates;
+		st.mmap_hook = w->opts.mmap_hook;
 		if (w->skel) {
 			st.kernel_deduped =
 				__atomic_load_n(&w->skel->bss->deduped, __ATOMIC_RELAXED);
@@ -550,9 +551,20 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		w->st.bad_records++;
 		return 0;
 	}
-	if (w->pm && r->type != SZ_WATCH_FORK && r->type != SZ_WATCH_MMAP) /* issue 10: perf */
-		sz_perfmmap_task_event(w->pm, (pid_t)r->tgid, r->ts_ns, r->type == SZ_WATCH_EXIT);
+	if (w->pm && r->type != SZ_WATCH_FORK && r->type != SZ_WATCH_MMAP &&
+	    r->type != SZ_WATCH_HINT) /* issue 10: perf */
+		sz_perfmmap_task_event(w->pm, (pid_t)r->tgid, r->ts_ns, r->type == SZ_WATCH_EXIT,
+				       r->comm);
 	switch (r->type) {
+	case SZ_WATCH_HINT:
+		/* issue 10: a matching file was mapped, and perf's record of it
+		 * is in a perf ring already (bpf/watch.bpf.c, sz_mmap_hint): read
+		 * those now, before this ring's later records, the process's
+		 * exit among them.  The kernel put it in `seen`. */
+		w->st.hints++;
+		sz_perfmmap_seen(w->pm, (pid_t)r->tgid, r->comm);
+		perf_drain(w, 0, r->ts_ns);
+		return 0;
 	case SZ_WATCH_EXIT:
 		fork_done(w, (pid_t)r->tgid);
 		sz_freeze_exited(w->fz, (pid_t)r->tgid);
@@ -767,14 +779,18 @@ static int perf_mark_seen(pid_t pid, void *ctx)
 }
 
 /* The perf rings, handled as handle_rec handles the BPF ring's records; a
- * process whose mapping matched goes into `seen`, as the BPF side's do. */
-static void perf_drain(struct sz_watch *w, int all)
+ * process whose mapping matched goes into `seen`, as the BPF side's do.
+ * Their records up to UNTIL (0: all): the two streams merged by time, so a
+ * mapping is not handled before the BPF ring's records that precede it
+ * (its hint, with the process's name). */
+static void perf_drain(struct sz_watch *w, int all, uint64_t until)
 {
 	int rc;
 
 	if (!w->pm)
 		return;
-	rc = sz_perfmmap_drain(w->pm, w->p, all || w->stopped, perf_mark_seen, w);
+	rc = sz_perfmmap_drain(w->pm, w->p, all || w->stopped, all || w->stopped ? 0 : until,
+			       perf_mark_seen, w);
 	if (rc == SZ_STOP)
 		w->stop_asked = 1;
 	else if (rc < 0 && !w->err)
@@ -789,6 +805,7 @@ static void perf_drain(struct sz_watch *w, int all)
 static int perf_poll(struct sz_watch *w, int timeout_ms)
 {
 	struct epoll_event ev[8];
+	uint64_t until;
 	int n = epoll_wait(w->epfd, ev, 8,
 			   timeout_ms < 0 || timeout_ms > SZ_PERFMMAP_POLL_MS ? SZ_PERFMMAP_POLL_MS
 									      : timeout_ms);
@@ -805,17 +822,28 @@ static int perf_poll(struct sz_watch *w, int timeout_ms)
 			if (read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 				return -errno;
 		}
+	until = sz_now_ns();
 	n = ring_buffer__consume(w->rb);
 	/* -ECANCELED: a stack flood gave the loop its turn; the perf rings get
-	 * theirs too */
+	 * theirs too, up to where the BPF ring was read */
 	if ((n >= 0 || n == -ECANCELED) && !w->stop_asked && !w->err)
-		perf_drain(w, 0);
+		perf_drain(w, 0, until);
 	return n;
 }
 
-/* Before attach: from here on every executable mapping is recorded. */
-static int perf_start(struct sz_watch *w)
+/*
+ * issue 10: which hook sees new mappings.  The default is perf's records: no
+ * syscall of the host pays anything (a syscall tracepoint sends every syscall
+ * of every task through the kernel's slow path).  The tracepoint where
+ * --freeze needs it (a process is stopped inside mmap(2)), or where no perf
+ * event opens (the default says so and goes on; --mmap-hook perf fails).
+ * The perf events are opened here, before the programs load: from then on
+ * every executable mapping is recorded (what the scan also finds is a
+ * duplicate the pipeline drops).
+ */
+static int choose_hook(struct sz_watch *w)
 {
+	int is_auto = w->opts.mmap_hook == SZ_MMAP_HOOK_AUTO, err;
 	struct sz_perfmmap_opts po = {
 		.pid = w->opts.pid,
 		.self = getpid(),
@@ -823,10 +851,20 @@ static int perf_start(struct sz_watch *w)
 		.cg_id = w->cg_id,
 		.ring_bytes = w->opts.ring_bytes,
 	};
-	int err = sz_perfmmap_open(&po, &w->pm);
 
-	if (!err)
-		err = sz_perfmmap_add_epoll(w->pm, w->epfd);
+	if (is_auto)
+		w->opts.mmap_hook = w->opts.freeze ? SZ_MMAP_HOOK_TRACEPOINT : SZ_MMAP_HOOK_PERF;
+	if (w->opts.mmap_hook != SZ_MMAP_HOOK_PERF)
+		return 0;
+	err = sz_perfmmap_open(&po, &w->pm);
+	if (err && is_auto) {
+		sz_log(SZ_LOG_INFO,
+		       "cannot open the per-CPU perf events (%s): new mappings are seen by the "
+		       "mmap(2) tracepoint instead, which slows every syscall of the host",
+		       strerror(-err));
+		w->opts.mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
+		return 0;
+	}
 	if (err)
 		sz_log(SZ_LOG_ERROR,
 		       "--mmap-hook perf: cannot open the per-CPU perf events: %s (needs "
@@ -869,7 +907,7 @@ static int repair_if_lost(struct sz_watch *w)
 	w->drops_loads_seen = loads;
 	w->last_repair_ns = sz_now_ns();
 	ring_buffer__consume(w->rb);
-	perf_drain(w, 0);
+	perf_drain(w, 0, 0);
 	/* Only what the rescan finds counts as repaired, not what the drain
 	 * delivered. */
 	before = w->p->stats.mappings;
@@ -968,6 +1006,13 @@ static int reuse_maps(struct watch_bpf *to, struct watch_bpf *from)
  * maps live on in the others' descriptors).  The programs are the same
  * instructions against the same maps as one load makes.
  */
+/* The mmap hook's program in S: sz_mmap, or with --mmap-hook perf its
+ * wake-up, sz_mmap_hint. */
+static struct bpf_program *mmap_prog(const struct sz_watch *w, struct watch_bpf *s)
+{
+	return w->opts.mmap_hook == SZ_MMAP_HOOK_PERF ? s->progs.sz_mmap_hint : s->progs.sz_mmap;
+}
+
 static int load_split(struct sz_watch *w, struct watch_bpf *maps,
 		      const struct bpf_object_open_opts *oo)
 {
@@ -991,12 +1036,12 @@ static int load_split(struct sz_watch *w, struct watch_bpf *maps,
 			err = -ENOENT;
 			goto out;
 		}
-		bpf_program__set_autoload(mine, on && prog != maps->progs.sz_mmap);
+		bpf_program__set_autoload(mine, on && prog != mmap_prog(w, maps));
 		bpf_program__set_autoattach(mine, bpf_program__autoattach(prog));
 		bpf_program__set_autoload(prog, false);
 	}
 	bpf_object__for_each_program(prog, l.skel->obj)
-		bpf_program__set_autoload(prog, prog == l.skel->progs.sz_mmap);
+		bpf_program__set_autoload(prog, prog == mmap_prog(w, l.skel));
 	if (bpf_program__autoload(rest->progs.sz_scan_vmas))
 		err = sz_kbtf_iter_prepare(rest->progs.sz_scan_vmas, "task_vma");
 	if (!err)
@@ -1083,10 +1128,14 @@ static int open_load(struct sz_watch *w, const struct sz_glob *g, const struct s
 								  : DEFAULT_RING_BYTES));
 	if (!err)
 		err = sz_iter_prepare(w->skel, w->p, w->opts.pid, w->opts.no_scan); /* issue 10 */
-	if (!err && w->opts.mmap_hook == SZ_MMAP_HOOK_PERF) /* perfmmap.c instead */
-		err = bpf_program__set_autoload(w->skel->progs.sz_mmap, false);
-	if (!err && bpf_program__autoload(w->skel->progs.sz_mmap) &&
-	    !getenv("SYMBOLYZE_ONE_LOAD")) {
+	/* one of the two mmap programs: the tracepoint's, or with perf's
+	 * records (perfmmap.c) the wake-up */
+	if (!err)
+		err = bpf_program__set_autoload(w->opts.mmap_hook == SZ_MMAP_HOOK_PERF
+							? w->skel->progs.sz_mmap
+							: w->skel->progs.sz_mmap_hint,
+						false);
+	if (!err && !getenv("SYMBOLYZE_ONE_LOAD")) {
 		struct watch_bpf *maps = w->skel;
 
 		w->skel = NULL;
@@ -1131,6 +1180,9 @@ int sz_watch_start(struct sz_watch *w)
 		       w->p->proc);
 		return -EXDEV;
 	}
+	err = choose_hook(w);
+	if (err)
+		return err;
 	saved = sz_libbpf_enter();
 	err = open_load(w, &g, &gp, path_glob, 1);
 	if (err == -EAGAIN) {
@@ -1213,15 +1265,22 @@ int sz_watch_start(struct sz_watch *w)
 		sz_log(SZ_LOG_ERROR, "cannot set up the watch's descriptor: %s", strerror(-err));
 		goto fail;
 	}
-	if (w->opts.mmap_hook == SZ_MMAP_HOOK_PERF) {
-		err = perf_start(w);
-		if (err)
+	if (w->pm) {
+		err = sz_perfmmap_add_epoll(w->pm, w->epfd);
+		if (err) {
+			sz_log(SZ_LOG_ERROR, "cannot poll the perf events: %s", strerror(-err));
 			goto fail;
+		}
 	}
 	err = watch_bpf__attach(w->skel);
 	if (!err && w->skel_mmap) { /* its link kept with the others' (load_split) */
-		w->skel->links.sz_mmap = bpf_program__attach(w->skel_mmap->progs.sz_mmap);
-		err = w->skel->links.sz_mmap ? 0 : -errno;
+		struct bpf_link *l = bpf_program__attach(mmap_prog(w, w->skel_mmap));
+
+		err = l ? 0 : -errno;
+		if (w->opts.mmap_hook == SZ_MMAP_HOOK_PERF)
+			w->skel->links.sz_mmap_hint = l;
+		else
+			w->skel->links.sz_mmap = l;
 	}
 	if (err) {
 		sz_log(SZ_LOG_ERROR, "cannot attach the BPF program to tracepoints: %s",

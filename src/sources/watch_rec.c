@@ -31,7 +31,7 @@ int sz_watch_rec_check(const void *data, size_t size)
 	type = get_u32(p, offsetof(struct sz_watch_rec, type));
 	name_len = get_u32(p, offsetof(struct sz_watch_rec, name_len));
 	path_len = get_u32(p, offsetof(struct sz_watch_rec, path_len));
-	if (type < SZ_WATCH_EXEC || type > SZ_WATCH_EXEC_OTHER)
+	if (type < SZ_WATCH_EXEC || type > SZ_WATCH_HINT)
 		return -EBADMSG;
 	if (name_len >= SZ_WATCH_NAME_LEN || path_len > SZ_WATCH_PATH_LEN)
 		return -EBADMSG;

@@ -312,6 +312,8 @@ class Watch:
             t.start()
         self.rc = None
         self.wait_for(lambda r: r["event"] == "ready", timeout=30, what="the ready record")
+        # issue 10: the mmap hook that runs (--mmap-hook auto chooses)
+        self.hook = next(r for r in self.records if r["event"] == "ready")["mmap_hook"]
 
     def _read(self):
         for line in self.p.stdout:
@@ -450,6 +452,12 @@ class Bpf:
             self.progs[app], self.maps[app] = skeleton_names(
                 os.path.join(skel_dir, app + ".skel.h"))
         self.all_progs = {n[:self.NAME_LEN] for ps in self.progs.values() for n in ps}
+
+    def watch_progs(self, hook):
+        """The watch's programs that load with mmap HOOK: one of its two mmap
+        programs (sz_mmap, the tracepoint's; sz_mmap_hint, perf's wake-up)."""
+        other = "sz_mmap" if hook == "perf" else "sz_mmap_hint"
+        return [n for n in self.progs["watch"] if n != other]
 
     @staticmethod
     def show(kind):

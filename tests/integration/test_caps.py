@@ -422,13 +422,14 @@ def test_refused_uprobe_is_exit_3(env, where):
     t = Target(env, lib)
     try:
         # strace counts calls per process.  In the watch the first
-        # perf_event_open is its own mmap tracepoint, the uprobes' come after
-        # it; in the child that opens them, the second uprobe's is refused.
+        # perf_event_open is its own mmap tracepoint (the perf hook's per-CPU
+        # events would be refused instead), the uprobes' come after it; in the child that opens them, the second uprobe's is refused.
         # (On the multi-uprobe path a link is made with bpf(2) instead.)
         r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e",
                             "trace=perf_event_open", "-e",
                             "inject=perf_event_open:error=EACCES:when=2+", env["bin"], "watch",
-                            "--json", "--count", "--no-uprobe-multi", "-g", "libfixrefused.so",
+                            "--json", "--count", "--no-uprobe-multi", "--mmap-hook", "tracepoint",
+                            "-g", "libfixrefused.so",
                             "-s", "fix_func", "-s", "fix_args", "-d", "20"],
                            capture_output=True, text=True, timeout=60,
                            # LeakSanitizer cannot run under ptrace (the ASan build)

@@ -29,17 +29,56 @@ def attached(pid):
 
 
 def test_perf_hook_attaches_no_syscall_tracepoint(watch):
-    """The default hook holds sys_exit_mmap (a syscall tracepoint: every
-    syscall of the host takes the slow path); the perf hook holds only the
-    scheduler's exec, fork and exit tracepoints."""
+    """The tracepoint hook holds sys_exit_mmap (a syscall tracepoint: every
+    syscall of the host takes the slow path); the perf hook, the default,
+    holds only the scheduler's exec, fork and exit tracepoints and its
+    wake-up's mmap_lock_released, none of them on the syscall path."""
     sched = {("raw_tracepoint", "sched_process_" + t) for t in ("exec", "fork", "exit")}
-    tp = watch("libnothing-perfmmap.so", ["f"])
+    tp = watch("libnothing-perfmmap.so", ["f"], "--mmap-hook", "tracepoint")
     got = attached(tp.pid)
     assert ("tracepoint", "sys_exit_mmap") in got and sched <= got, got
-    pf = watch("libnothing-perfmmap.so", ["f"], *PERF)
-    got = attached(pf.pid)
-    assert got == sched, got
-    assert tp.stop() == 0 and pf.stop() == 0
+    for extra in (PERF, ("--mmap-hook", "auto")):
+        pf = watch("libnothing-perfmmap.so", ["f"], *extra)
+        assert pf.hook == "perf"
+        got = attached(pf.pid)
+        assert got == sched | {("raw_tracepoint", "mmap_lock_released")}, got
+        assert pf.stop() == 0
+    assert tp.stop() == 0
+
+
+def test_default_hook_is_perf_and_freeze_takes_the_tracepoint(watch):
+    """--mmap-hook auto (the default): perf's records, or the tracepoint when
+    --freeze needs a stop inside mmap(2); the ready record and the summary
+    name the hook that ran."""
+    for extra, hook in ((("--mmap-hook", "auto"), "perf"),
+                        (("--mmap-hook", "auto", "--freeze", "--count"), "tracepoint"),
+                        (("--mmap-hook", "tracepoint"), "tracepoint"), (PERF, "perf")):
+        w = watch("libnothing-perfmmap.so", ["f"], *extra)
+        assert w.hook == hook, extra
+        assert w.stop() == 0
+        assert w.summary["mmap_hook"] == hook
+
+
+def test_perf_hook_wakes_for_matching_code_only(sz, watch, fresh):
+    """The wake-up program (sz_mmap_hint) decides in the kernel: a process
+    mapping a matching library's code is one hint, once per process and
+    file; a library that does not match, and the matching one's data
+    segments, none.  The loads are found, under the process's name."""
+    lib = fresh("libfix.so", "libfixhint.so")
+    other = fresh("libfix.so", "libfixnohint.so")
+    w = watch("libfixhint.so", ["fix_func"], "--no-scan", *PERF)
+    r = subprocess.run([sz.fix("loader"), "-n", "3", "-A", lib, other], capture_output=True,
+                       text=True, timeout=WAIT)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "end 3 0", r.stdout
+    kids = [int(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("child")]
+    assert len(kids) == 3
+    for k in kids:
+        w.wait_found(k, "fix_func")
+    assert w.stop() == 0
+    s = w.summary
+    assert (s["hints"], s["found"]) == (3, 3), s
+    assert {x["comm"] for x in w.found()} == {"loader"}
+    assert {x["path"] for x in w.found()} == {lib}
 
 
 def test_perf_hook_reports_dlopen_with_dlsym_address(target, watch, fresh):

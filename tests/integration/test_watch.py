@@ -183,7 +183,9 @@ def test_watch_storm_10000_processes(sz, watch, fresh, mode):
     # rescan found it (each child makes one code mapping, and no fork record)
     ring_loads = s["lost_loads"] - s["lost_reasons"]["seen_full"] - \
         s["lost_reasons"]["vma_busy"]
-    assert ring_loads <= missing + s["repaired"], s
+    # (with the perf hook a lost record was any executable mapping of the
+    # host, perhaps a load: an upper bound only)
+    assert w.hook == "perf" or ring_loads <= missing + s["repaired"], s
     if mode == "stalled":
         assert s["lost"] > 0 and missing > n // 2, s
     # What the rescan after a loss found is what it counted as repaired.
@@ -239,9 +241,11 @@ def test_watch_loss_is_reported_and_repaired(target, watch, fresh):
     counted, reported as lost, and the rescan finds every live process."""
     lib = fresh("libfix.so", "libfixloss.so")
     w = watch("libfixloss.so", ["fix_func"], "--no-scan", "--ring-size", "4096")
+    # perf's rings take 16 KiB per CPU at least: a longer burst fills them
+    n = 20 if w.hook == "tracepoint" else 150
     os.kill(w.pid, signal.SIGSTOP)
     try:
-        tgs = [target("target-pie", "-l", lib, "-s", "fix_func") for _ in range(20)]
+        tgs = [target("target-pie", "-l", lib, "-s", "fix_func") for _ in range(n)]
     finally:
         os.kill(w.pid, signal.SIGCONT)
     for t in tgs:
@@ -336,7 +340,7 @@ def test_watch_signals_leave_nothing_behind(bpf, caller, watch, fresh):
         apps = ["watch"] + (["probe"] if extra else [])
         w = watch("libfixleak.so", ["fix_func"], *extra)
         # issue 10: the scan's iterator (sz_scan_vmas) is linked only while it scans
-        links = len([n for n in bpf.progs["watch"] if n != "sz_scan_vmas"])
+        links = len([n for n in bpf.watch_progs(w.hook) if n != "sz_scan_vmas"])
         if extra:
             c = caller(lib, 10, ["-w"])
             c.expect("loaded")
@@ -345,7 +349,7 @@ def test_watch_signals_leave_nothing_behind(bpf, caller, watch, fresh):
         held = bpf.held(w.pid)
         progs, maps, all_links = bpf.show("prog"), bpf.show("map"), bpf.show("link")
         # The probe skeleton loads only its mode's programs (--count: one).
-        want = bpf.progs["watch"] + (["sz_count"] if extra else [])
+        want = bpf.watch_progs(w.hook) + (["sz_count"] if extra else [])
         assert "sz_count" in bpf.progs["probe"]
         assert sorted(progs[i]["name"] for i in held["prog"]) == \
             sorted(n[:bpf.NAME_LEN] for n in want)

@@ -176,10 +176,10 @@ static void test_check(void **state)
 	memcpy(buf + 1, &r, n);
 	assert_int_equal(sz_watch_rec_check(buf + 1, n), 0);
 
-	for (__u32 t = 0; t < 8; t++) {
+	for (__u32 t = 0; t < 9; t++) {
 		r.type = t;
 		assert_int_equal(sz_watch_rec_check(&r, n),
-				 t >= SZ_WATCH_EXEC && t <= SZ_WATCH_EXEC_OTHER ? 0 : -EBADMSG);
+				 t >= SZ_WATCH_EXEC && t <= SZ_WATCH_HINT ? 0 : -EBADMSG);
 	}
 	r.type = SZ_WATCH_EXEC;
 	r.name_len = SZ_WATCH_NAME_LEN; /* no room for the NUL */

@@ -826,7 +826,7 @@ int BPF_PROG(sz_mmap_hint, struct mm_struct *mm, bool write)
 	struct scratch_val *sv;
 	struct sz_watch_rec *r;
 	struct sz_map_key key;
-	struct sz_regs regs;
+	struct sz_regs regs, *p;
 	struct file *file;
 	__u64 pid_tgid;
 	__u32 mflags, prot;
@@ -836,10 +836,14 @@ int BPF_PROG(sz_mmap_hint, struct mm_struct *mm, bool write)
 	if (!write)
 		return 0;
 	task = bpf_get_current_task_btf();
-	if (BPF_CORE_READ(task, mm) != mm) /* another process's lock (ptrace, GUP) */
-		return 0;
-	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(task)) ||
+	p = (struct sz_regs *)bpf_task_pt_regs(task);
+	/* [perf] the call first, alone: munmap, mprotect and brk drop the lock
+	 * too, and stop here */
+	if (bpf_probe_read_kernel(&regs.orig_ax, sizeof(regs.orig_ax), &p->orig_ax) ||
 	    regs.orig_ax != SZ_NR_MMAP)
+		return 0;
+	if (BPF_CORE_READ(task, mm) != mm || /* another process's lock (ptrace, GUP) */
+	    bpf_probe_read_kernel(&regs, sizeof(regs), p))
 		return 0;
 	mflags = regs.r10;
 	prot = regs.dx;

@@ -71,9 +71,12 @@ static int by_path(const char *proc, const struct sz_mapping *m, struct stat *st
 
 		snprintf(root, sizeof(root), "%s/%d/root", proc, (int)m->pid);
 		dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0)
+		if (dirfd < 0 && errno == ENOENT && (m->flags & SZ_MAPPING_PATH_ROOT_OR_OURS))
+			dirfd = AT_FDCWD; /* gone: from our root, only the very inode */
+		else if (dirfd < 0)
 			return errno == ENOENT ? -ESRCH : -errno;
-		resolve |= RESOLVE_IN_ROOT;
+		else
+			resolve |= RESOLVE_IN_ROOT;
 	}
 	as_map(m, &mm);
 	pfd = sz_open_checked(dirfd, m->path, resolve, &mm, 1, st);

@@ -20,6 +20,9 @@ enum sz_mapping_flags {
 	SZ_MAPPING_LOAD_START = 1 << 3, /* the source knows it is a load's first mapping
 					 * (the interpreter found at AT_BASE) */
 	SZ_MAPPING_PATH_INCOMPLETE = 1 << 4, /* the full path could not be known */
+	/* path is from the process's root; once the process is gone, taken
+	 * from ours (the inode checked): perf's records, which do not say */
+	SZ_MAPPING_PATH_ROOT_OR_OURS = 1 << 5,
 };
 
 struct sz_mapping {

@@ -47,11 +47,11 @@ struct task_ev {
 	/* the process name its exec or hint record gave (MMAP2 has none, and
 	 * /proc has none once the process is gone); "" if none */
 	char comm[SZ_PERFMMAP_COMM_LEN + 1];
+	uint64_t cgroup_id; /* from the same record (MMAP2 has none); 0 if none */
 };
 
 struct sz_perfmmap {
 	struct sz_perfmmap_opts o;
-	struct stat root; /* our root, to compare the processes' with */
 	struct task_ev ev[TASK_SLOTS];
 	struct perf_ring *rings;
 	unsigned nrings;
@@ -152,7 +152,7 @@ int sz_perfmmap_rec(const void *rec, size_t size, char *path, size_t pathsz, str
 	memcpy(path, name, len);
 	path[len] = '\0';
 	/* d_path ran from the mapping task's root, which may not be ours:
-	 * SZ_MAPPING_PATH_OURS is the drain's to decide (root_is_ours) */
+	 * the drain flags it SZ_MAPPING_PATH_ROOT_OR_OURS */
 	m->path = path;
 	return 0;
 }
@@ -223,10 +223,6 @@ int sz_perfmmap_open(const struct sz_perfmmap_opts *o, struct sz_perfmmap **out)
 		return -ENOMEM;
 	pm->o = *o;
 	pm->o.cg_path = NULL; /* used here only */
-	if (stat("/", &pm->root)) {
-		err = -errno;
-		goto fail;
-	}
 	pm->rings = calloc(ncpu, sizeof(*pm->rings));
 	pm->rec = malloc(REC_MAX);
 	if (!pm->rings || !pm->rec) {
@@ -352,7 +348,7 @@ static void set_comm(struct task_ev *ev, const char *comm)
 }
 
 void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited,
-			    const char *comm)
+			    const char *comm, uint64_t cgroup_id)
 {
 	struct task_ev *ev;
 
@@ -360,11 +356,12 @@ void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int 
 		return;
 	ev = &pm->ev[(unsigned)pid % TASK_SLOTS];
 	/* an exec keeps the process in `seen`; an exit took it out */
-	*ev = (struct task_ev){ pid, exited, ts, !exited && ev->marked == pid ? pid : 0, "" };
+	*ev = (struct task_ev){ pid, exited, ts, !exited && ev->marked == pid ? pid : 0, "",
+				exited ? 0 : cgroup_id };
 	set_comm(ev, exited ? NULL : comm);
 }
 
-void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm)
+void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm, uint64_t cgroup_id)
 {
 	struct task_ev *ev;
 
@@ -372,8 +369,9 @@ void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm)
 		return;
 	ev = &pm->ev[(unsigned)pid % TASK_SLOTS];
 	if (ev->pid != pid) /* no exec or exit of it to order by */
-		*ev = (struct task_ev){ pid, 0, 0, 0, "" };
+		*ev = (struct task_ev){ pid, 0, 0, 0, "", 0 };
 	ev->marked = pid;
+	ev->cgroup_id = cgroup_id;
 	set_comm(ev, comm);
 }
 
@@ -398,20 +396,6 @@ void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *s
 		*st = pm->st;
 	else
 		memset(st, 0, sizeof(*st));
-}
-
-/* d_path ran from the mapping task's root: the path is ours when that root
- * is.  A process already gone cannot say; its file is then looked up from our
- * root, where only the very inode is accepted (by_path checks dev and ino). */
-static int root_is_ours(const struct sz_perfmmap *pm, const char *proc, pid_t pid)
-{
-	char path[320];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%d/root", proc, (int)pid);
-	if (stat(path, &st))
-		return errno == ENOENT || errno == ESRCH;
-	return st.st_dev == pm->root.st_dev && st.st_ino == pm->root.st_ino;
 }
 
 /* One record of a ring: filtered, then to the pipeline.  0, SZ_STOP or
@@ -455,12 +439,19 @@ static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p
 	if (seen && !(ev->pid == m.pid && m.ts_ns < ev->ts) && ev->marked != m.pid &&
 	    !seen(m.pid, ctx))
 		ev->marked = m.pid;
-	if (ev->pid == m.pid && !ev->exited && ev->comm[0]) {
-		memcpy(comm, ev->comm, sizeof(comm));
-		m.comm = comm;
+	if (ev->pid == m.pid && !ev->exited) { /* what the BPF records said of it */
+		if (ev->comm[0]) {
+			memcpy(comm, ev->comm, sizeof(comm));
+			m.comm = comm;
+		}
+		m.cgroup_id = ev->cgroup_id;
 	}
-	if (root_is_ours(pm, p->proc, m.pid))
-		m.flags |= SZ_MAPPING_PATH_OURS;
+	/* d_path ran from the mapping task's root: that root while the
+	 * process lives (its map_files link is tried first anyway), ours with
+	 * the inode checked once it is gone.  [perf] Decided by the opening,
+	 * when needed: a stat of /proc/PID/root per record was a fifth of the
+	 * watch's CPU in an exec storm. */
+	m.flags |= SZ_MAPPING_PATH_ROOT_OR_OURS;
 	return sz_pipeline_submit(p, &m);
 }
 

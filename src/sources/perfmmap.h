@@ -65,10 +65,12 @@ void sz_perfmmap_disable(struct sz_perfmmap *pm);
  * `seen` (its exit has gone by: the entry would never leave). */
 #define SZ_PERFMMAP_COMM_LEN 16 /* TASK_COMM_LEN, NUL included */
 void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int exited,
-			    const char *comm);
+			    const char *comm, uint64_t cgroup_id);
 /* PID is in `seen` already (the kernel put it there with its hint): its
- * records need no bpf(2) nor /proc read for that. */
-void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm);
+ * records need no bpf(2) nor /proc read for that.  COMM and CGROUP_ID (as
+ * the exec records' in sz_perfmmap_task_event) name it in its mappings'
+ * records, without a read of /proc/PID. */
+void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm, uint64_t cgroup_id);
 
 /* Read every ring: each MMAP2 record of a matching file becomes a mapping for
  * P (source SZ_SOURCE_MMAP).  Stops at the first SZ_STOP or error of the

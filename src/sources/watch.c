@@ -114,6 +114,7 @@ struct sz_watch {
 	struct sz_watch_stats st;
 	struct sz_perfmmap *pm; /* --mmap-hook perf: the mmap source (perfmmap.c) */
 	uint64_t perf_lost_seen;
+	uint64_t perf_lost_read_ns; /* when the kernel's lost count was last read */
 	struct sz_file_key last_probed; /* mark_probed: the file last written */
 };
 
@@ -554,7 +555,7 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 	if (w->pm && r->type != SZ_WATCH_FORK && r->type != SZ_WATCH_MMAP &&
 	    r->type != SZ_WATCH_HINT) /* issue 10: perf */
 		sz_perfmmap_task_event(w->pm, (pid_t)r->tgid, r->ts_ns, r->type == SZ_WATCH_EXIT,
-				       r->comm);
+				       r->comm, r->cgroup_id);
 	switch (r->type) {
 	case SZ_WATCH_HINT:
 		/* issue 10: a matching file was mapped, and perf's record of it
@@ -562,7 +563,7 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		 * those now, before this ring's later records, the process's
 		 * exit among them.  The kernel put it in `seen`. */
 		w->st.hints++;
-		sz_perfmmap_seen(w->pm, (pid_t)r->tgid, r->comm);
+		sz_perfmmap_seen(w->pm, (pid_t)r->tgid, r->comm, r->cgroup_id);
 		perf_drain(w, 0, r->ts_ns);
 		return 0;
 	case SZ_WATCH_EXIT:
@@ -704,13 +705,19 @@ static void mark_seen(pid_t pid, void *ctx)
 
 /* ---- issue 10: --mmap-hook perf (sources/perfmmap.c) ---- */
 
-/* Records perf could not write since the last look. */
+/* Records perf could not write since the last look.  [perf] issue 10: the
+ * kernel's count is read (a read(2) per CPU, each an IPI to the CPU the
+ * event runs on: a third of the watch's CPU in an exec storm when done
+ * per poll) at most once per repair interval, and at the end. */
 static uint64_t perf_lost(struct sz_watch *w)
 {
 	struct sz_perfmmap_stats ps;
-	uint64_t n;
+	uint64_t n, now = sz_now_ns();
 
-	sz_perfmmap_read_lost(w->pm);
+	if (w->stopped || now - w->perf_lost_read_ns >= REPAIR_INTERVAL_NS) {
+		sz_perfmmap_read_lost(w->pm);
+		w->perf_lost_read_ns = now;
+	}
 	sz_perfmmap_stats(w->pm, &ps);
 	n = ps.lost - w->perf_lost_seen;
 	w->perf_lost_seen = ps.lost;

@@ -333,8 +333,9 @@ typedef void (*sz_hist_fn)(const char *symbol, const uint64_t *buckets, size_t n
 /* How the watch learns of new mappings (exec, fork and exit are BPF
  * tracepoints either way). */
 enum sz_mmap_hook {
-	/* the default: perf, or the tracepoint with freeze, or where no perf
-	 * event can be opened (the summary's mmap_hook says which ran) */
+	/* the default: perf, or the tracepoint with freeze, where no perf
+	 * event can be opened, or where CPUs may come online later (perf events
+	 * are per CPU); the summary's mmap_hook says which ran */
 	SZ_MMAP_HOOK_AUTO = 0,
 	/* perf's own mapping records (PERF_RECORD_MMAP2, one software event per
 	 * CPU): no syscall pays anything; userspace reads every executable

@@ -197,6 +197,57 @@ static int open_cgroup(const struct sz_perfmmap_opts *o)
 	return fd;
 }
 
+int sz_cpulist_count(const char *s)
+{
+	long n = 0;
+
+	if (!s)
+		return -EINVAL;
+	while (*s && *s != '\n') {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+
+		if (end == s || *s == '-' || *s == '+' || a >= PERF_MAX_CPUS)
+			return -EINVAL;
+		s = end;
+		if (*s == '-') {
+			s++;
+			b = strtoul(s, &end, 10);
+			if (end == s || *s == '-' || *s == '+' || b < a || b >= PERF_MAX_CPUS)
+				return -EINVAL;
+			s = end;
+		}
+		n += (long)(b - a + 1);
+		if (*s == ',')
+			s++;
+		else if (*s && *s != '\n')
+			return -EINVAL;
+	}
+	return n > 0 && n <= PERF_MAX_CPUS ? (int)n : -EINVAL;
+}
+
+/* CPUs the kernel may ever run tasks on; SYMBOLYZE_TEST_CPU_POSSIBLE
+ * stands in for the file in tests.  -errno when unknown. */
+static int cpus_possible(void)
+{
+	const char *t = getenv("SYMBOLYZE_TEST_CPU_POSSIBLE");
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (t)
+		return sz_cpulist_count(t);
+	fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	return sz_cpulist_count(buf);
+}
+
 /* Each CPU's share of the total, a power of two the kernel accepts. */
 static size_t ring_data_size(size_t total, unsigned ncpu)
 {
@@ -298,6 +349,12 @@ int sz_perfmmap_open(const struct sz_perfmmap_opts *o, struct sz_perfmmap **out)
 		goto fail;
 	}
 	pm->st.cpus = pm->nrings;
+	{
+		int possible = cpus_possible();
+
+		if (possible > (int)pm->nrings)
+			pm->st.cpus_uncovered = (unsigned)possible - pm->nrings;
+	}
 	if (cgfd >= 0)
 		close(cgfd);
 	*out = pm;

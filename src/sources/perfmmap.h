@@ -33,6 +33,9 @@ struct sz_perfmmap_stats {
 	uint64_t lost;	  /* records the kernel could not write (PERF_RECORD_LOST) */
 	uint64_t before_exec; /* matching records from before their process's exec */
 	unsigned cpus;	  /* events opened */
+	/* CPUs the kernel may bring online (/sys/devices/system/cpu/possible)
+	 * that have no event: mappings made there are never seen */
+	unsigned cpus_uncovered;
 };
 
 /* A process whose mapping matched, before it goes to the pipeline: the BPF
@@ -83,6 +86,10 @@ int sz_perfmmap_drain(struct sz_perfmmap *pm, struct sz_pipeline *p, int all, ui
 void sz_perfmmap_stats(const struct sz_perfmmap *pm, struct sz_perfmmap_stats *st);
 /* Bring stats' lost up to the kernel's count (PERF_FORMAT_LOST, 6.0). */
 void sz_perfmmap_read_lost(struct sz_perfmmap *pm);
+
+/* The number of CPUs in a kernel CPU list ("0-3,8,10-11\n": 7); -EINVAL if
+ * it is not one. */
+int sz_cpulist_count(const char *s);
 
 /* ---- the record parser (fuzz/fuzz_perf_rec.c) ---- */
 

@@ -864,8 +864,31 @@ static int choose_hook(struct sz_watch *w)
 	if (w->opts.mmap_hook != SZ_MMAP_HOOK_PERF)
 		return 0;
 	err = sz_perfmmap_open(&po, &w->pm);
+	if (!err) {
+		struct sz_perfmmap_stats ps;
+
+		/* [safety] perf events are per CPU: one the kernel brings online
+		 * later has none, and what maps there would go unseen */
+		sz_perfmmap_stats(w->pm, &ps);
+		if (ps.cpus_uncovered && is_auto) {
+			sz_log(SZ_LOG_WARN,
+			       "%u CPUs may come online later, and perf events opened now would "
+			       "not see them: new mappings are seen by the mmap(2) tracepoint "
+			       "instead, which slows every syscall of the host",
+			       ps.cpus_uncovered);
+			sz_perfmmap_free(w->pm);
+			w->pm = NULL;
+			w->opts.mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
+			return 0;
+		}
+		if (ps.cpus_uncovered)
+			sz_log(SZ_LOG_WARN,
+			       "--mmap-hook perf: %u CPUs may come online later, with no perf "
+			       "event: new mappings made there will not be seen",
+			       ps.cpus_uncovered);
+	}
 	if (err && is_auto) {
-		sz_log(SZ_LOG_INFO,
+		sz_log(SZ_LOG_WARN,
 		       "cannot open the per-CPU perf events (%s): new mappings are seen by the "
 		       "mmap(2) tracepoint instead, which slows every syscall of the host",
 		       strerror(-err));

@@ -59,6 +59,40 @@ def test_default_hook_is_perf_and_freeze_takes_the_tracepoint(watch):
         assert w.summary["mmap_hook"] == hook
 
 
+def test_cpus_that_may_come_online_take_the_tracepoint(sz):
+    """Perf events are per CPU: a CPU the kernel brings online after they were
+    opened has none, and what maps there would never be seen.  When
+    /sys/devices/system/cpu/possible (stood in for) lists more CPUs than the
+    events cover, the default takes the tracepoint and says why; --mmap-hook
+    perf runs, with a warning naming the risk."""
+    env = dict(os.environ, SYMBOLYZE_TEST_CPU_POSSIBLE="0-%d" % (os.cpu_count() + 1))
+    env.pop("SYMBOLYZE_MMAP_HOOK", None)
+    for extra, hook, says in (([], "tracepoint", "tracepoint instead"),
+                              (list(PERF), "perf", "will not be seen")):
+        r = subprocess.run([sz.bin, "watch", "--json", "-g", "libnothing-cpus.so", "-s", "f",
+                            "-d", "0.2", "--no-scan"] + extra, capture_output=True, text=True,
+                           timeout=WAIT, env=env)
+        assert r.returncode == 0, r.stderr
+        recs = [json.loads(line) for line in r.stdout.splitlines()]
+        assert recs[0] == {"event": "ready", "mmap_hook": hook}
+        assert recs[-1]["mmap_hook"] == hook
+        lines = [x for x in r.stderr.splitlines() if "CPUs may come online" in x]
+        assert len(lines) == 1 and "2 CPUs" in lines[0] and says in lines[0], r.stderr
+    # this machine's own list: the same when it has CPUs that may come online
+    def count(name):
+        with open("/sys/devices/system/cpu/" + name) as f:
+            return sum(int(b) - int(a) + 1 for a, _, b in
+                       (p.partition("-") if "-" in p else (p, "-", p)
+                        for p in f.read().strip().split(",")))
+    spare = count("possible") > count("online")
+    r = subprocess.run([sz.bin, "watch", "--json", "-g", "libnothing-cpus.so", "-s", "f", "-d",
+                        "0.2", "--no-scan", "--mmap-hook", "auto"], capture_output=True,
+                       text=True, timeout=WAIT)
+    assert json.loads(r.stdout.splitlines()[0])["mmap_hook"] == \
+        ("tracepoint" if spare else "perf")
+    assert ("CPUs may come online" in r.stderr) == spare, r.stderr
+
+
 def test_perf_hook_wakes_for_matching_code_only(sz, watch, fresh):
     """The wake-up program (sz_mmap_hint) decides in the kernel: a process
     mapping a matching library's code is one hint, once per process and

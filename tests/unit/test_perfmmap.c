@@ -127,11 +127,32 @@ static void test_bounds(void **state)
 	assert_int_equal(sz_perfmmap_rec(b, 40, path, sizeof(path), &m, &lost), -EINVAL);
 }
 
+/* /sys/devices/system/cpu/possible's format: the CPUs perf events must
+ * cover; a list it cannot read must not pass for a count. */
+static void test_cpulist(void **state)
+{
+	static const struct {
+		const char *s;
+		int n;
+	} t[] = {
+		{ "0-1\n", 2 },   { "0\n", 1 },	  { "0-3,8,10-11\n", 7 }, { "0-127", 128 },
+		{ "5", 1 },	  { "", -EINVAL },	  { "\n", -EINVAL },	     { "3-1", -EINVAL },
+		{ "0-", -EINVAL }, { "-1", -EINVAL },	  { "0,,1", -EINVAL },     { "0 1", -EINVAL },
+		{ "a", -EINVAL },  { "0-4096", -EINVAL }, { "0-+3", -EINVAL },    { "0-4095", 4096 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_int_equal(sz_cpulist_count(t[i].s), t[i].n);
+	assert_int_equal(sz_cpulist_count(NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_cpulist),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

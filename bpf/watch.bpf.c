@@ -833,7 +833,10 @@ int BPF_PROG(sz_mmap_hint, struct mm_struct *mm, bool write)
 	__u8 one = 1;
 	__u32 tgid;
 
-	if (!write)
+	/* before 6.14 the tracepoint was (mm, memcg_path, write): userspace
+	 * does not attach this there (watch.c, choose_hook); were it attached,
+	 * it would do nothing */
+	if (!bpf_core_field_exists(struct trace_event_raw_mmap_lock, memcg_id) || !write)
 		return 0;
 	task = bpf_get_current_task_btf();
 	p = (struct sz_regs *)bpf_task_pt_regs(task);
@@ -880,6 +883,10 @@ int BPF_PROG(sz_mmap_hint, struct mm_struct *mm, bool write)
 	r->prot = prot;
 	r->offset = regs.r9;
 	r->mflags = mflags;
+	/* header only: the name and path are perf's record's */
+	r->name_len = 0;
+	r->path_len = 0;
+	r->data[0] = '\0';
 	if (emit(r) == 0 && bpf_map_update_elem(&reported, &key, &one, BPF_ANY))
 		__sync_fetch_and_add(&dedupe_full, 1);
 	return 0;

@@ -448,7 +448,8 @@ struct sz_watch_stats {
 	uint64_t probes;	 /* uprobes attached (per inode and symbol, or per process) */
 	uint64_t probe_drops;	 /* call records the probe ring could not take */
 	uint64_t frozen;	 /* processes stopped and resumed for --freeze */
-	uint64_t kernel_deduped; /* mmaps BPF did not report: same process image, file, place */
+	uint64_t kernel_deduped; /* mmaps BPF did not report: same process image, file, place
+				  * (perf hook: wake-ups not sent, same image and file) */
 	uint64_t glob_unsure;	 /* records whose match BPF left to userspace (step budget) */
 	/* stops ended by the bound (freeze_timeout_ms), not by the watcher */
 	uint64_t freeze_timeouts;
@@ -486,10 +487,13 @@ struct sz_watch_stats {
 	 * and hit records the ring could not take */
 	uint64_t usdt_probes;
 	uint64_t usdt_drops;
-	/* the mmap hook that ran (enum sz_mmap_hook, never AUTO), and with
-	 * SZ_MMAP_HOOK_PERF the matching mappings BPF woke the watch for */
+	/* the mmap hook that runs (enum sz_mmap_hook; AUTO only before
+	 * sz_watch_start), and with SZ_MMAP_HOOK_PERF the matching mappings BPF
+	 * woke the watch for, and of those the ones whose perf record did not
+	 * come (the process was scanned instead) */
 	unsigned mmap_hook;
 	uint64_t hints;
+	uint64_t hints_unmet;
 };
 
 struct sz_watch;

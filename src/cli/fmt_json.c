@@ -217,8 +217,9 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			"},\"record_bytes\":%" PRIu64,
 			w->lost_loads, w->lost, w->seen_full, w->vma_busy, w->record_bytes);
 	if (w) /* issue 10: which hook saw new mappings */
-		fprintf(f, ",\"mmap_hook\":\"%s\",\"hints\":%" PRIu64,
-			w->mmap_hook == SZ_MMAP_HOOK_PERF ? "perf" : "tracepoint", w->hints);
+		fprintf(f, ",\"mmap_hook\":\"%s\",\"hints\":%" PRIu64 ",\"hints_unmet\":%" PRIu64,
+			w->mmap_hook == SZ_MMAP_HOOK_PERF ? "perf" : "tracepoint", w->hints,
+			w->hints_unmet);
 	if (w)
 		cli_probe_summary_json(f, w);
 	if (w && c->probe)

@@ -48,6 +48,7 @@ struct task_ev {
 	 * /proc has none once the process is gone); "" if none */
 	char comm[SZ_PERFMMAP_COMM_LEN + 1];
 	uint64_t cgroup_id; /* from the same record (MMAP2 has none); 0 if none */
+	int hinted; /* a hint came, and no matching record of it since */
 };
 
 struct sz_perfmmap {
@@ -414,7 +415,7 @@ void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int 
 	ev = &pm->ev[(unsigned)pid % TASK_SLOTS];
 	/* an exec keeps the process in `seen`; an exit took it out */
 	*ev = (struct task_ev){ pid, exited, ts, !exited && ev->marked == pid ? pid : 0, "",
-				exited ? 0 : cgroup_id };
+				exited ? 0 : cgroup_id, 0 };
 	set_comm(ev, exited ? NULL : comm);
 }
 
@@ -425,11 +426,27 @@ void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm, uint6
 	if (!pm || pid <= 0)
 		return;
 	ev = &pm->ev[(unsigned)pid % TASK_SLOTS];
-	if (ev->pid != pid) /* no exec or exit of it to order by */
-		*ev = (struct task_ev){ pid, 0, 0, 0, "", 0 };
+	/* no exec or exit of it to order by (an exit here was an earlier
+	 * process's: a hint comes before its own process's exit) */
+	if (ev->pid != pid || ev->exited)
+		*ev = (struct task_ev){ pid, 0, 0, 0, "", 0, 0 };
 	ev->marked = pid;
+	ev->hinted = 1;
 	ev->cgroup_id = cgroup_id;
 	set_comm(ev, comm);
+}
+
+int sz_perfmmap_hint_unmet(struct sz_perfmmap *pm, pid_t pid)
+{
+	struct task_ev *ev;
+	int unmet;
+
+	if (!pm || pid <= 0)
+		return 0;
+	ev = &pm->ev[(unsigned)pid % TASK_SLOTS];
+	unmet = ev->pid == pid && ev->hinted;
+	ev->hinted = 0;
+	return unmet;
 }
 
 void sz_perfmmap_read_lost(struct sz_perfmmap *pm)
@@ -497,6 +514,7 @@ static int one_record(struct sz_perfmmap *pm, size_t size, struct sz_pipeline *p
 	    !seen(m.pid, ctx))
 		ev->marked = m.pid;
 	if (ev->pid == m.pid && !ev->exited) { /* what the BPF records said of it */
+		ev->hinted = 0;
 		if (ev->comm[0]) {
 			memcpy(comm, ev->comm, sizeof(comm));
 			m.comm = comm;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The watch's second mmap source (--mmap-hook perf): perf(1)'s own mapping
- * tracking, one software perf event per CPU whose ring receives the kernel's
- * PERF_RECORD_MMAP2 for every new executable mapping.  No BPF runs and no
- * syscall tracepoint is enabled, so other syscalls pay nothing.
+ * The watch's default mmap source (--mmap-hook perf, auto): perf(1)'s own
+ * mapping tracking, one software perf event per CPU whose ring receives the
+ * kernel's PERF_RECORD_MMAP2 for every new executable mapping.  No syscall
+ * tracepoint is enabled, so other syscalls pay nothing; the BPF wake-up
+ * (bpf/watch.bpf.c, sz_mmap_hint) runs where mmap(2) drops the mmap lock.
  */
 #ifndef SZ_SOURCES_PERFMMAP_H
 #define SZ_SOURCES_PERFMMAP_H
@@ -53,8 +54,9 @@ typedef int (*sz_perfmmap_seen_fn)(pid_t pid, void *ctx);
 int sz_perfmmap_open(const struct sz_perfmmap_opts *o, struct sz_perfmmap **out);
 void sz_perfmmap_free(struct sz_perfmmap *pm);
 
-/* Add every ring's descriptor to EPFD (the caller's epoll; level-triggered,
- * readable when records wait): 0 or a negative errno. */
+/* Add every ring's descriptor to EPFD (the caller's epoll): readable once
+ * the ring holds its wake-up watermark (8 KiB); the caller also drains every
+ * SZ_PERFMMAP_POLL_MS.  0 or a negative errno. */
 int sz_perfmmap_add_epoll(struct sz_perfmmap *pm, int epfd);
 
 /* No more records are written (sz_watch_stop, before the final drain). */
@@ -74,6 +76,10 @@ void sz_perfmmap_task_event(struct sz_perfmmap *pm, pid_t pid, uint64_t ts, int 
  * the exec records' in sz_perfmmap_task_event) name it in its mappings'
  * records, without a read of /proc/PID. */
 void sz_perfmmap_seen(struct sz_perfmmap *pm, pid_t pid, const char *comm, uint64_t cgroup_id);
+/* After the drain up to a hint of PID: 1 if no matching record of PID came
+ * since (the mmap failed after the hint, it ran on a CPU without an event, or
+ * its record was read before the hint): the caller scans PID. */
+int sz_perfmmap_hint_unmet(struct sz_perfmmap *pm, pid_t pid);
 
 /* Read every ring: each MMAP2 record of a matching file becomes a mapping for
  * P (source SZ_SOURCE_MMAP).  Stops at the first SZ_STOP or error of the

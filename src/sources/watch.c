@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -115,6 +116,7 @@ struct sz_watch {
 	struct sz_perfmmap *pm; /* --mmap-hook perf: the mmap source (perfmmap.c) */
 	uint64_t perf_lost_seen;
 	uint64_t perf_lost_read_ns; /* when the kernel's lost count was last read */
+	int perf_hint; /* sz_mmap_hint loads (the kernel's mmap_lock tracepoint is 6.14's) */
 	struct sz_file_key last_probed; /* mark_probed: the file last written */
 };
 
@@ -565,6 +567,17 @@ static int handle_rec_inner(struct sz_watch *w, const void *data, size_t size)
 		w->st.hints++;
 		sz_perfmmap_seen(w->pm, (pid_t)r->tgid, r->comm, r->cgroup_id);
 		perf_drain(w, 0, r->ts_ns);
+		if (w->stop_asked)
+			return SZ_STOP;
+		if (w->err)
+			return 0; /* sz_watch_poll returns it */
+		/* [safety] a hint whose record did not come (the mmap failed
+		 * after it, or ran on a CPU without an event): what the process
+		 * maps now, from /proc, so that nothing goes unseen */
+		if (sz_perfmmap_hint_unmet(w->pm, (pid_t)r->tgid)) {
+			w->st.hints_unmet++;
+			return scan_one(w, (pid_t)r->tgid, SZ_SOURCE_SCAN);
+		}
 		return 0;
 	case SZ_WATCH_EXIT:
 		fork_done(w, (pid_t)r->tgid);
@@ -848,6 +861,23 @@ static int perf_poll(struct sz_watch *w, int timeout_ms)
  * every executable mapping is recorded (what the scan also finds is a
  * duplicate the pipeline drops).
  */
+/* The kernel's version at least MAJOR.MINOR (uname; a release it cannot
+ * read is not). */
+static int kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	char *end;
+	long a, b;
+
+	if (uname(&u))
+		return 0;
+	a = strtol(u.release, &end, 10);
+	if (end == u.release || *end != '.')
+		return 0;
+	b = strtol(end + 1, &end, 10);
+	return a > major || (a == major && b >= minor);
+}
+
 static int choose_hook(struct sz_watch *w)
 {
 	int is_auto = w->opts.mmap_hook == SZ_MMAP_HOOK_AUTO, err;
@@ -864,6 +894,25 @@ static int choose_hook(struct sz_watch *w)
 	if (w->opts.mmap_hook != SZ_MMAP_HOOK_PERF)
 		return 0;
 	err = sz_perfmmap_open(&po, &w->pm);
+	/* [perf] Before 6.14 the mmap_lock tracepoints were (mm, memcg_path,
+	 * write): enabled, they format the memory cgroup's path on every mmap
+	 * lock release of the host, page faults among them, which would cost
+	 * more than the syscall tracepoint.  The wake-up (sz_mmap_hint) needs
+	 * 6.14's (mm, write). */
+	w->perf_hint = kernel_at_least(6, 14);
+	if (!err && !w->perf_hint && is_auto) {
+		sz_log(SZ_LOG_WARN, "this kernel's mmap_lock tracepoint (before 6.14) would cost "
+				    "every mmap lock release: new mappings are seen by the mmap(2) "
+				    "tracepoint instead, which slows every syscall of the host");
+		sz_perfmmap_free(w->pm);
+		w->pm = NULL;
+		w->opts.mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
+		return 0;
+	}
+	if (!err && !w->perf_hint)
+		sz_log(SZ_LOG_WARN, "--mmap-hook perf: before 6.14 no BPF wakes the watch for a "
+				    "matching mapping: it is read within 10 ms, and a process that "
+				    "exits sooner has its exit unreported");
 	if (!err) {
 		struct sz_perfmmap_stats ps;
 
@@ -1037,10 +1086,12 @@ static int reuse_maps(struct watch_bpf *to, struct watch_bpf *from)
  * instructions against the same maps as one load makes.
  */
 /* The mmap hook's program in S: sz_mmap, or with --mmap-hook perf its
- * wake-up, sz_mmap_hint. */
+ * wake-up, sz_mmap_hint (none before 6.14: choose_hook). */
 static struct bpf_program *mmap_prog(const struct sz_watch *w, struct watch_bpf *s)
 {
-	return w->opts.mmap_hook == SZ_MMAP_HOOK_PERF ? s->progs.sz_mmap_hint : s->progs.sz_mmap;
+	if (w->opts.mmap_hook == SZ_MMAP_HOOK_PERF)
+		return w->perf_hint ? s->progs.sz_mmap_hint : NULL;
+	return s->progs.sz_mmap;
 }
 
 static int load_split(struct sz_watch *w, struct watch_bpf *maps,
@@ -1165,7 +1216,9 @@ static int open_load(struct sz_watch *w, const struct sz_glob *g, const struct s
 							? w->skel->progs.sz_mmap
 							: w->skel->progs.sz_mmap_hint,
 						false);
-	if (!err && !getenv("SYMBOLYZE_ONE_LOAD")) {
+	if (!err && w->opts.mmap_hook == SZ_MMAP_HOOK_PERF && !w->perf_hint)
+		err = bpf_program__set_autoload(w->skel->progs.sz_mmap_hint, false);
+	if (!err && mmap_prog(w, w->skel) && !getenv("SYMBOLYZE_ONE_LOAD")) {
 		struct watch_bpf *maps = w->skel;
 
 		w->skel = NULL;

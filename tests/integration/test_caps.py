@@ -423,7 +423,8 @@ def test_refused_uprobe_is_exit_3(env, where):
     try:
         # strace counts calls per process.  In the watch the first
         # perf_event_open is its own mmap tracepoint (the perf hook's per-CPU
-        # events would be refused instead), the uprobes' come after it; in the child that opens them, the second uprobe's is refused.
+        # events would be refused instead), the uprobes' come after it; in the
+        # child that opens them, the second uprobe's is refused.
         # (On the multi-uprobe path a link is made with bpf(2) instead.)
         r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e",
                             "trace=perf_event_open", "-e",

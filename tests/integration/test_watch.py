@@ -241,12 +241,16 @@ def test_watch_loss_is_reported_and_repaired(target, watch, fresh):
     counted, reported as lost, and the rescan finds every live process."""
     lib = fresh("libfix.so", "libfixloss.so")
     w = watch("libfixloss.so", ["fix_func"], "--no-scan", "--ring-size", "4096")
-    # perf's rings take 16 KiB per CPU at least: a longer burst fills them
+    # perf's rings take 16 KiB per CPU at least: a longer burst, on one CPU
+    # (the targets inherit our affinity), fills one whatever the CPU count
     n = 20 if w.hook == "tracepoint" else 150
+    cpus = os.sched_getaffinity(0)
     os.kill(w.pid, signal.SIGSTOP)
     try:
+        os.sched_setaffinity(0, {min(cpus)})
         tgs = [target("target-pie", "-l", lib, "-s", "fix_func") for _ in range(n)]
     finally:
+        os.sched_setaffinity(0, cpus)
         os.kill(w.pid, signal.SIGCONT)
     for t in tgs:
         w.wait_found(t.pid, "fix_func")
@@ -258,9 +262,10 @@ def test_watch_loss_is_reported_and_repaired(target, watch, fresh):
     assert s["lost"] == sum(x["records"] for x in lost) > 0
     assert s["repaired"] == sum(x["repaired"] for x in lost) > 0
     # Each process was reported by its event or repaired by the rescan, and
-    # what the rescan found is exactly what it counted.
+    # what the rescan found is exactly what it counted; with the perf hook a
+    # process whose hint came without its record is scanned at once too.
     sources = collections.Counter(w.found(t.pid)[0]["source"] for t in tgs)
-    assert sources["scan"] == s["repaired"]
+    assert s["repaired"] <= sources["scan"] <= s["repaired"] + s["hints_unmet"], s
     assert sources["mmap"] + sources["scan"] == len(tgs) == s["found"]
 
 

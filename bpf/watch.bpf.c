@@ -700,6 +700,29 @@ struct sz_regs {
 	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 };
 
+/* The mmap hooks' first filter on the call: a private file mapping (a shared
+ * one is someone reading or writing the file, never a load). */
+static __always_inline bool private_file_map(__u32 mflags)
+{
+	return !(mflags & SZ_MAP_ANONYMOUS) && (mflags & SZ_MAP_TYPE) != SZ_MAP_SHARED &&
+	       (mflags & SZ_MAP_TYPE) != SZ_MAP_SHARED_VALIDATE;
+}
+
+/* The key in `reported` of R's file for the current process image (the
+ * kernel's tgid, its exec count and its leader's start time: an exec or a
+ * reused pid makes another), with PROT_FLAGS; the caller adds the place. */
+static __always_inline void image_key(struct sz_map_key *k, struct task_struct *task,
+				      const struct sz_watch_rec *r, __u32 prot_flags)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->tgid = bpf_get_current_pid_tgid() >> 32;
+	k->exec_id = BPF_CORE_READ(task, self_exec_id);
+	k->start_time = BPF_CORE_READ(task, group_leader, start_time);
+	k->ino = r->ino;
+	k->dev = r->dev;
+	k->prot_flags = prot_flags;
+}
+
 SEC("tp/syscalls/sys_exit_mmap")
 int sz_mmap(struct sz_sys_exit *ctx)
 {
@@ -709,7 +732,7 @@ int sz_mmap(struct sz_sys_exit *ctx)
 	struct sz_map_key key;
 	struct vma_ctx v = {};
 	struct sz_regs regs;
-	__u64 pid_tgid, len, offset;
+	__u64 len, offset;
 	long ret = ctx->ret;
 	__u32 mflags, prot;
 	__u8 one = 1;
@@ -718,8 +741,7 @@ int sz_mmap(struct sz_sys_exit *ctx)
 
 	if ((unsigned long)ret >= (unsigned long)-4095) /* -errno */
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid(); /* the key: the kernel's ids */
-	tgid = sz_ns_cur_tgid();	       /* the filters: ours */
+	tgid = sz_ns_cur_tgid(); /* the filters: ours (the key: the kernel's ids) */
 	if ((targ_tgid && tgid != targ_tgid) || tgid == self_tgid)
 		return 0;
 	task = bpf_get_current_task_btf();
@@ -728,9 +750,7 @@ int sz_mmap(struct sz_sys_exit *ctx)
 	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(task)))
 		return 0;
 	mflags = regs.r10;
-	/* a shared mapping is someone reading or writing the file, never a load */
-	if ((mflags & SZ_MAP_ANONYMOUS) || (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED ||
-	    (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED_VALIDATE)
+	if (!private_file_map(mflags))
 		return 0;
 	prot = regs.dx;
 	offset = regs.r9;
@@ -758,13 +778,7 @@ int sz_mmap(struct sz_sys_exit *ctx)
 	r->offset = offset;
 	/* The same image mapping the same file at the same place again (a loop of
 	 * dlopen/dlclose, a reader re-mapping a file): reported already. */
-	__builtin_memset(&key, 0, sizeof(key));
-	key.tgid = pid_tgid >> 32;
-	key.exec_id = BPF_CORE_READ(task, self_exec_id);
-	key.start_time = BPF_CORE_READ(task, group_leader, start_time);
-	key.ino = r->ino;
-	key.dev = r->dev;
-	key.prot_flags = r->prot << 16 | (mflags & SZ_MAP_TYPE);
+	image_key(&key, task, r, r->prot << 16 | (mflags & SZ_MAP_TYPE));
 	key.start = ret;
 	key.offset = r->offset;
 	if (bpf_map_lookup_elem(&reported, &key)) {
@@ -828,7 +842,6 @@ int BPF_PROG(sz_mmap_hint, struct mm_struct *mm, bool write)
 	struct sz_map_key key;
 	struct sz_regs regs, *p;
 	struct file *file;
-	__u64 pid_tgid;
 	__u32 mflags, prot;
 	__u8 one = 1;
 	__u32 tgid;
@@ -851,10 +864,8 @@ int BPF_PROG(sz_mmap_hint, struct mm_struct *mm, bool write)
 	mflags = regs.r10;
 	prot = regs.dx;
 	/* perf records executable mappings only: the code of a load */
-	if (!(prot & SZ_PROT_EXEC) || (mflags & SZ_MAP_ANONYMOUS) ||
-	    (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED || (mflags & SZ_MAP_TYPE) == SZ_MAP_SHARED_VALIDATE)
+	if (!(prot & SZ_PROT_EXEC) || !private_file_map(mflags))
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = sz_ns_cur_tgid();
 	if ((targ_tgid && tgid != targ_tgid) || tgid == self_tgid || !sz_cg_ok(task))
 		return 0;
@@ -866,13 +877,7 @@ int BPF_PROG(sz_mmap_hint, struct mm_struct *mm, bool write)
 	zero_rec(r);
 	if (fill_file(r, file) || !name_may_match(r))
 		return 0;
-	__builtin_memset(&key, 0, sizeof(key));
-	key.tgid = pid_tgid >> 32;
-	key.exec_id = BPF_CORE_READ(task, self_exec_id);
-	key.start_time = BPF_CORE_READ(task, group_leader, start_time);
-	key.ino = r->ino;
-	key.dev = r->dev;
-	key.prot_flags = SZ_MAP_KEY_HINT;
+	image_key(&key, task, r, SZ_MAP_KEY_HINT);
 	if (bpf_map_lookup_elem(&reported, &key)) {
 		__sync_fetch_and_add(&deduped, 1);
 		return 0;

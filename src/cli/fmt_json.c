@@ -168,12 +168,17 @@ static void lost(struct cli *c, const struct sz_lost *l)
 	out_end();
 }
 
+/* The mmap hook that runs (never AUTO once the watch has started). */
+static const char *hook_name(unsigned hook)
+{
+	return hook == SZ_MMAP_HOOK_PERF ? "perf" : "tracepoint";
+}
+
 static void ready(struct cli *c)
 {
 	FILE *f = out_begin();
 
-	fprintf(f, "{\"event\":\"ready\",\"mmap_hook\":\"%s\"}\n",
-		c->mmap_hook == SZ_MMAP_HOOK_PERF ? "perf" : "tracepoint");
+	fprintf(f, "{\"event\":\"ready\",\"mmap_hook\":\"%s\"}\n", hook_name(c->mmap_hook));
 	out_end();
 }
 
@@ -218,7 +223,7 @@ static void summary(struct cli *c, const struct sz_stats *st, const struct sz_wa
 			w->lost_loads, w->lost, w->seen_full, w->vma_busy, w->record_bytes);
 	if (w) /* issue 10: which hook saw new mappings */
 		fprintf(f, ",\"mmap_hook\":\"%s\",\"hints\":%" PRIu64 ",\"hints_unmet\":%" PRIu64,
-			w->mmap_hook == SZ_MMAP_HOOK_PERF ? "perf" : "tracepoint", w->hints,
+			hook_name(w->mmap_hook), w->hints,
 			w->hints_unmet);
 	if (w)
 		cli_probe_summary_json(f, w);

@@ -6,6 +6,7 @@
  */
 #include "sources/perfmmap.h"
 #include "pipeline/pipeline.h"
+#include "proc/maps.h" /* sz_read_file */
 #include "util/glob.h"
 
 #include <errno.h>
@@ -232,21 +233,16 @@ int sz_cpulist_count(const char *s)
 static int cpus_possible(void)
 {
 	const char *t = getenv("SYMBOLYZE_TEST_CPU_POSSIBLE");
-	char buf[4096];
+	char *buf = NULL;
 	ssize_t n;
-	int fd;
+	int r;
 
 	if (t)
 		return sz_cpulist_count(t);
-	fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	return sz_cpulist_count(buf);
+	n = sz_read_file(AT_FDCWD, "/sys/devices/system/cpu/possible", 4096, &buf);
+	r = n > 0 ? sz_cpulist_count(buf) : n < 0 ? (int)n : -EIO;
+	free(buf);
+	return r;
 }
 
 /* Each CPU's share of the total, a power of two the kernel accepts. */

@@ -33,6 +33,7 @@
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -851,16 +852,6 @@ static int perf_poll(struct sz_watch *w, int timeout_ms)
 	return n;
 }
 
-/*
- * issue 10: which hook sees new mappings.  The default is perf's records: no
- * syscall of the host pays anything (a syscall tracepoint sends every syscall
- * of every task through the kernel's slow path).  The tracepoint where
- * --freeze needs it (a process is stopped inside mmap(2)), or where no perf
- * event opens (the default says so and goes on; --mmap-hook perf fails).
- * The perf events are opened here, before the programs load: from then on
- * every executable mapping is recorded (what the scan also finds is a
- * duplicate the pipeline drops).
- */
 /* The kernel's version at least MAJOR.MINOR (uname; a release it cannot
  * read is not). */
 static int kernel_at_least(int major, int minor)
@@ -878,6 +869,36 @@ static int kernel_at_least(int major, int minor)
 	return a > major || (a == major && b >= minor);
 }
 
+/* --mmap-hook auto cannot take perf's records, for the reason WHY (a
+ * format): the tracepoint, said in one line.  0. */
+__attribute__((format(printf, 2, 3))) static int tracepoint_instead(struct sz_watch *w,
+								     const char *why, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, why);
+	vsnprintf(reason, sizeof(reason), why, ap);
+	va_end(ap);
+	sz_log(SZ_LOG_WARN, "%s: new mappings are seen by the mmap(2) tracepoint instead, which "
+			    "slows every syscall of the host", reason);
+	sz_perfmmap_free(w->pm);
+	w->pm = NULL;
+	w->opts.mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
+	return 0;
+}
+
+/*
+ * issue 10: which hook sees new mappings.  The default is perf's records: no
+ * syscall of the host pays anything (a syscall tracepoint sends every syscall
+ * of every task through the kernel's slow path).  The tracepoint where
+ * --freeze needs it (a process is stopped inside mmap(2)), where no perf
+ * event opens, before 6.14, or where CPUs may come online later (below); the
+ * default says why and goes on, --mmap-hook perf fails or warns.  The perf
+ * events are opened here, before the programs load: from then on every
+ * executable mapping is recorded (what the scan also finds is a duplicate
+ * the pipeline drops).
+ */
 static int choose_hook(struct sz_watch *w)
 {
 	int is_auto = w->opts.mmap_hook == SZ_MMAP_HOOK_AUTO, err;
@@ -888,68 +909,49 @@ static int choose_hook(struct sz_watch *w)
 		.cg_id = w->cg_id,
 		.ring_bytes = w->opts.ring_bytes,
 	};
+	struct sz_perfmmap_stats ps;
 
 	if (is_auto)
 		w->opts.mmap_hook = w->opts.freeze ? SZ_MMAP_HOOK_TRACEPOINT : SZ_MMAP_HOOK_PERF;
 	if (w->opts.mmap_hook != SZ_MMAP_HOOK_PERF)
 		return 0;
 	err = sz_perfmmap_open(&po, &w->pm);
+	if (err && is_auto)
+		return tracepoint_instead(w, "cannot open the per-CPU perf events (%s)",
+					  strerror(-err));
+	if (err) {
+		sz_log(SZ_LOG_ERROR,
+		       "--mmap-hook perf: cannot open the per-CPU perf events: %s (needs "
+		       "CAP_PERFMON or CAP_SYS_ADMIN%s)",
+		       strerror(-err), w->cg_id ? "; --cgroup: the cgroup v2 directory" : "");
+		return err;
+	}
 	/* [perf] Before 6.14 the mmap_lock tracepoints were (mm, memcg_path,
 	 * write): enabled, they format the memory cgroup's path on every mmap
 	 * lock release of the host, page faults among them, which would cost
 	 * more than the syscall tracepoint.  The wake-up (sz_mmap_hint) needs
 	 * 6.14's (mm, write). */
 	w->perf_hint = kernel_at_least(6, 14);
-	if (!err && !w->perf_hint && is_auto) {
-		sz_log(SZ_LOG_WARN, "this kernel's mmap_lock tracepoint (before 6.14) would cost "
-				    "every mmap lock release: new mappings are seen by the mmap(2) "
-				    "tracepoint instead, which slows every syscall of the host");
-		sz_perfmmap_free(w->pm);
-		w->pm = NULL;
-		w->opts.mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
-		return 0;
-	}
-	if (!err && !w->perf_hint)
+	/* [safety] perf events are per CPU: one the kernel brings online later
+	 * has none, and what maps there would go unseen */
+	sz_perfmmap_stats(w->pm, &ps);
+	if (is_auto && !w->perf_hint)
+		return tracepoint_instead(w, "this kernel's mmap_lock tracepoint (before 6.14) "
+					     "would cost every mmap lock release");
+	if (is_auto && ps.cpus_uncovered)
+		return tracepoint_instead(w, "%u CPUs may come online later, and perf events "
+					     "opened now would not see them",
+					  ps.cpus_uncovered);
+	if (!w->perf_hint)
 		sz_log(SZ_LOG_WARN, "--mmap-hook perf: before 6.14 no BPF wakes the watch for a "
 				    "matching mapping: it is read within 10 ms, and a process that "
 				    "exits sooner has its exit unreported");
-	if (!err) {
-		struct sz_perfmmap_stats ps;
-
-		/* [safety] perf events are per CPU: one the kernel brings online
-		 * later has none, and what maps there would go unseen */
-		sz_perfmmap_stats(w->pm, &ps);
-		if (ps.cpus_uncovered && is_auto) {
-			sz_log(SZ_LOG_WARN,
-			       "%u CPUs may come online later, and perf events opened now would "
-			       "not see them: new mappings are seen by the mmap(2) tracepoint "
-			       "instead, which slows every syscall of the host",
-			       ps.cpus_uncovered);
-			sz_perfmmap_free(w->pm);
-			w->pm = NULL;
-			w->opts.mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
-			return 0;
-		}
-		if (ps.cpus_uncovered)
-			sz_log(SZ_LOG_WARN,
-			       "--mmap-hook perf: %u CPUs may come online later, with no perf "
-			       "event: new mappings made there will not be seen",
-			       ps.cpus_uncovered);
-	}
-	if (err && is_auto) {
+	if (ps.cpus_uncovered)
 		sz_log(SZ_LOG_WARN,
-		       "cannot open the per-CPU perf events (%s): new mappings are seen by the "
-		       "mmap(2) tracepoint instead, which slows every syscall of the host",
-		       strerror(-err));
-		w->opts.mmap_hook = SZ_MMAP_HOOK_TRACEPOINT;
-		return 0;
-	}
-	if (err)
-		sz_log(SZ_LOG_ERROR,
-		       "--mmap-hook perf: cannot open the per-CPU perf events: %s (needs "
-		       "CAP_PERFMON or CAP_SYS_ADMIN%s)",
-		       strerror(-err), w->cg_id ? "; --cgroup: the cgroup v2 directory" : "");
-	return err;
+		       "--mmap-hook perf: %u CPUs may come online later, with no perf event: new "
+		       "mappings made there will not be seen",
+		       ps.cpus_uncovered);
+	return 0;
 }
 
 /* Processes a scan found are known to the BPF side too, so their forks and
@@ -1074,17 +1076,6 @@ static int reuse_maps(struct watch_bpf *to, struct watch_bpf *from)
 	return 0;
 }
 
-/*
- * [perf] issue 10: start-up is mostly the verifier, and sz_exec and sz_mmap
- * are its two largest programs (~8 and ~6 ms here): verified one after the
- * other by libbpf, they are verified at once here, on two CPUs.  MAPS (the
- * configured object: rodata, sizes) is loaded with no program, which only
- * creates and fills its maps; two more openings of the same object reuse those
- * maps, one with sz_mmap alone (loaded in a thread), one with the rest (here).
- * The latter becomes w->skel, the former w->skel_mmap; MAPS is closed (the
- * maps live on in the others' descriptors).  The programs are the same
- * instructions against the same maps as one load makes.
- */
 /* The mmap hook's program in S: sz_mmap, or with --mmap-hook perf its
  * wake-up, sz_mmap_hint (none before 6.14: choose_hook). */
 static struct bpf_program *mmap_prog(const struct sz_watch *w, struct watch_bpf *s)
@@ -1094,6 +1085,18 @@ static struct bpf_program *mmap_prog(const struct sz_watch *w, struct watch_bpf 
 	return s->progs.sz_mmap;
 }
 
+/*
+ * [perf] issue 10: start-up is mostly the verifier, and sz_exec and the mmap
+ * hook's program (mmap_prog: sz_mmap or sz_mmap_hint) are its two largest
+ * (~8 and ~6 ms here): verified one after the other by libbpf, they are
+ * verified at once here, on two CPUs.  MAPS (the configured object: rodata,
+ * sizes) is loaded with no program, which only creates and fills its maps; two
+ * more openings of the same object reuse those maps, one with the mmap program
+ * alone (loaded in a thread), one with the rest (here).
+ * The latter becomes w->skel, the former w->skel_mmap; MAPS is closed (the
+ * maps live on in the others' descriptors).  The programs are the same
+ * instructions against the same maps as one load makes.
+ */
 static int load_split(struct sz_watch *w, struct watch_bpf *maps,
 		      const struct bpf_object_open_opts *oo)
 {
@@ -1209,15 +1212,14 @@ static int open_load(struct sz_watch *w, const struct sz_glob *g, const struct s
 								  : DEFAULT_RING_BYTES));
 	if (!err)
 		err = sz_iter_prepare(w->skel, w->p, w->opts.pid, w->opts.no_scan); /* issue 10 */
-	/* one of the two mmap programs: the tracepoint's, or with perf's
-	 * records (perfmmap.c) the wake-up */
+	/* at most one of the two mmap programs: the tracepoint's, or with
+	 * perf's records (perfmmap.c) the wake-up (mmap_prog) */
 	if (!err)
-		err = bpf_program__set_autoload(w->opts.mmap_hook == SZ_MMAP_HOOK_PERF
-							? w->skel->progs.sz_mmap
-							: w->skel->progs.sz_mmap_hint,
-						false);
-	if (!err && w->opts.mmap_hook == SZ_MMAP_HOOK_PERF && !w->perf_hint)
-		err = bpf_program__set_autoload(w->skel->progs.sz_mmap_hint, false);
+		err = bpf_program__set_autoload(w->skel->progs.sz_mmap,
+						mmap_prog(w, w->skel) == w->skel->progs.sz_mmap);
+	if (!err)
+		err = bpf_program__set_autoload(w->skel->progs.sz_mmap_hint,
+						mmap_prog(w, w->skel) == w->skel->progs.sz_mmap_hint);
 	if (!err && mmap_prog(w, w->skel) && !getenv("SYMBOLYZE_ONE_LOAD")) {
 		struct watch_bpf *maps = w->skel;
 

@@ -304,6 +304,26 @@ static int reap(int pidfd, long pid, siginfo_t *si)
 	return r < 0 ? -errno : 0;
 }
 
+/* clone(FLAGS) with every signal blocked across the call: the child starts
+ * with all blocked (it makes system calls only), the parent's mask is
+ * restored.  The child's 0, our child's pid, or -1 (errno set). */
+static long clone_blocked(unsigned long flags, int *pidfd)
+{
+	sigset_t all, old;
+	long pid;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = sys(SYS_clone, (long)flags, 0, (long)pidfd, 0, 0);
+	if (pid == 0)
+		return 0;
+	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return pid;
+}
+
 /* One keeper at a time in a process: a keeper holds copies of every link
  * here, so another watch's detach would not be over until it exits. */
 static pthread_mutex_t keeper_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -311,7 +331,6 @@ static pthread_mutex_t keeper_lock = PTHREAD_MUTEX_INITIALIZER;
 static int keeper_start(struct sz_detach *d, int *go)
 {
 	const char *e = getenv("SYMBOLYZE_DETACH");
-	sigset_t all, old;
 	int p[2], self, err;
 	long pid;
 
@@ -321,21 +340,18 @@ static int keeper_start(struct sz_detach *d, int *go)
 		return -errno;
 	self = (int)syscall(SYS_pidfd_open, getpid(), 0); /* -1 before 5.3: EOF only */
 	pthread_mutex_lock(&keeper_lock);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* A pidfd to wait on, whoever reaps it; exit signal 0. */
 	d->keeper_pidfd = -1;
-	pid = sys(SYS_clone, CLONE_PIDFD, 0, (long)&d->keeper_pidfd, 0, 0);
+	pid = clone_blocked(CLONE_PIDFD, &d->keeper_pidfd);
 	if (pid < 0 && errno == EINVAL) { /* before 5.2 */
 		d->keeper_pidfd = -1;
-		pid = sys(SYS_clone, 0, 0, 0, 0, 0);
+		pid = clone_blocked(0, NULL);
 	}
 	if (pid == 0) {
 		sys(SYS_close, p[1], 0, 0, 0, 0);
 		keeper(p[0], self, d->membarrier);
 	}
 	err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(p[0]);
 	if (self >= 0)
 		close(self);
@@ -427,65 +443,19 @@ void sz_detach_wait(struct sz_detach *d)
  * (CLONE_FILES) but is not of our thread group: a kill of ours does not reach
  * it.  It puts the new descriptor in a slot we reserved and exits; if we died
  * meanwhile, the link is released when the last of us leaves the table, by a
- * task with no signal pending. */
-long sz_detach_sheltered_bpf(int cmd, void *attr, unsigned int size)
-{
-	const char *e = getenv("SYMBOLYZE_DETACH");
-	int slot, pidfd = -1, r;
-	sigset_t all, old;
-	siginfo_t si;
-	long pid;
+ * task with no signal pending.  Perf-event uprobes register as they open:
+ * the same way, N at once. */
 
-	if (e && !strcmp(e, "inprocess"))
-		goto direct;
-	slot = open("/dev/null", O_RDONLY | O_CLOEXEC); /* its number, reserved */
-	if (slot < 0)
-		goto direct;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = sys(SYS_clone, CLONE_FILES | CLONE_PIDFD, 0, (long)&pidfd, 0, 0);
-	if (pid == 0) {
-		long fd;
-
-		sys(SYS_prctl, PR_SET_NAME, (long)"sz-attach", 0, 0, 0);
-		fd = sys(SYS_bpf, cmd, (long)attr, size, 0, 0);
-
-		if (fd < 0)
-			keeper_quit(errno > 0 && errno < 256 ? errno : EINVAL);
-		sys(SYS_dup3, fd, slot, O_CLOEXEC, 0, 0);
-		sys(SYS_close, fd, 0, 0, 0, 0);
-		keeper_quit(0);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		close(slot);
-		goto direct;
-	}
-	r = reap(pidfd, pid, &si);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (r == 0 && si.si_code == CLD_EXITED && si.si_status == 0)
-		return slot;
-	close(slot); /* /dev/null still, or (killed after its dup3) the link */
-	if (r < 0)
-		return -errno;
-	return si.si_code == CLD_EXITED ? -si.si_status : -EINTR;
-direct:
-	r = (int)syscall(SYS_bpf, cmd, attr, size);
-	return r < 0 ? -errno : r;
-}
-
-/* N perf events (uprobes: each registers its uprobe as it opens) opened as
- * sz_detach_sheltered_bpf makes a link: by a child sharing our descriptor
- * table, each put in a slot reserved here.  FDS[i]: the event's descriptor
- * (O_CLOEXEC), or -errno; the first failure ends the openings (the rest
- * -ECANCELED).  0, or -errno if no child could do it (nothing opened). */
-int sz_detach_sheltered_perf(const struct perf_event_attr *attrs, size_t n, int pid, int cpu,
-			     int *fds)
+/* N calls CALL(i, ARG), each returning a new descriptor or -errno, made by
+ * such a child (system calls only), each descriptor put in a slot reserved
+ * here.  FDS[i]: the descriptor (O_CLOEXEC), or -errno; the first failure
+ * ends the calls (the rest, and all of a child killed midway: -ECANCELED).
+ * 0, or -errno if no child could make them (nothing made). */
+static int sheltered(size_t n, long (*call)(size_t i, const void *arg), const void *arg,
+		     int *fds)
 {
 	size_t bytes = (n ? n : 1) * sizeof(int);
 	int *res, pidfd = -1, r = 0;
-	sigset_t all, old;
 	siginfo_t si;
 	long child;
 
@@ -502,17 +472,14 @@ int sz_detach_sheltered_perf(const struct perf_event_attr *attrs, size_t n, int 
 	}
 	if (r)
 		goto undo;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	child = sys(SYS_clone, CLONE_FILES | CLONE_PIDFD, 0, (long)&pidfd, 0, 0);
+	child = clone_blocked(CLONE_FILES | CLONE_PIDFD, &pidfd);
 	if (child == 0) {
 		sys(SYS_prctl, PR_SET_NAME, (long)"sz-attach", 0, 0, 0);
 		for (size_t i = 0; i < n; i++) {
-			long fd = sys(SYS_perf_event_open, (long)&attrs[i], pid, cpu, -1,
-				      PERF_FLAG_FD_CLOEXEC);
+			long fd = call(i, arg);
 
 			if (fd < 0) {
-				res[i] = -errno;
+				res[i] = (int)fd;
 				break;
 			}
 			sys(SYS_dup3, fd, fds[i], O_CLOEXEC, 0, 0);
@@ -521,10 +488,10 @@ int sz_detach_sheltered_perf(const struct perf_event_attr *attrs, size_t n, int 
 		}
 		keeper_quit(0);
 	}
-	r = child < 0 ? -errno : 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r)
+	if (child < 0) {
+		r = -errno;
 		goto undo;
+	}
 	(void)reap(pidfd, child, &si); /* RES says what it did */
 	if (pidfd >= 0)
 		close(pidfd);
@@ -543,4 +510,53 @@ undo:
 	}
 	munmap(res, bytes);
 	return r;
+}
+
+struct bpf_call {
+	int cmd;
+	void *attr;
+	unsigned int size;
+};
+
+static long bpf_call(size_t i, const void *arg)
+{
+	const struct bpf_call *c = arg;
+	long fd = sys(SYS_bpf, c->cmd, (long)c->attr, c->size, 0, 0);
+
+	(void)i;
+	return fd < 0 ? -(errno > 0 && errno < 256 ? errno : EINVAL) : fd;
+}
+
+long sz_detach_sheltered_bpf(int cmd, void *attr, unsigned int size)
+{
+	const char *e = getenv("SYMBOLYZE_DETACH");
+	struct bpf_call c = { cmd, attr, size };
+	int fd, r;
+
+	if (!(e && !strcmp(e, "inprocess")) && !sheltered(1, bpf_call, &c, &fd))
+		return fd == -ECANCELED ? -EINTR : fd; /* a child killed before its call */
+	r = (int)syscall(SYS_bpf, cmd, attr, size); /* in this process, as before */
+	return r < 0 ? -errno : r;
+}
+
+struct perf_call {
+	const struct perf_event_attr *attrs;
+	int pid, cpu;
+};
+
+static long perf_call(size_t i, const void *arg)
+{
+	const struct perf_call *c = arg;
+	long fd = sys(SYS_perf_event_open, (long)&c->attrs[i], c->pid, c->cpu, -1,
+		      PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int sz_detach_sheltered_perf(const struct perf_event_attr *attrs, size_t n, int pid, int cpu,
+			     int *fds)
+{
+	struct perf_call c = { attrs, pid, cpu };
+
+	return sheltered(n, perf_call, &c, fds);
 }
